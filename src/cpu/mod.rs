@@ -1,0 +1,1 @@
+//! CPU solver (to be built).

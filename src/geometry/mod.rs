@@ -1,0 +1,1 @@
+//! Tissue geometry (to be built).

@@ -1,0 +1,12 @@
+//! infiltrate: a reaction-diffusion solver for T-cell infiltration of fibrolamellar
+//! carcinoma under CXCR4 (AMD3100) and PD-1 blockade. See `docs/ARCHITECTURE.md`.
+
+pub mod cpu;
+pub mod dosing;
+pub mod error;
+pub mod geometry;
+pub mod model;
+pub mod scenario;
+pub mod units;
+
+pub use error::{Error, Result};

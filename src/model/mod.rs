@@ -1,0 +1,261 @@
+//! What the equations need once per run, in internal units: the resolved parameters
+//! ([`Params`]), the receptor terms, and the time steps derived from the stability
+//! bounds ([`StepPlan`]).
+//!
+//! Internal units: length µm, time min, CXCL12 nM, AMD3100 µM, anti-PD-1 nM,
+//! T cells per mm³, tumour cells as a fraction of carrying capacity.
+
+mod plan;
+
+pub use plan::{Segment, StepPlan};
+
+use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
+
+/// Tissue class codes (the `u8` stored per voxel, also in volume files).
+pub const OUTSIDE: u8 = 0;
+pub const LIVER: u8 = 1;
+pub const TUMOR: u8 = 2;
+pub const STROMA: u8 = 3;
+pub const VESSEL: u8 = 4;
+pub const N_CLASSES: usize = 5;
+pub const CLASS_NAMES: [&str; N_CLASSES] = ["outside", "liver", "tumor", "stroma", "vessel"];
+
+/// Minutes per day.
+pub const MIN_PER_DAY: f64 = 1440.0;
+
+/// The three chemical fields, in the order they are stepped.
+pub const CHEMICALS: [crate::scenario::Chemical; 3] = [
+    crate::scenario::Chemical::Cxcl12,
+    crate::scenario::Chemical::Amd3100,
+    crate::scenario::Chemical::AntiPd1,
+];
+
+/// Per-class coefficients of one chemical `u`:
+/// `∂u/∂t = ∇·(D ∇u) − decay·u + secretion + exchange·(plasma(t) − u)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChemParams {
+    /// Diffusivity per class, µm²/min.
+    pub diffusion: [f64; N_CLASSES],
+    /// Decay per class, 1/min.
+    pub decay: [f64; N_CLASSES],
+    /// Secretion per class, concentration/min.
+    pub secretion: [f64; N_CLASSES],
+    /// Plasma exchange per class, 1/min.
+    pub exchange: [f64; N_CLASSES],
+}
+
+impl ChemParams {
+    pub fn max_diffusion(&self) -> f64 {
+        self.diffusion.iter().cloned().fold(0.0, f64::max)
+    }
+}
+
+/// Every model parameter in internal units, per class where the model says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub dims: [usize; 3],
+    /// Voxel edge h, µm.
+    pub h: f64,
+    /// Domain faces held at the bath level (order x-, x+, y-, y+, z-, z+).
+    pub bath_faces: [bool; 6],
+    pub cxcl12: ChemParams,
+    pub amd3100: ChemParams,
+    pub anti_pd1: ChemParams,
+    /// K_C, nM.
+    pub k_c: f64,
+    /// K_A, µM (the unit of the AMD3100 field).
+    pub k_a: f64,
+    /// K_P, nM.
+    pub k_p: f64,
+    /// CXCL12 level in the bath, nM.
+    pub c_bath: f64,
+    /// k_int, CXCL12 uptake by T cells, nM·mm³/min.
+    pub c_uptake: f64,
+    /// μ_0, µm²/min.
+    pub mu0: f64,
+    /// m per class.
+    pub motility: [f64; N_CLASSES],
+    pub arrest: f64,
+    /// χ, µm²/min.
+    pub chi: f64,
+    /// T_max, cells/mm³.
+    pub t_max: f64,
+    /// δ_T, 1/min.
+    pub death: f64,
+    /// ρ, 1/min.
+    pub prolif: f64,
+    pub k_n: f64,
+    /// ι per class, cells/mm³/min.
+    pub influx: [f64; N_CLASSES],
+    /// r, 1/min (tumour voxels only).
+    pub growth: f64,
+    /// k_CTL / N_max, 1/min per (cells/mm³).
+    pub kill: f64,
+    pub q: f64,
+}
+
+fn per_class(t: &crate::scenario::Tissue, f: impl Fn(&ClassCoeffs) -> f64) -> [f64; N_CLASSES] {
+    [
+        f(&t.outside),
+        f(&t.liver),
+        f(&t.tumor),
+        f(&t.stroma),
+        f(&t.vessel),
+    ]
+}
+
+impl Params {
+    pub fn from_scenario(s: &Scenario) -> Params {
+        let t = &s.tissue;
+        let dfac = per_class(t, |c| c.diffusion_factor);
+        let exch = per_class(t, |c| c.drug_exchange_factor);
+        let scale = |k: f64, f: [f64; N_CLASSES]| f.map(|x| k * x);
+        let drug = |d: &crate::scenario::Drug| ChemParams {
+            diffusion: scale(d.diffusion_um2_per_min, dfac),
+            decay: [d.decay_per_min; N_CLASSES],
+            secretion: [0.0; N_CLASSES],
+            exchange: scale(d.exchange_per_min, exch),
+        };
+        let faces = bath_faces(&s.geometry);
+        let bath_faces = std::array::from_fn(|i| faces.iter().any(|f| f == FACE_NAMES[i]));
+        let tc = &s.tcells;
+        Params {
+            dims: [
+                s.grid.nx as usize,
+                s.grid.ny as usize,
+                s.grid.nz as usize,
+            ],
+            h: s.grid.voxel_um,
+            bath_faces,
+            cxcl12: ChemParams {
+                diffusion: scale(s.cxcl12.diffusion_um2_per_min, dfac),
+                decay: per_class(t, |c| c.cxcl12_decay_per_min),
+                secretion: per_class(t, |c| c.cxcl12_secretion_nm_per_min),
+                exchange: [0.0; N_CLASSES],
+            },
+            amd3100: drug(&s.amd3100),
+            anti_pd1: drug(&s.anti_pd1),
+            k_c: s.cxcl12.half_saturation_nm,
+            k_a: s.amd3100.half_saturation_nm * 1e-3,
+            k_p: s.anti_pd1.half_saturation_nm,
+            c_bath: s.cxcl12.bath_nm,
+            c_uptake: s.cxcl12.uptake_nm_mm3_per_min,
+            mu0: tc.motility_um2_per_min,
+            motility: per_class(t, |c| c.motility_factor),
+            arrest: tc.arrest_fraction,
+            chi: tc.chemotaxis_over_motility * tc.motility_um2_per_min,
+            t_max: tc.max_density_per_mm3,
+            death: tc.death_per_day / MIN_PER_DAY,
+            prolif: tc.proliferation_per_day / MIN_PER_DAY,
+            k_n: tc.proliferation_half_saturation,
+            influx: per_class(t, |c| c.tcell_influx_per_mm3_per_min),
+            growth: s.tumor.growth_per_day / MIN_PER_DAY,
+            kill: s.tumor.kill_per_tcell_per_day / MIN_PER_DAY / s.tumor.carrying_capacity_per_mm3,
+            q: s.tumor.pdl1_suppression,
+        }
+    }
+
+    pub fn chem(&self, which: crate::scenario::Chemical) -> &ChemParams {
+        match which {
+            crate::scenario::Chemical::Cxcl12 => &self.cxcl12,
+            crate::scenario::Chemical::Amd3100 => &self.amd3100,
+            crate::scenario::Chemical::AntiPd1 => &self.anti_pd1,
+        }
+    }
+
+    pub fn voxels(&self) -> usize {
+        self.dims.iter().product()
+    }
+}
+
+/// Fraction of CXCR4 bound by CXCL12 against the competitive antagonist AMD3100:
+/// `s = (C/K_C) / (1 + C/K_C + A/K_A)`.
+#[inline]
+pub fn signal(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
+    let x = c / k_c;
+    x / (1.0 + x + a / k_a)
+}
+
+/// Fraction of CXCR4 occupied by AMD3100: `(A/K_A) / (1 + C/K_C + A/K_A)`.
+#[inline]
+pub fn antagonist_occupancy(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
+    let y = a / k_a;
+    y / (1.0 + c / k_c + y)
+}
+
+/// PD-1 blockade by the antibody: `b = P / (P + K_P)`.
+#[inline]
+pub fn blockade(p: f64, k_p: f64) -> f64 {
+    p / (p + k_p)
+}
+
+/// T-cell motility `μ = μ_0 · m(class) · (1 − r_arrest · s)`.
+#[inline]
+pub fn motility(mu0: f64, m_class: f64, arrest: f64, s: f64) -> f64 {
+    mu0 * m_class * (1.0 - arrest * s)
+}
+
+/// Host copy of every field, each `nx·ny·nz` long, index `x + nx·(y + ny·z)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields {
+    /// CXCL12, nM.
+    pub c: Vec<f64>,
+    /// AMD3100, µM.
+    pub a: Vec<f64>,
+    /// anti-PD-1, nM.
+    pub p: Vec<f64>,
+    /// T cells, cells/mm³.
+    pub t: Vec<f64>,
+    /// viable tumour, fraction of carrying capacity.
+    pub n: Vec<f64>,
+    /// cumulative killed tumour, same unit as n.
+    pub k: Vec<f64>,
+}
+
+impl Fields {
+    pub fn zeros(n: usize) -> Self {
+        Fields {
+            c: vec![0.0; n],
+            a: vec![0.0; n],
+            p: vec![0.0; n],
+            t: vec![0.0; n],
+            n: vec![0.0; n],
+            k: vec![0.0; n],
+        }
+    }
+
+    /// The initial state: T and N per class, CXCL12 at local equilibrium (or zero),
+    /// no drug, nothing killed.
+    pub fn initial(s: &Scenario, params: &Params, class: &[u8]) -> Self {
+        let mut f = Fields::zeros(class.len());
+        let t0 = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
+        for (i, &cl) in class.iter().enumerate() {
+            let k = cl as usize;
+            f.t[i] = t0[k];
+            if cl == TUMOR {
+                f.n[i] = s.tumor.initial_density;
+            }
+            if s.cxcl12.initial == crate::scenario::Cxcl12Initial::LocalEquilibrium {
+                let d = params.cxcl12.decay[k];
+                f.c[i] = if d > 0.0 {
+                    params.cxcl12.secretion[k] / d
+                } else {
+                    0.0
+                };
+            }
+        }
+        f
+    }
+
+    /// The fields by name, in a fixed order (for outputs and checks).
+    pub fn named(&self) -> [(&'static str, &[f64]); 6] {
+        [
+            ("cxcl12_nM", &self.c),
+            ("amd3100_uM", &self.a),
+            ("anti_pd1_nM", &self.p),
+            ("tcells_per_mm3", &self.t),
+            ("tumor_fraction", &self.n),
+            ("killed_fraction", &self.k),
+        ]
+    }
+}

@@ -1,0 +1,211 @@
+//! Time steps derived from the stability bounds of MODEL.md, and the schedule of
+//! cell steps between snapshots.
+//!
+//! Chemical `u` (explicit, positivity-preserving): per voxel the coefficient of `u_i`
+//! after a step is `1 − Δt (Σ_faces g_f D_f / h² + λ + κ)`, with `g_f = 1` between
+//! voxels and `g_f = 2` at a bath face (conductance `2D/h`, half a voxel away). The
+//! bound takes the largest D, λ and κ over the tissue classes and the largest face sum
+//! any voxel of the grid has; with uniform D and no reactions it is MODEL.md's
+//! `h²/(6D)` (`h²/(7D)` beside one bath face).
+//!
+//! Cells: `Δt ≤ h² / (6 μ_max + χ G) ` with the worst case `G = 6`, plus the T-cell
+//! death rate (the coefficient of `T_i` stays ≥ 0).
+
+use super::{ChemParams, Params, CHEMICALS};
+use crate::error::{Error, Invalid, Result};
+use crate::scenario::{Chemical, Loaded};
+use crate::units::format_min;
+
+/// One stretch of equal cell steps: from `t0` (min) `steps` steps of `dt` (min).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub t0: f64,
+    pub steps: u64,
+    pub dt: f64,
+}
+
+impl Segment {
+    pub fn t1(&self) -> f64 {
+        self.t0 + self.steps as f64 * self.dt
+    }
+}
+
+/// Every step of a run: the bounds, the chosen steps, the sub-step counts, and the
+/// segments between snapshots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepPlan {
+    /// Stability bound of the cell step (without the safety factor), min.
+    pub cell_bound: f64,
+    /// Stability bound of each chemical (C, A, P), min; infinite for a chemical that
+    /// neither diffuses nor decays.
+    pub chem_bound: [f64; 3],
+    /// The largest cell step used, min.
+    pub cell_dt: f64,
+    /// The largest sub-step of each chemical, min.
+    pub chem_dt: [f64; 3],
+    /// Chemical sub-steps per cell step (C, A, P).
+    pub substeps: [u32; 3],
+    /// Which chemicals are solved quasi-steadily.
+    pub quasi_steady: [bool; 3],
+    /// The untreated burn-in, from `−burn_in` to 0 (may be empty).
+    pub burn_in: Segment,
+    /// One segment per snapshot interval, from 0 to the duration.
+    pub segments: Vec<Segment>,
+}
+
+/// The largest number of face conductances (in units of `D/h²`) of any voxel: 2 per
+/// axis inside, with a bath face counting 2 instead of 1.
+fn face_sum(params: &Params) -> f64 {
+    let mut g = 0.0;
+    for axis in 0..3 {
+        let n = params.dims[axis];
+        let lo = params.bath_faces[2 * axis];
+        let hi = params.bath_faces[2 * axis + 1];
+        let w = |bath: bool| if bath { 2.0_f64 } else { 1.0 };
+        let end = |bath: bool| if bath { 2.0 } else { 0.0 };
+        g += if n == 1 {
+            end(lo) + end(hi)
+        } else {
+            1.0 + w(lo).max(w(hi))
+        };
+    }
+    g
+}
+
+/// The stability bound of one chemical's explicit step, min.
+pub fn chem_bound(params: &Params, chem: &ChemParams) -> f64 {
+    let max = |a: &[f64; 5]| a.iter().cloned().fold(0.0, f64::max);
+    let rate = chem.max_diffusion() * face_sum(params) / (params.h * params.h)
+        + max(&chem.decay)
+        + max(&chem.exchange);
+    if rate > 0.0 {
+        1.0 / rate
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// The stability bound of the cell step, min.
+pub fn cell_bound(params: &Params) -> f64 {
+    let m_max = params.motility.iter().cloned().fold(0.0, f64::max);
+    let rate = (6.0 * params.mu0 * m_max + 6.0 * params.chi) / (params.h * params.h)
+        + params.death;
+    if rate > 0.0 {
+        1.0 / rate
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn steps_for(len: f64, dt_max: f64) -> u64 {
+    if len <= 0.0 {
+        0
+    } else {
+        ((len / dt_max) * (1.0 - 1e-12)).ceil().max(1.0) as u64
+    }
+}
+
+impl StepPlan {
+    /// Derives every step from the bounds; explicit steps in `[numerics]` are checked
+    /// against their bounds (error naming the key, the value and the bound).
+    pub fn derive(loaded: &Loaded, params: &Params) -> Result<StepPlan> {
+        let s = &loaded.scenario;
+        let n = &s.numerics;
+        let mut bad = Vec::new();
+        let cell_bound = cell_bound(params);
+        let chem_bound = CHEMICALS.map(|c| chem_bound(params, params.chem(c)));
+
+        let explicit = [n.cxcl12_dt_min, n.amd3100_dt_min, n.anti_pd1_dt_min];
+        let keys = [
+            "numerics.cxcl12_dt_min",
+            "numerics.amd3100_dt_min",
+            "numerics.anti_pd1_dt_min",
+        ];
+        let mut check = |key: &str, dt: Option<f64>, bound: f64| {
+            if let Some(dt) = dt {
+                if dt > bound {
+                    bad.push(Invalid {
+                        at: loaded.locate(key),
+                        value: format!("{dt} min"),
+                        allowed: format!("≤ {} (the stability bound)", format_min(bound)),
+                    });
+                }
+            }
+        };
+        check("numerics.cell_dt_min", n.cell_dt_min, cell_bound);
+        for i in 0..3 {
+            check(keys[i], explicit[i], chem_bound[i]);
+        }
+        if !bad.is_empty() {
+            return Err(Error::Invalid(bad));
+        }
+
+        let total = s.time.duration_h * 60.0;
+        // The cell step: explicit, or safety × bound; never longer than a snapshot interval.
+        let interval = s.time.snapshot_every_h * 60.0;
+        let cell_dt = n
+            .cell_dt_min
+            .unwrap_or(n.safety * cell_bound)
+            .min(interval);
+        let chem_dt_max: [f64; 3] =
+            std::array::from_fn(|i| explicit[i].unwrap_or(n.safety * chem_bound[i]));
+        let substeps = chem_dt_max.map(|d| steps_for(cell_dt, d).max(1) as u32);
+        let chem_dt = std::array::from_fn(|i| cell_dt / f64::from(substeps[i]));
+        let quasi_steady = CHEMICALS.map(|c| n.quasi_steady.contains(&c));
+
+        let burn = s.time.burn_in_h * 60.0;
+        let b_steps = steps_for(burn, cell_dt);
+        let burn_in = Segment {
+            t0: -burn,
+            steps: b_steps,
+            dt: if b_steps > 0 { burn / b_steps as f64 } else { 0.0 },
+        };
+        let mut segments = Vec::new();
+        let mut t0 = 0.0;
+        let mut k = 0u64;
+        while t0 < total * (1.0 - 1e-12) {
+            k += 1;
+            let t1 = (k as f64 * interval).min(total);
+            let len = t1 - t0;
+            let steps = steps_for(len, cell_dt);
+            segments.push(Segment {
+                t0,
+                steps,
+                dt: len / steps as f64,
+            });
+            t0 = t1;
+        }
+        Ok(StepPlan {
+            cell_bound,
+            chem_bound,
+            cell_dt,
+            chem_dt,
+            substeps,
+            quasi_steady,
+            burn_in,
+            segments,
+        })
+    }
+
+    /// Snapshot times, min: 0 and the end of every segment.
+    pub fn snapshot_times(&self) -> Vec<f64> {
+        std::iter::once(0.0)
+            .chain(self.segments.iter().map(|s| s.t1()))
+            .collect()
+    }
+
+    /// Cell steps in the whole run, burn-in included.
+    pub fn total_cell_steps(&self) -> u64 {
+        self.burn_in.steps + self.segments.iter().map(|s| s.steps).sum::<u64>()
+    }
+
+    /// Explicit chemical sub-steps in the whole run (quasi-steady chemicals excluded).
+    pub fn total_chem_substeps(&self, which: Chemical) -> u64 {
+        let i = CHEMICALS.iter().position(|c| *c == which).unwrap_or(0);
+        if self.quasi_steady[i] {
+            0
+        } else {
+            self.total_cell_steps() * u64::from(self.substeps[i])
+        }
+    }
+}

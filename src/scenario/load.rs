@@ -1,0 +1,381 @@
+//! Reading scenario files: TOML parsing, `extends` chains merged key by key, the schema
+//! applied with the path of any failing key, and locating a key's file and line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+
+use super::schema::Scenario;
+use crate::error::{Error, Location, Result};
+
+/// One file of an `extends` chain, as read.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub path: PathBuf,
+    pub source: String,
+    pub table: toml::Table,
+}
+
+/// A scenario together with the files it came from (the named file first, then the
+/// files it extends), so that any key can be traced to its file and line.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub layers: Vec<Layer>,
+}
+
+impl Loaded {
+    /// The file that was named (the last word of the `extends` chain).
+    pub fn path(&self) -> &Path {
+        &self.layers[0].path
+    }
+
+    /// Where a dotted key path (`treatment[0].doses[1].at_h`) is set: the first file of
+    /// the chain that sets it, with its line; the named file when no file sets it.
+    pub fn locate(&self, key: &str) -> Location {
+        let segs = split_key(key);
+        for layer in &self.layers {
+            if table_has(&layer.table, &segs) {
+                return Location {
+                    file: layer.path.clone(),
+                    line: find_line(&layer.source, &segs),
+                    key: key.to_string(),
+                };
+            }
+        }
+        // Not set anywhere (a default): point at the deepest parent that is set.
+        let mut line = None;
+        for n in (1..segs.len()).rev() {
+            if table_has(&self.layers[0].table, &segs[..n]) {
+                line = find_line(&self.layers[0].source, &segs[..n]);
+                break;
+            }
+        }
+        Location {
+            file: self.layers[0].path.clone(),
+            line,
+            key: key.to_string(),
+        }
+    }
+}
+
+/// A step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn split_key(key: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in key.split('.') {
+        let mut rest = part;
+        if let Some(b) = rest.find('[') {
+            if b > 0 {
+                out.push(Seg::Key(rest[..b].to_string()));
+            }
+            rest = &rest[b..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let e = stripped.find(']').unwrap_or(stripped.len());
+                if let Ok(i) = stripped[..e].parse() {
+                    out.push(Seg::Index(i));
+                }
+                rest = stripped.get(e + 1..).unwrap_or("");
+            }
+        } else if !rest.is_empty() {
+            out.push(Seg::Key(rest.to_string()));
+        }
+    }
+    out
+}
+
+fn table_has(table: &toml::Table, segs: &[Seg]) -> bool {
+    let mut cur: Option<&toml::Value> = None;
+    for (i, seg) in segs.iter().enumerate() {
+        let next = match (i, seg, cur) {
+            (0, Seg::Key(k), _) => table.get(k),
+            (_, Seg::Key(k), Some(toml::Value::Table(t))) => t.get(k),
+            (_, Seg::Index(j), Some(toml::Value::Array(a))) => a.get(*j),
+            _ => None,
+        };
+        match next {
+            Some(v) => cur = Some(v),
+            None => return false,
+        }
+    }
+    !segs.is_empty()
+}
+
+/// The 1-based line of the deepest key of `segs` found in `source`.
+fn find_line(source: &str, segs: &[Seg]) -> Option<usize> {
+    let doc = DeTable::parse(source).ok()?;
+    let mut offset = None;
+    let mut table: Option<&DeTable> = Some(doc.get_ref());
+    let mut array: Option<&[toml::Spanned<DeValue>]> = None;
+    for seg in segs {
+        let value = match seg {
+            Seg::Key(k) => {
+                let t = table?;
+                let (key, value) = t.iter().find(|(key, _)| key.get_ref() == k)?;
+                offset = Some(key.span().start);
+                value
+            }
+            Seg::Index(i) => {
+                let v = array?.get(*i)?;
+                offset = Some(v.span().start);
+                v
+            }
+        };
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(&a[..]),
+            _ => {}
+        }
+    }
+    offset.map(|o| line_of(source, o))
+}
+
+fn line_of(source: &str, offset: usize) -> usize {
+    source[..offset.min(source.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn read_layer(path: &Path) -> Result<Layer> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let source = String::from_utf8(bytes).map_err(|e| Error::Syntax {
+        at: Location {
+            file: path.to_path_buf(),
+            line: None,
+            key: String::new(),
+        },
+        message: format!(
+            "not a text file (invalid UTF-8 at byte {}); a scenario is a TOML file",
+            e.utf8_error().valid_up_to()
+        ),
+    })?;
+    if source.trim().is_empty() {
+        return Err(Error::Syntax {
+            at: Location {
+                file: path.to_path_buf(),
+                line: None,
+                key: String::new(),
+            },
+            message: "the file is empty; a scenario needs at least [grid], [time] and [geometry]"
+                .to_string(),
+        });
+    }
+    let table: toml::Table = toml::from_str(&source).map_err(|e| Error::Syntax {
+        at: Location {
+            file: path.to_path_buf(),
+            line: e.span().map(|s| line_of(&source, s.start)),
+            key: String::new(),
+        },
+        message: format!("not valid TOML: {}", e.message().trim()),
+    })?;
+    Ok(Layer {
+        path: path.to_path_buf(),
+        source,
+        table,
+    })
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, anything else (numbers,
+/// strings, arrays such as `treatment`) is replaced whole.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Reads a scenario file, follows its `extends` chain, and applies the schema.
+/// Value ranges are checked separately by [`super::validate`].
+pub fn load(path: &Path) -> Result<Loaded> {
+    let mut layers = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut next = Some(path.to_path_buf());
+    while let Some(p) = next.take() {
+        let canon = std::fs::canonicalize(&p).map_err(|e| match layers.last() {
+            Some(prev) => {
+                let prev: &Layer = prev;
+                Error::Schema {
+                    at: Location {
+                        file: prev.path.clone(),
+                        line: find_line(&prev.source, &[Seg::Key("extends".into())]),
+                        key: "extends".into(),
+                    },
+                    message: format!("cannot open the extended file {}: {e}", p.display()),
+                }
+            }
+            None => Error::io(&p, e),
+        })?;
+        if !seen.insert(canon.clone()) {
+            let prev: &Layer = layers.last().expect("a cycle needs two files");
+            let mut chain: Vec<String> =
+                layers.iter().map(|l| l.path.display().to_string()).collect();
+            chain.push(p.display().to_string());
+            return Err(Error::ExtendsCycle {
+                at: Location {
+                    file: prev.path.clone(),
+                    line: find_line(&prev.source, &[Seg::Key("extends".into())]),
+                    key: "extends".into(),
+                },
+                chain: chain.join(" -> "),
+            });
+        }
+        let mut layer = read_layer(&p)?;
+        if let Some(ext) = layer.table.remove("extends") {
+            let Some(name) = ext.as_str() else {
+                return Err(Error::Schema {
+                    at: Location {
+                        file: layer.path.clone(),
+                        line: find_line(&layer.source, &[Seg::Key("extends".into())]),
+                        key: "extends".into(),
+                    },
+                    message: format!("must be a file name in quotes, found {ext}"),
+                });
+            };
+            let dir = p.parent().unwrap_or(Path::new("."));
+            next = Some(dir.join(name));
+        }
+        layers.push(layer);
+    }
+
+    let mut merged = toml::Table::new();
+    for layer in layers.iter().rev() {
+        merge(&mut merged, layer.table.clone());
+    }
+
+    let scenario: Scenario = match serde_path_to_error::deserialize(toml::Value::Table(merged))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            let message = explain(e.inner().to_string());
+            let tmp = Loaded {
+                scenario: placeholder(),
+                layers,
+            };
+            let mut at = tmp.locate(&key);
+            if key.is_empty() {
+                at.key.clear();
+            }
+            return Err(Error::Schema { at, message });
+        }
+    };
+    let mut loaded = Loaded { scenario, layers };
+    resolve_paths(&mut loaded);
+    Ok(loaded)
+}
+
+/// Makes `geometry.volume.path` absolute, relative to the file that set it.
+fn resolve_paths(loaded: &mut Loaded) {
+    let at = loaded.locate("geometry.volume.path").file;
+    if let Some(v) = loaded.scenario.geometry.volume.as_mut() {
+        let p = Path::new(&v.path);
+        if p.is_relative() {
+            let dir = at.parent().unwrap_or(Path::new("."));
+            let joined = dir.join(p);
+            v.path = std::fs::canonicalize(&joined)
+                .unwrap_or(joined)
+                .display()
+                .to_string();
+        }
+    }
+}
+
+/// Adds a "did you mean" to serde's unknown-field message.
+fn explain(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message;
+    };
+    let Some(end) = rest.find('`') else {
+        return message;
+    };
+    let bad = &rest[..end];
+    let expected: Vec<&str> = rest[end..]
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s)
+        .collect();
+    match expected
+        .iter()
+        .map(|e| (levenshtein(bad, e), *e))
+        .min()
+        .filter(|(d, e)| *d <= e.len().max(bad.len()) / 2 || e.starts_with(bad))
+    {
+        Some((_, best)) => format!("{message}; did you mean `{best}`?"),
+        None => message,
+    }
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The smallest valid scenario; only used to carry layers while locating an error.
+fn placeholder() -> Scenario {
+    Scenario::deserialize(toml::Value::Table(
+        toml::from_str(
+            "[grid]\nnx=1\nny=1\nnz=1\nvoxel_um=1.0\n[time]\nduration_h=1.0\nsnapshot_every_h=1.0\n[geometry]\nkind=\"slice\"\n",
+        )
+        .expect("placeholder scenario is valid TOML"),
+    ))
+    .expect("placeholder scenario fits the schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_key_paths() {
+        assert_eq!(
+            split_key("treatment[0].doses[12].at_h"),
+            vec![
+                Seg::Key("treatment".into()),
+                Seg::Index(0),
+                Seg::Key("doses".into()),
+                Seg::Index(12),
+                Seg::Key("at_h".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn finds_lines_of_nested_keys() {
+        let src = "a = 1\n[grid]\nnx = 3\n\n[[treatment]]\ndrug = \"x\"\ndoses = [\n  { at_h = 1 },\n  { at_h = 2 },\n]\n";
+        assert_eq!(find_line(src, &split_key("grid.nx")), Some(3));
+        assert_eq!(find_line(src, &split_key("treatment[0].drug")), Some(6));
+        assert_eq!(find_line(src, &split_key("treatment[0].doses[1].at_h")), Some(9));
+    }
+
+    #[test]
+    fn suggests_close_keys() {
+        let m = explain("unknown field `duration`, expected one of `duration_h`, `snapshot_every_h`".into());
+        assert!(m.contains("did you mean `duration_h`"), "{m}");
+    }
+}

@@ -1,0 +1,584 @@
+//! The scenario schema: every section and key of a scenario file, with its unit in its
+//! name and its default. Defaults follow `docs/parameters.md` (the independent prototype
+//! parameter set of MODEL.md, with sources in `../shared/SOURCES.md`).
+//!
+//! Sections deny unknown keys, so a misspelt or unit-less key is an error, not a silent
+//! default. Serialising a `Scenario` gives the resolved scenario (every default filled in).
+
+use serde::{Deserialize, Serialize};
+
+const LN2: f64 = std::f64::consts::LN_2;
+
+/// A whole run: grid, clock, tissue, model parameters, treatments, readouts, numerics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Free text naming the run (shown in outputs).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub grid: Grid,
+    pub time: Time,
+    pub geometry: Geometry,
+    #[serde(default)]
+    pub tissue: Tissue,
+    #[serde(default)]
+    pub cxcl12: Cxcl12,
+    #[serde(default = "Drug::amd3100")]
+    pub amd3100: Drug,
+    #[serde(default = "Drug::anti_pd1")]
+    pub anti_pd1: Drug,
+    #[serde(default)]
+    pub tcells: TCells,
+    #[serde(default)]
+    pub tumor: Tumor,
+    #[serde(default)]
+    pub treatment: Vec<Treatment>,
+    #[serde(default)]
+    pub readout: Readout,
+    #[serde(default)]
+    pub numerics: Numerics,
+}
+
+/// The voxel grid: `nx × ny × nz` cubic voxels of edge `voxel_um`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub nx: u32,
+    pub ny: u32,
+    pub nz: u32,
+    pub voxel_um: f64,
+}
+
+/// The clock. Time 0 is the start of dosing; an untreated burn-in runs before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Time {
+    /// Simulated time after the start of dosing.
+    pub duration_h: f64,
+    /// Interval between snapshots (metrics rows), starting at time 0.
+    pub snapshot_every_h: f64,
+    /// Untreated time before dosing starts (no snapshots; killed cells reset at its end).
+    #[serde(default)]
+    pub burn_in_h: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeometryKind {
+    /// In-vivo FLC: an ellipsoidal tumour with capsule and lamellae in liver.
+    Flc,
+    /// Ex-vivo tumour slice: a slab of tumour nests and lamellae bathed on its z faces.
+    Slice,
+    /// Tissue classes read from a volume file.
+    Volume,
+}
+
+/// Which tissue to build, and the parameters of each kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Geometry {
+    pub kind: GeometryKind,
+    /// Seed of the lamella waviness and vessel placement.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default)]
+    pub flc: Flc,
+    #[serde(default)]
+    pub slice: Slice,
+    #[serde(default)]
+    pub volume: Option<Volume>,
+    #[serde(default)]
+    pub lamellae: Lamellae,
+    #[serde(default)]
+    pub vessels: Vessels,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// The in-vivo tumour: an ellipsoid (its outer shell of `capsule_um` is stroma) in liver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flc {
+    /// Ellipsoid centre; the box centre when absent.
+    pub center_um: Option<[f64; 3]>,
+    pub radii_um: [f64; 3],
+    /// Thickness of the stromal capsule, the outermost shell of the tumour mass.
+    pub capsule_um: f64,
+}
+
+impl Default for Flc {
+    fn default() -> Self {
+        Flc {
+            center_um: None,
+            radii_um: [400.0, 400.0, 400.0],
+            capsule_um: 50.0,
+        }
+    }
+}
+
+/// The ex-vivo slice: the whole box is tissue, `thickness_um` = `nz × voxel_um`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Slice {
+    /// 250 µm as in the published slice cultures (SOURCES.md, Pillarisetty-lab method).
+    pub thickness_um: f64,
+}
+
+impl Default for Slice {
+    fn default() -> Self {
+        Slice {
+            thickness_um: 250.0,
+        }
+    }
+}
+
+/// Tissue classes from a file: raw `u8` voxels, x fastest, codes 0 outside, 1 liver,
+/// 2 tumor, 3 stroma, 4 vessel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    /// Path of the raw `u8` file, relative to the scenario file that names it.
+    pub path: String,
+    /// Its dimensions; must equal the grid's.
+    pub dims: [u32; 3],
+    /// Its voxel edge; must equal the grid's.
+    pub voxel_um: f64,
+    /// Domain faces bathed in medium (Dirichlet for the chemicals): `x-`, `x+`, `y-`, `y+`, `z-`, `z+`.
+    #[serde(default)]
+    pub bath_faces: Vec<String>,
+    /// Which classes form the tumour for the signed distance: the tumour class alone
+    /// (`tumor`, as in the slice) or everything but liver and outside (`mass`, as in vivo).
+    #[serde(default = "default_volume_boundary")]
+    pub boundary: String,
+}
+
+fn default_volume_boundary() -> String {
+    "tumor".to_string()
+}
+
+/// Lamellar stroma bands: parallel sheets of given spacing and thickness, normal to
+/// `normal`, displaced along it by seeded smooth noise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lamellae {
+    pub spacing_um: f64,
+    pub thickness_um: f64,
+    /// Normal of the sheets (any length but zero).
+    pub normal: [f64; 3],
+    /// Amplitude of the displacement along the normal.
+    pub waviness_um: f64,
+    /// Length scale of the displacement noise.
+    pub waviness_wavelength_um: f64,
+}
+
+impl Default for Lamellae {
+    fn default() -> Self {
+        Lamellae {
+            spacing_um: 120.0,
+            thickness_um: 25.0,
+            normal: [1.0, 0.5, 0.3],
+            waviness_um: 10.0,
+            waviness_wavelength_um: 150.0,
+        }
+    }
+}
+
+/// Vessel voxels, placed at random (seeded) with a given volume fraction per region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Vessels {
+    /// Fraction of capsule (margin stroma) voxels that are vessels.
+    pub fraction_margin: f64,
+    /// Fraction of lamella voxels inside the tumour that are vessels.
+    pub fraction_stroma: f64,
+    /// Fraction of liver voxels within `liver_band_um` of the tumour that are vessels.
+    pub fraction_liver: f64,
+    pub liver_band_um: f64,
+}
+
+impl Default for Vessels {
+    fn default() -> Self {
+        Vessels {
+            fraction_margin: 0.02,
+            fraction_stroma: 0.02,
+            fraction_liver: 0.02,
+            liver_band_um: 150.0,
+        }
+    }
+}
+
+/// Coefficients of one tissue class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassCoeffs {
+    /// σ_C, CXCL12 secretion.
+    #[serde(rename = "cxcl12_secretion_nM_per_min")]
+    pub cxcl12_secretion_nm_per_min: f64,
+    /// λ_C, CXCL12 decay (ACKR3 scavenging makes it larger in tumour and liver).
+    pub cxcl12_decay_per_min: f64,
+    /// m, factor on the T-cell motility μ_0; 0 closes the class to T cells.
+    pub motility_factor: f64,
+    /// Factor on every chemical's diffusivity.
+    pub diffusion_factor: f64,
+    /// ι, T-cell influx (limited by `1 − T/T_max`).
+    pub tcell_influx_per_mm3_per_min: f64,
+    /// Factor on each drug's plasma exchange rate κ (1 at vessels).
+    pub drug_exchange_factor: f64,
+    /// T-cell density at the start of the run.
+    pub tcell_initial_per_mm3: f64,
+}
+
+const STROMA_CXCL12_DECAY: f64 = LN2 / 40.0;
+const SCAVENGING: f64 = 10.0;
+
+impl Default for ClassCoeffs {
+    fn default() -> Self {
+        ClassCoeffs {
+            cxcl12_secretion_nm_per_min: 0.0,
+            cxcl12_decay_per_min: STROMA_CXCL12_DECAY,
+            motility_factor: 1.0,
+            diffusion_factor: 1.0,
+            tcell_influx_per_mm3_per_min: 0.0,
+            drug_exchange_factor: 0.0,
+            tcell_initial_per_mm3: 0.0,
+        }
+    }
+}
+
+/// Per-class coefficients, one table per class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tissue {
+    #[serde(default = "ClassCoeffs::outside")]
+    pub outside: ClassCoeffs,
+    #[serde(default = "ClassCoeffs::liver")]
+    pub liver: ClassCoeffs,
+    #[serde(default = "ClassCoeffs::tumor")]
+    pub tumor: ClassCoeffs,
+    #[serde(default = "ClassCoeffs::stroma")]
+    pub stroma: ClassCoeffs,
+    #[serde(default = "ClassCoeffs::vessel")]
+    pub vessel: ClassCoeffs,
+}
+
+impl Default for Tissue {
+    fn default() -> Self {
+        Tissue {
+            outside: ClassCoeffs::outside(),
+            liver: ClassCoeffs::liver(),
+            tumor: ClassCoeffs::tumor(),
+            stroma: ClassCoeffs::stroma(),
+            vessel: ClassCoeffs::vessel(),
+        }
+    }
+}
+
+impl ClassCoeffs {
+    /// Medium or no tissue: closed to T cells, no secretion.
+    pub fn outside() -> Self {
+        ClassCoeffs {
+            motility_factor: 0.0,
+            ..Default::default()
+        }
+    }
+    pub fn liver() -> Self {
+        ClassCoeffs {
+            cxcl12_secretion_nm_per_min: 0.01,
+            cxcl12_decay_per_min: SCAVENGING * STROMA_CXCL12_DECAY,
+            ..Default::default()
+        }
+    }
+    pub fn tumor() -> Self {
+        ClassCoeffs {
+            cxcl12_secretion_nm_per_min: 0.005,
+            cxcl12_decay_per_min: SCAVENGING * STROMA_CXCL12_DECAY,
+            tcell_initial_per_mm3: 1.0e3,
+            ..Default::default()
+        }
+    }
+    pub fn stroma() -> Self {
+        ClassCoeffs {
+            cxcl12_secretion_nm_per_min: 1.0,
+            motility_factor: 0.5,
+            tcell_initial_per_mm3: 2.0e4,
+            ..Default::default()
+        }
+    }
+    pub fn vessel() -> Self {
+        ClassCoeffs {
+            motility_factor: 0.5,
+            tcell_influx_per_mm3_per_min: 10.0,
+            drug_exchange_factor: 1.0,
+            ..Default::default()
+        }
+    }
+}
+
+/// How CXCL12 starts: at each voxel's local equilibrium σ_C/λ_C, or at zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cxcl12Initial {
+    LocalEquilibrium,
+    Zero,
+}
+
+/// CXCL12 (C, nM): diffusion, receptor affinity, bath level, uptake by T cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cxcl12 {
+    pub diffusion_um2_per_min: f64,
+    /// K_C, CXCR4 affinity (Di Salvo 2000).
+    #[serde(rename = "half_saturation_nM")]
+    pub half_saturation_nm: f64,
+    /// Medium level held half a voxel outside bath faces (0: the bath is a sink).
+    #[serde(rename = "bath_nM")]
+    pub bath_nm: f64,
+    /// k_int: uptake `k_int · T · s` of ligand internalised by T cells.
+    #[serde(rename = "uptake_nM_mm3_per_min")]
+    pub uptake_nm_mm3_per_min: f64,
+    pub initial: Cxcl12Initial,
+}
+
+impl Default for Cxcl12 {
+    fn default() -> Self {
+        Cxcl12 {
+            diffusion_um2_per_min: 100.0,
+            half_saturation_nm: 4.5,
+            bath_nm: 0.0,
+            uptake_nm_mm3_per_min: 0.0,
+            initial: Cxcl12Initial::LocalEquilibrium,
+        }
+    }
+}
+
+/// A drug field (AMD3100 in µM, anti-PD-1 in nM): transport and receptor affinity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drug {
+    pub diffusion_um2_per_min: f64,
+    /// λ, loss in tissue besides exchange (clearance, binding).
+    #[serde(default)]
+    pub decay_per_min: f64,
+    /// K_A (competitive CXCR4 antagonism) or K_P (PD-1 binding).
+    #[serde(rename = "half_saturation_nM")]
+    pub half_saturation_nm: f64,
+    /// κ, exchange with plasma at voxels whose class has `drug_exchange_factor` > 0.
+    pub exchange_per_min: f64,
+}
+
+impl Drug {
+    pub fn amd3100() -> Self {
+        Drug {
+            diffusion_um2_per_min: 1.0e4,
+            decay_per_min: 0.0,
+            half_saturation_nm: 5.0,
+            exchange_per_min: 0.5,
+        }
+    }
+    pub fn anti_pd1() -> Self {
+        Drug {
+            diffusion_um2_per_min: 300.0,
+            decay_per_min: LN2 / (3.0 * 1440.0),
+            half_saturation_nm: 7.2,
+            exchange_per_min: 0.05,
+        }
+    }
+}
+
+/// Effector T cells (T, cells/mm³).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TCells {
+    /// μ_0, random motility.
+    pub motility_um2_per_min: f64,
+    /// r_arrest: motility falls to `1 − r_arrest · s` with CXCR4 signal s.
+    pub arrest_fraction: f64,
+    /// χ/μ_0: T is enriched by exp(χ Δs / μ_0) between places whose signal differs by Δs.
+    pub chemotaxis_over_motility: f64,
+    /// T_max, the density at which influx and proliferation stop.
+    pub max_density_per_mm3: f64,
+    pub death_per_day: f64,
+    pub proliferation_per_day: f64,
+    /// K_N, the tumour density (fraction of capacity) at half-maximal proliferation.
+    pub proliferation_half_saturation: f64,
+}
+
+impl Default for TCells {
+    fn default() -> Self {
+        TCells {
+            motility_um2_per_min: 20.0,
+            arrest_fraction: 0.9,
+            chemotaxis_over_motility: 5.0,
+            max_density_per_mm3: 1.0e5,
+            death_per_day: 0.2,
+            proliferation_per_day: 0.1,
+            proliferation_half_saturation: 0.5,
+        }
+    }
+}
+
+/// Tumour cells (N, fraction of carrying capacity) and their killing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tumor {
+    /// r, logistic growth in tumour voxels.
+    pub growth_per_day: f64,
+    /// k_CTL, kills per T cell per day (Halle 2016: 2–16).
+    pub kill_per_tcell_per_day: f64,
+    /// N_max, tumour cells per mm³ at carrying capacity.
+    pub carrying_capacity_per_mm3: f64,
+    /// q, PD-L1 suppression of killing without blockade.
+    pub pdl1_suppression: f64,
+    /// N in tumour voxels at the start of the run.
+    pub initial_density: f64,
+}
+
+impl Default for Tumor {
+    fn default() -> Self {
+        Tumor {
+            growth_per_day: 0.005,
+            kill_per_tcell_per_day: 8.0,
+            carrying_capacity_per_mm3: 1.0e5,
+            pdl1_suppression: 0.8,
+            initial_density: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrugName {
+    Amd3100,
+    AntiPd1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// Plasma level, reaching tissue through exchange at vessels.
+    Plasma,
+    /// Medium level, held on the bath faces of a slice.
+    Bath,
+}
+
+/// A concentration given with its unit in its key: exactly one of `*_uM` or `*_nM`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Dose {
+    pub at_h: f64,
+    #[serde(rename = "peak_uM", default, skip_serializing_if = "Option::is_none")]
+    pub peak_um: Option<f64>,
+    #[serde(rename = "peak_nM", default, skip_serializing_if = "Option::is_none")]
+    pub peak_nm: Option<f64>,
+}
+
+/// Repeated doses: `count` boluses every `every_h` from `start_h`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub start_h: f64,
+    pub every_h: f64,
+    pub count: u32,
+    #[serde(rename = "peak_uM", default, skip_serializing_if = "Option::is_none")]
+    pub peak_um: Option<f64>,
+    #[serde(rename = "peak_nM", default, skip_serializing_if = "Option::is_none")]
+    pub peak_nm: Option<f64>,
+}
+
+/// One treatment: a drug, its route, and either boluses (with a half-life) or a
+/// constant level. Times count from the start of dosing (time 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Treatment {
+    pub drug: DrugName,
+    pub route: Route,
+    /// Half-life of each bolus in plasma or medium; absent: boluses do not decay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub half_life_h: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doses: Vec<Dose>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// A constant level from `start_h` on (an infusion, or a medium change regime).
+    #[serde(rename = "level_uM", default, skip_serializing_if = "Option::is_none")]
+    pub level_um: Option<f64>,
+    #[serde(rename = "level_nM", default, skip_serializing_if = "Option::is_none")]
+    pub level_nm: Option<f64>,
+    /// When the constant level starts.
+    #[serde(default)]
+    pub start_h: f64,
+}
+
+/// Readout distances (from the tumour boundary; negative inside).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Readout {
+    /// Core: tumour-class voxels with distance < −d_core.
+    pub d_core_um: f64,
+    /// Margin: every voxel with |distance| ≤ d_margin.
+    pub d_margin_um: f64,
+    /// Depth-profile bins: width, and the range of distance they cover.
+    pub profile_bin_um: f64,
+    pub profile_min_um: f64,
+    pub profile_max_um: f64,
+}
+
+impl Default for Readout {
+    fn default() -> Self {
+        Readout {
+            d_core_um: 25.0,
+            d_margin_um: 10.0,
+            profile_bin_um: 10.0,
+            profile_min_um: -100.0,
+            profile_max_um: 100.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Chemical {
+    Cxcl12,
+    Amd3100,
+    AntiPd1,
+}
+
+/// Time stepping: safety factor, optional explicit steps, quasi-steady chemicals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Numerics {
+    /// Fraction of each stability bound used as the step.
+    pub safety: f64,
+    /// Explicit steps; each must be within its stability bound (checked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell_dt_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cxcl12_dt_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amd3100_dt_min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anti_pd1_dt_min: Option<f64>,
+    /// Chemicals solved quasi-steadily (to steady state for the current sources,
+    /// re-solved when the sources change by more than `quasi_steady_tolerance`).
+    pub quasi_steady: Vec<Chemical>,
+    /// Relative tolerance of the quasi-steady solve and of its re-solve trigger.
+    pub quasi_steady_tolerance: f64,
+}
+
+impl Default for Numerics {
+    fn default() -> Self {
+        Numerics {
+            safety: 0.9,
+            cell_dt_min: None,
+            cxcl12_dt_min: None,
+            amd3100_dt_min: None,
+            anti_pd1_dt_min: None,
+            quasi_steady: Vec::new(),
+            quasi_steady_tolerance: 1.0e-4,
+        }
+    }
+}

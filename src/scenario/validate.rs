@@ -1,0 +1,381 @@
+//! Range checks of every scenario value: each failure names the file, line, key, the
+//! value and the allowed range. All failures are collected, not just the first.
+
+use super::load::Loaded;
+use super::schema::*;
+use crate::error::Invalid;
+
+/// Collects invalid values with their locations.
+pub struct Checker<'a> {
+    loaded: &'a Loaded,
+    pub found: Vec<Invalid>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(loaded: &'a Loaded) -> Self {
+        Checker {
+            loaded,
+            found: Vec::new(),
+        }
+    }
+
+    /// Records a failure of `key` with `value` unless `ok`.
+    pub fn require(&mut self, ok: bool, key: &str, value: impl ToString, allowed: &str) {
+        if !ok {
+            self.found.push(Invalid {
+                at: self.loaded.locate(key),
+                value: value.to_string(),
+                allowed: allowed.to_string(),
+            });
+        }
+    }
+
+    fn positive(&mut self, key: &str, v: f64) {
+        self.require(v.is_finite() && v > 0.0, key, v, "a finite number > 0");
+    }
+
+    fn non_negative(&mut self, key: &str, v: f64) {
+        self.require(v.is_finite() && v >= 0.0, key, v, "a finite number ≥ 0");
+    }
+
+    fn fraction(&mut self, key: &str, v: f64, closed_top: bool) {
+        if closed_top {
+            self.require((0.0..=1.0).contains(&v), key, v, "[0, 1]");
+        } else {
+            self.require((0.0..1.0).contains(&v), key, v, "[0, 1)");
+        }
+    }
+}
+
+/// Checks every value range of a loaded scenario (not the stability bounds, which need
+/// the derived steps: see [`crate::model::StepPlan`]).
+pub fn check_ranges(c: &mut Checker) {
+    let s = &c.loaded.scenario.clone();
+
+    for (k, v) in [("nx", s.grid.nx), ("ny", s.grid.ny), ("nz", s.grid.nz)] {
+        c.require(v >= 1, &format!("grid.{k}"), v, "≥ 1 (a grid needs voxels)");
+    }
+    c.positive("grid.voxel_um", s.grid.voxel_um);
+
+    c.positive("time.duration_h", s.time.duration_h);
+    c.positive("time.snapshot_every_h", s.time.snapshot_every_h);
+    if s.time.snapshot_every_h.is_finite() && s.time.duration_h.is_finite() {
+        c.require(
+            s.time.snapshot_every_h <= s.time.duration_h,
+            "time.snapshot_every_h",
+            s.time.snapshot_every_h,
+            &format!("≤ time.duration_h = {}", s.time.duration_h),
+        );
+    }
+    c.non_negative("time.burn_in_h", s.time.burn_in_h);
+
+    check_geometry(c, &s.geometry, &s.grid);
+    check_tissue(c, &s.tissue);
+
+    c.non_negative("cxcl12.diffusion_um2_per_min", s.cxcl12.diffusion_um2_per_min);
+    c.positive("cxcl12.half_saturation_nM", s.cxcl12.half_saturation_nm);
+    c.non_negative("cxcl12.bath_nM", s.cxcl12.bath_nm);
+    c.non_negative("cxcl12.uptake_nM_mm3_per_min", s.cxcl12.uptake_nm_mm3_per_min);
+    for (name, d) in [("amd3100", &s.amd3100), ("anti_pd1", &s.anti_pd1)] {
+        c.non_negative(&format!("{name}.diffusion_um2_per_min"), d.diffusion_um2_per_min);
+        c.non_negative(&format!("{name}.decay_per_min"), d.decay_per_min);
+        c.positive(&format!("{name}.half_saturation_nM"), d.half_saturation_nm);
+        c.non_negative(&format!("{name}.exchange_per_min"), d.exchange_per_min);
+    }
+
+    let t = &s.tcells;
+    c.non_negative("tcells.motility_um2_per_min", t.motility_um2_per_min);
+    c.fraction("tcells.arrest_fraction", t.arrest_fraction, false);
+    c.non_negative("tcells.chemotaxis_over_motility", t.chemotaxis_over_motility);
+    c.positive("tcells.max_density_per_mm3", t.max_density_per_mm3);
+    c.non_negative("tcells.death_per_day", t.death_per_day);
+    c.non_negative("tcells.proliferation_per_day", t.proliferation_per_day);
+    c.positive(
+        "tcells.proliferation_half_saturation",
+        t.proliferation_half_saturation,
+    );
+
+    let u = &s.tumor;
+    c.non_negative("tumor.growth_per_day", u.growth_per_day);
+    c.non_negative("tumor.kill_per_tcell_per_day", u.kill_per_tcell_per_day);
+    c.positive("tumor.carrying_capacity_per_mm3", u.carrying_capacity_per_mm3);
+    c.fraction("tumor.pdl1_suppression", u.pdl1_suppression, true);
+    c.fraction("tumor.initial_density", u.initial_density, true);
+
+    let has_bath = has_bath_faces(&s.geometry);
+    for (i, tr) in s.treatment.iter().enumerate() {
+        check_treatment(c, i, tr, s.time.duration_h, has_bath);
+    }
+
+    let r = &s.readout;
+    c.non_negative("readout.d_core_um", r.d_core_um);
+    c.positive("readout.d_margin_um", r.d_margin_um);
+    c.positive("readout.profile_bin_um", r.profile_bin_um);
+    c.require(
+        r.profile_min_um.is_finite() && r.profile_min_um < r.profile_max_um,
+        "readout.profile_min_um",
+        r.profile_min_um,
+        &format!("finite and < readout.profile_max_um = {}", r.profile_max_um),
+    );
+    c.require(
+        r.profile_max_um.is_finite(),
+        "readout.profile_max_um",
+        r.profile_max_um,
+        "finite",
+    );
+
+    let n = &s.numerics;
+    c.require(
+        n.safety > 0.0 && n.safety <= 1.0,
+        "numerics.safety",
+        n.safety,
+        "(0, 1]",
+    );
+    for (k, v) in [
+        ("cell_dt_min", n.cell_dt_min),
+        ("cxcl12_dt_min", n.cxcl12_dt_min),
+        ("amd3100_dt_min", n.amd3100_dt_min),
+        ("anti_pd1_dt_min", n.anti_pd1_dt_min),
+    ] {
+        if let Some(v) = v {
+            c.positive(&format!("numerics.{k}"), v);
+        }
+    }
+    c.require(
+        n.quasi_steady_tolerance > 0.0 && n.quasi_steady_tolerance <= 0.1,
+        "numerics.quasi_steady_tolerance",
+        n.quasi_steady_tolerance,
+        "(0, 0.1]",
+    );
+    for (i, ch) in n.quasi_steady.iter().enumerate() {
+        c.require(
+            !n.quasi_steady[..i].contains(ch),
+            &format!("numerics.quasi_steady[{i}]"),
+            format!("{ch:?}"),
+            "each chemical once",
+        );
+    }
+}
+
+/// The domain faces that touch a bath, as `x-`, ..., `z+`.
+pub fn bath_faces(g: &Geometry) -> Vec<String> {
+    match g.kind {
+        GeometryKind::Slice => vec!["z-".into(), "z+".into()],
+        GeometryKind::Flc => Vec::new(),
+        GeometryKind::Volume => g
+            .volume
+            .as_ref()
+            .map(|v| v.bath_faces.clone())
+            .unwrap_or_default(),
+    }
+}
+
+fn has_bath_faces(g: &Geometry) -> bool {
+    !bath_faces(g).is_empty()
+}
+
+pub const FACE_NAMES: [&str; 6] = ["x-", "x+", "y-", "y+", "z-", "z+"];
+
+fn check_geometry(c: &mut Checker, g: &Geometry, grid: &Grid) {
+    match g.kind {
+        GeometryKind::Flc => {
+            for (i, r) in g.flc.radii_um.iter().enumerate() {
+                c.positive(&format!("geometry.flc.radii_um[{i}]"), *r);
+            }
+            let rmin = g.flc.radii_um.iter().cloned().fold(f64::INFINITY, f64::min);
+            c.require(
+                g.flc.capsule_um.is_finite()
+                    && g.flc.capsule_um >= 0.0
+                    && g.flc.capsule_um < rmin,
+                "geometry.flc.capsule_um",
+                g.flc.capsule_um,
+                &format!("[0, smallest radius = {rmin})"),
+            );
+            if let Some(cen) = g.flc.center_um {
+                for (i, x) in cen.iter().enumerate() {
+                    c.require(
+                        x.is_finite(),
+                        &format!("geometry.flc.center_um[{i}]"),
+                        x,
+                        "finite",
+                    );
+                }
+            }
+        }
+        GeometryKind::Slice => {
+            let t = g.slice.thickness_um;
+            c.positive("geometry.slice.thickness_um", t);
+            let box_z = f64::from(grid.nz) * grid.voxel_um;
+            if t.is_finite() && t > 0.0 && grid.voxel_um > 0.0 {
+                let nz = (t / grid.voxel_um).round().max(1.0);
+                c.require(
+                    (box_z - t).abs() <= 1e-6 * t,
+                    "grid.nz",
+                    grid.nz,
+                    &format!(
+                        "nz × voxel_um = geometry.slice.thickness_um = {t} µm (the slab fills the box in z): \
+                         nz = {nz} with voxel_um = {}",
+                        grid.voxel_um
+                    ),
+                );
+            }
+        }
+        GeometryKind::Volume => match &g.volume {
+            None => c.require(
+                false,
+                "geometry.volume",
+                "absent",
+                "a [geometry.volume] table with path, dims and voxel_um when kind = \"volume\"",
+            ),
+            Some(v) => {
+                let dims = [grid.nx, grid.ny, grid.nz];
+                c.require(
+                    v.dims == dims,
+                    "geometry.volume.dims",
+                    format!("{:?}", v.dims),
+                    &format!("the grid's [nx, ny, nz] = {dims:?}"),
+                );
+                c.require(
+                    (v.voxel_um - grid.voxel_um).abs() <= 1e-9 * grid.voxel_um.abs(),
+                    "geometry.volume.voxel_um",
+                    v.voxel_um,
+                    &format!("the grid's voxel_um = {}", grid.voxel_um),
+                );
+                for (i, f) in v.bath_faces.iter().enumerate() {
+                    c.require(
+                        FACE_NAMES.contains(&f.as_str()),
+                        &format!("geometry.volume.bath_faces[{i}]"),
+                        format!("{f:?}"),
+                        "one of x-, x+, y-, y+, z-, z+",
+                    );
+                }
+                c.require(
+                    v.boundary == "tumor" || v.boundary == "mass",
+                    "geometry.volume.boundary",
+                    format!("{:?}", v.boundary),
+                    "\"tumor\" or \"mass\"",
+                );
+            }
+        },
+    }
+    if g.kind != GeometryKind::Volume {
+        let l = &g.lamellae;
+        c.positive("geometry.lamellae.spacing_um", l.spacing_um);
+        c.require(
+            l.thickness_um.is_finite() && l.thickness_um >= 0.0 && l.thickness_um < l.spacing_um,
+            "geometry.lamellae.thickness_um",
+            l.thickness_um,
+            &format!("[0, spacing_um = {})", l.spacing_um),
+        );
+        let norm = l.normal.iter().map(|x| x * x).sum::<f64>().sqrt();
+        c.require(
+            norm.is_finite() && norm > 0.0,
+            "geometry.lamellae.normal",
+            format!("{:?}", l.normal),
+            "a finite, non-zero vector",
+        );
+        c.non_negative("geometry.lamellae.waviness_um", l.waviness_um);
+        c.positive(
+            "geometry.lamellae.waviness_wavelength_um",
+            l.waviness_wavelength_um,
+        );
+        let v = &g.vessels;
+        c.fraction("geometry.vessels.fraction_margin", v.fraction_margin, true);
+        c.fraction("geometry.vessels.fraction_stroma", v.fraction_stroma, true);
+        c.fraction("geometry.vessels.fraction_liver", v.fraction_liver, true);
+        c.non_negative("geometry.vessels.liver_band_um", v.liver_band_um);
+    }
+}
+
+fn check_tissue(c: &mut Checker, t: &Tissue) {
+    for (name, k) in [
+        ("outside", &t.outside),
+        ("liver", &t.liver),
+        ("tumor", &t.tumor),
+        ("stroma", &t.stroma),
+        ("vessel", &t.vessel),
+    ] {
+        let p = |key: &str| format!("tissue.{name}.{key}");
+        c.non_negative(&p("cxcl12_secretion_nM_per_min"), k.cxcl12_secretion_nm_per_min);
+        c.non_negative(&p("cxcl12_decay_per_min"), k.cxcl12_decay_per_min);
+        c.non_negative(&p("motility_factor"), k.motility_factor);
+        c.non_negative(&p("diffusion_factor"), k.diffusion_factor);
+        c.non_negative(&p("tcell_influx_per_mm3_per_min"), k.tcell_influx_per_mm3_per_min);
+        c.non_negative(&p("drug_exchange_factor"), k.drug_exchange_factor);
+        c.non_negative(&p("tcell_initial_per_mm3"), k.tcell_initial_per_mm3);
+    }
+}
+
+fn check_conc(c: &mut Checker, key: &str, um: Option<f64>, nm: Option<f64>, required: bool) {
+    match (um, nm) {
+        (Some(_), Some(_)) => c.require(
+            false,
+            &format!("{key}_nM"),
+            "given with _uM too",
+            &format!("one of {key}_uM or {key}_nM"),
+        ),
+        (Some(v), None) => c.non_negative(&format!("{key}_uM"), v),
+        (None, Some(v)) => c.non_negative(&format!("{key}_nM"), v),
+        (None, None) => c.require(
+            !required,
+            key,
+            "missing",
+            &format!("{key}_uM or {key}_nM (a concentration with its unit)"),
+        ),
+    }
+}
+
+fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, has_bath: bool) {
+    let p = |k: &str| format!("treatment[{i}].{k}");
+    if tr.route == Route::Bath {
+        c.require(
+            has_bath,
+            &p("route"),
+            "\"bath\"",
+            "\"plasma\" (this geometry has no bath faces: only a slice, or a volume with bath_faces, has)",
+        );
+    }
+    let forms = usize::from(!tr.doses.is_empty())
+        + usize::from(tr.schedule.is_some())
+        + usize::from(tr.level_um.is_some() || tr.level_nm.is_some());
+    c.require(
+        forms == 1,
+        &format!("treatment[{i}]"),
+        format!("{forms} of doses / schedule / level given"),
+        "exactly one of `doses`, `schedule` or `level_uM`/`level_nM`",
+    );
+    if let Some(h) = tr.half_life_h {
+        c.positive(&p("half_life_h"), h);
+    }
+    let time = |c: &mut Checker, key: String, t: f64| {
+        c.require(
+            t.is_finite() && (0.0..=duration_h).contains(&t),
+            &key,
+            t,
+            &format!("[0, time.duration_h = {duration_h}] h (times count from the start of dosing)"),
+        );
+    };
+    for (j, d) in tr.doses.iter().enumerate() {
+        time(c, p(&format!("doses[{j}].at_h")), d.at_h);
+        check_conc(c, &p(&format!("doses[{j}].peak")), d.peak_um, d.peak_nm, true);
+    }
+    if let Some(s) = &tr.schedule {
+        time(c, p("schedule.start_h"), s.start_h);
+        c.positive(&p("schedule.every_h"), s.every_h);
+        c.require(s.count >= 1, &p("schedule.count"), s.count, "≥ 1");
+        if s.every_h.is_finite() && s.count >= 1 {
+            let last = s.start_h + s.every_h * f64::from(s.count - 1);
+            c.require(
+                last <= duration_h,
+                &p("schedule.count"),
+                format!("{} (last dose at {last} h)", s.count),
+                &format!("doses within time.duration_h = {duration_h} h"),
+            );
+        }
+        check_conc(c, &p("schedule.peak"), s.peak_um, s.peak_nm, true);
+    }
+    if tr.level_um.is_some() || tr.level_nm.is_some() {
+        check_conc(c, &p("level"), tr.level_um, tr.level_nm, false);
+    }
+    time(c, p("start_h"), tr.start_h);
+}
