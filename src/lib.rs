@@ -10,3 +10,6 @@ pub mod scenario;
 pub mod units;
 
 pub use error::{Error, Result};
+pub mod output;
+pub mod readout;
+pub mod run;

@@ -1,1 +1,155 @@
-fn main() {}
+//! The `infiltrate` command line: parse, call the library, report errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use infiltrate::run::{self, Backend, Overrides, RunOptions};
+use infiltrate::units::parse_time_min;
+
+/// Simulates T-cell infiltration of fibrolamellar carcinoma under CXCR4 blockade
+/// (AMD3100) and PD-1 blockade on a 3D voxel grid.
+///
+/// Scenario files (TOML) describe a run: grid, tissue geometry, model parameters with
+/// their units in their keys, treatments and readouts. See README.md and
+/// docs/parameters.md.
+#[derive(Parser)]
+#[command(name = "infiltrate", version, about, long_about)]
+struct Cli {
+    /// Worker threads for the CPU solver and the host-side loops (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario and write its readouts (metrics.csv, profile.csv, summary.json,
+    /// scenario.resolved.toml) into the output folder.
+    Run {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// Output folder; created if absent, refused if not empty (see --force).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Which solver runs the model. `auto` picks the best available backend.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: Backend,
+        /// Replace the scenario's duration (simulated time after the start of dosing),
+        /// with a unit: 90min, 6h, 2d.
+        #[arg(long, value_name = "TIME", value_parser = time_arg)]
+        duration: Option<f64>,
+        /// Replace the scenario's snapshot interval, with a unit: 30min, 6h.
+        #[arg(long, value_name = "TIME", value_parser = time_arg)]
+        snapshot_every: Option<f64>,
+        /// Write into a non-empty output folder, replacing files of the same name.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar and no summary lines.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate a scenario and print the grid, the derived steps and step counts, and the
+    /// memory the grid needs. Writes nothing.
+    Check {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
+        /// As for `run`: check with this duration instead of the scenario's.
+        #[arg(long, value_name = "TIME", value_parser = time_arg)]
+        duration: Option<f64>,
+        /// As for `run`: check with this snapshot interval.
+        #[arg(long, value_name = "TIME", value_parser = time_arg)]
+        snapshot_every: Option<f64>,
+    },
+}
+
+fn time_arg(s: &str) -> Result<f64, String> {
+    parse_time_min(s).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<()> {
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("starting the thread pool")?;
+    }
+    match cli.command {
+        Command::Check {
+            scenario,
+            duration,
+            snapshot_every,
+        } => {
+            let prep = run::prepare(
+                &scenario,
+                Overrides {
+                    duration_min: duration,
+                    snapshot_every_min: snapshot_every,
+                },
+            )?;
+            print!("{}", prep.describe());
+            println!("ok: the scenario is valid");
+        }
+        Command::Run {
+            scenario,
+            out,
+            backend,
+            duration,
+            snapshot_every,
+            force,
+            quiet,
+        } => {
+            let prep = run::prepare(
+                &scenario,
+                Overrides {
+                    duration_min: duration,
+                    snapshot_every_min: snapshot_every,
+                },
+            )?;
+            if backend == Backend::Auto && !quiet {
+                eprintln!("backend: cpu (auto: no GPU backend is built into this version)");
+            }
+            let opts = RunOptions {
+                out: out.clone(),
+                backend,
+                force,
+                progress: !quiet,
+            };
+            let summary = run::run(prep, &opts)
+                .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;
+            if !quiet {
+                let m = &summary.final_metrics;
+                println!(
+                    "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
+                    summary.wall_time_s,
+                    summary.cell_steps,
+                    summary.snapshots,
+                    out.display()
+                );
+                println!(
+                    "at {:.1} h: infiltration ratio {:.3}, killed fraction {:.4}, T core {:.4e} / margin {:.4e} per mm³",
+                    m.time_h,
+                    m.infiltration_ratio,
+                    m.killed_fraction,
+                    m.t_core_per_mm3,
+                    m.t_margin_per_mm3
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@
 
 mod plan;
 
-pub use plan::{Segment, StepPlan};
+pub use plan::{cell_bound, chem_bound, Segment, StepPlan};
 
 use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
 
@@ -120,11 +120,7 @@ impl Params {
         let bath_faces = std::array::from_fn(|i| faces.iter().any(|f| f == FACE_NAMES[i]));
         let tc = &s.tcells;
         Params {
-            dims: [
-                s.grid.nx as usize,
-                s.grid.ny as usize,
-                s.grid.nz as usize,
-            ],
+            dims: [s.grid.nx as usize, s.grid.ny as usize, s.grid.nz as usize],
             h: s.grid.voxel_um,
             bath_faces,
             cxcl12: ChemParams {

@@ -88,8 +88,7 @@ pub fn chem_bound(params: &Params, chem: &ChemParams) -> f64 {
 /// The stability bound of the cell step, min.
 pub fn cell_bound(params: &Params) -> f64 {
     let m_max = params.motility.iter().cloned().fold(0.0, f64::max);
-    let rate = (6.0 * params.mu0 * m_max + 6.0 * params.chi) / (params.h * params.h)
-        + params.death;
+    let rate = (6.0 * params.mu0 * m_max + 6.0 * params.chi) / (params.h * params.h) + params.death;
     if rate > 0.0 {
         1.0 / rate
     } else {
@@ -143,10 +142,7 @@ impl StepPlan {
         let total = s.time.duration_h * 60.0;
         // The cell step: explicit, or safety × bound; never longer than a snapshot interval.
         let interval = s.time.snapshot_every_h * 60.0;
-        let cell_dt = n
-            .cell_dt_min
-            .unwrap_or(n.safety * cell_bound)
-            .min(interval);
+        let cell_dt = n.cell_dt_min.unwrap_or(n.safety * cell_bound).min(interval);
         let chem_dt_max: [f64; 3] =
             std::array::from_fn(|i| explicit[i].unwrap_or(n.safety * chem_bound[i]));
         let substeps = chem_dt_max.map(|d| steps_for(cell_dt, d).max(1) as u32);
@@ -158,7 +154,11 @@ impl StepPlan {
         let burn_in = Segment {
             t0: -burn,
             steps: b_steps,
-            dt: if b_steps > 0 { burn / b_steps as f64 } else { 0.0 },
+            dt: if b_steps > 0 {
+                burn / b_steps as f64
+            } else {
+                0.0
+            },
         };
         let mut segments = Vec::new();
         let mut t0 = 0.0;

@@ -222,8 +222,10 @@ pub fn load(path: &Path) -> Result<Loaded> {
         })?;
         if !seen.insert(canon.clone()) {
             let prev: &Layer = layers.last().expect("a cycle needs two files");
-            let mut chain: Vec<String> =
-                layers.iter().map(|l| l.path.display().to_string()).collect();
+            let mut chain: Vec<String> = layers
+                .iter()
+                .map(|l| l.path.display().to_string())
+                .collect();
             chain.push(p.display().to_string());
             return Err(Error::ExtendsCycle {
                 at: Location {
@@ -252,18 +254,19 @@ pub fn load(path: &Path) -> Result<Loaded> {
         layers.push(layer);
     }
 
-    let mut merged = toml::Table::new();
+    let mut merged = class_defaults();
     for layer in layers.iter().rev() {
         merge(&mut merged, layer.table.clone());
     }
 
-    let scenario: Scenario = match serde_path_to_error::deserialize(toml::Value::Table(merged))
-    {
+    let scenario: Scenario = match serde_path_to_error::deserialize(toml::Value::Table(merged)) {
         Ok(s) => s,
         Err(e) => {
             let key = e.path().to_string();
             let key = if key == "." { String::new() } else { key };
-            let message = explain(e.inner().to_string());
+            // The path is reported separately: keep only the first line of the message.
+            let inner = e.inner().to_string();
+            let message = explain(inner.lines().next().unwrap_or_default().to_string());
             let tmp = Loaded {
                 scenario: placeholder(),
                 layers,
@@ -278,6 +281,21 @@ pub fn load(path: &Path) -> Result<Loaded> {
     let mut loaded = Loaded { scenario, layers };
     resolve_paths(&mut loaded);
     Ok(loaded)
+}
+
+/// The defaults of sections whose defaults differ between their tables (each tissue
+/// class, each drug), as TOML: files merge over them key by key, so a partly written
+/// `[tissue.liver]` keeps the liver's own defaults for the keys it leaves out.
+fn class_defaults() -> toml::Table {
+    use super::schema::{Drug, Tissue};
+    fn value<T: serde::Serialize>(v: &T) -> toml::Value {
+        toml::Value::try_from(v).expect("defaults serialise to TOML")
+    }
+    let mut t = toml::Table::new();
+    t.insert("tissue".into(), value(&Tissue::default()));
+    t.insert("amd3100".into(), value(&Drug::amd3100()));
+    t.insert("anti_pd1".into(), value(&Drug::anti_pd1()));
+    t
 }
 
 /// Makes `geometry.volume.path` absolute, relative to the file that set it.
@@ -305,7 +323,7 @@ fn explain(message: String) -> String {
         return message;
     };
     let bad = &rest[..end];
-    let expected: Vec<&str> = rest[end..]
+    let expected: Vec<&str> = rest[end + 1..]
         .split('`')
         .enumerate()
         .filter(|(i, _)| i % 2 == 1)
@@ -313,8 +331,9 @@ fn explain(message: String) -> String {
         .collect();
     match expected
         .iter()
-        .map(|e| (levenshtein(bad, e), *e))
+        .map(|e| (!e.starts_with(bad), levenshtein(bad, e), *e))
         .min()
+        .map(|(_, d, e)| (d, e))
         .filter(|(d, e)| *d <= e.len().max(bad.len()) / 2 || e.starts_with(bad))
     {
         Some((_, best)) => format!("{message}; did you mean `{best}`?"),
@@ -370,12 +389,17 @@ mod tests {
         let src = "a = 1\n[grid]\nnx = 3\n\n[[treatment]]\ndrug = \"x\"\ndoses = [\n  { at_h = 1 },\n  { at_h = 2 },\n]\n";
         assert_eq!(find_line(src, &split_key("grid.nx")), Some(3));
         assert_eq!(find_line(src, &split_key("treatment[0].drug")), Some(6));
-        assert_eq!(find_line(src, &split_key("treatment[0].doses[1].at_h")), Some(9));
+        assert_eq!(
+            find_line(src, &split_key("treatment[0].doses[1].at_h")),
+            Some(9)
+        );
     }
 
     #[test]
     fn suggests_close_keys() {
-        let m = explain("unknown field `duration`, expected one of `duration_h`, `snapshot_every_h`".into());
+        let m = explain(
+            "unknown field `duration`, expected one of `duration_h`, `snapshot_every_h`".into(),
+        );
         assert!(m.contains("did you mean `duration_h`"), "{m}");
     }
 }

@@ -72,12 +72,21 @@ pub fn check_ranges(c: &mut Checker) {
     check_geometry(c, &s.geometry, &s.grid);
     check_tissue(c, &s.tissue);
 
-    c.non_negative("cxcl12.diffusion_um2_per_min", s.cxcl12.diffusion_um2_per_min);
+    c.non_negative(
+        "cxcl12.diffusion_um2_per_min",
+        s.cxcl12.diffusion_um2_per_min,
+    );
     c.positive("cxcl12.half_saturation_nM", s.cxcl12.half_saturation_nm);
     c.non_negative("cxcl12.bath_nM", s.cxcl12.bath_nm);
-    c.non_negative("cxcl12.uptake_nM_mm3_per_min", s.cxcl12.uptake_nm_mm3_per_min);
+    c.non_negative(
+        "cxcl12.uptake_nM_mm3_per_min",
+        s.cxcl12.uptake_nm_mm3_per_min,
+    );
     for (name, d) in [("amd3100", &s.amd3100), ("anti_pd1", &s.anti_pd1)] {
-        c.non_negative(&format!("{name}.diffusion_um2_per_min"), d.diffusion_um2_per_min);
+        c.non_negative(
+            &format!("{name}.diffusion_um2_per_min"),
+            d.diffusion_um2_per_min,
+        );
         c.non_negative(&format!("{name}.decay_per_min"), d.decay_per_min);
         c.positive(&format!("{name}.half_saturation_nM"), d.half_saturation_nm);
         c.non_negative(&format!("{name}.exchange_per_min"), d.exchange_per_min);
@@ -86,7 +95,10 @@ pub fn check_ranges(c: &mut Checker) {
     let t = &s.tcells;
     c.non_negative("tcells.motility_um2_per_min", t.motility_um2_per_min);
     c.fraction("tcells.arrest_fraction", t.arrest_fraction, false);
-    c.non_negative("tcells.chemotaxis_over_motility", t.chemotaxis_over_motility);
+    c.non_negative(
+        "tcells.chemotaxis_over_motility",
+        t.chemotaxis_over_motility,
+    );
     c.positive("tcells.max_density_per_mm3", t.max_density_per_mm3);
     c.non_negative("tcells.death_per_day", t.death_per_day);
     c.non_negative("tcells.proliferation_per_day", t.proliferation_per_day);
@@ -98,7 +110,10 @@ pub fn check_ranges(c: &mut Checker) {
     let u = &s.tumor;
     c.non_negative("tumor.growth_per_day", u.growth_per_day);
     c.non_negative("tumor.kill_per_tcell_per_day", u.kill_per_tcell_per_day);
-    c.positive("tumor.carrying_capacity_per_mm3", u.carrying_capacity_per_mm3);
+    c.positive(
+        "tumor.carrying_capacity_per_mm3",
+        u.carrying_capacity_per_mm3,
+    );
     c.fraction("tumor.pdl1_suppression", u.pdl1_suppression, true);
     c.fraction("tumor.initial_density", u.initial_density, true);
 
@@ -184,9 +199,7 @@ fn check_geometry(c: &mut Checker, g: &Geometry, grid: &Grid) {
             }
             let rmin = g.flc.radii_um.iter().cloned().fold(f64::INFINITY, f64::min);
             c.require(
-                g.flc.capsule_um.is_finite()
-                    && g.flc.capsule_um >= 0.0
-                    && g.flc.capsule_um < rmin,
+                g.flc.capsule_um.is_finite() && g.flc.capsule_um >= 0.0 && g.flc.capsule_um < rmin,
                 "geometry.flc.capsule_um",
                 g.flc.capsule_um,
                 &format!("[0, smallest radius = {rmin})"),
@@ -296,11 +309,17 @@ fn check_tissue(c: &mut Checker, t: &Tissue) {
         ("vessel", &t.vessel),
     ] {
         let p = |key: &str| format!("tissue.{name}.{key}");
-        c.non_negative(&p("cxcl12_secretion_nM_per_min"), k.cxcl12_secretion_nm_per_min);
+        c.non_negative(
+            &p("cxcl12_secretion_nM_per_min"),
+            k.cxcl12_secretion_nm_per_min,
+        );
         c.non_negative(&p("cxcl12_decay_per_min"), k.cxcl12_decay_per_min);
         c.non_negative(&p("motility_factor"), k.motility_factor);
         c.non_negative(&p("diffusion_factor"), k.diffusion_factor);
-        c.non_negative(&p("tcell_influx_per_mm3_per_min"), k.tcell_influx_per_mm3_per_min);
+        c.non_negative(
+            &p("tcell_influx_per_mm3_per_min"),
+            k.tcell_influx_per_mm3_per_min,
+        );
         c.non_negative(&p("drug_exchange_factor"), k.drug_exchange_factor);
         c.non_negative(&p("tcell_initial_per_mm3"), k.tcell_initial_per_mm3);
     }
@@ -352,12 +371,20 @@ fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, h
             t.is_finite() && (0.0..=duration_h).contains(&t),
             &key,
             t,
-            &format!("[0, time.duration_h = {duration_h}] h (times count from the start of dosing)"),
+            &format!(
+                "[0, time.duration_h = {duration_h}] h (times count from the start of dosing)"
+            ),
         );
     };
     for (j, d) in tr.doses.iter().enumerate() {
         time(c, p(&format!("doses[{j}].at_h")), d.at_h);
-        check_conc(c, &p(&format!("doses[{j}].peak")), d.peak_um, d.peak_nm, true);
+        check_conc(
+            c,
+            &p(&format!("doses[{j}].peak")),
+            d.peak_um,
+            d.peak_nm,
+            true,
+        );
     }
     if let Some(s) = &tr.schedule {
         time(c, p("schedule.start_h"), s.start_h);

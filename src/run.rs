@@ -1,0 +1,384 @@
+//! The driver: validates a scenario, builds the tissue, derives the steps, steps the
+//! solver through burn-in and the snapshot schedule, and writes the readouts. It does
+//! not know the solver's internals: it advances segments and reduces fields.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::cpu::CpuSolver;
+use crate::dosing::Dosing;
+use crate::error::{Error, Result};
+use crate::geometry::{self, Geometry};
+use crate::model::{Fields, Params, StepPlan, CLASS_NAMES};
+use crate::output::{prepare_dir, write_atomic};
+use crate::readout::{self, Metrics, Regions, Snapshot};
+use crate::scenario::{self, Loaded};
+use crate::units::format_min;
+
+/// Which solver runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The best available: today the CPU solver (the GPU backend is not built yet).
+    Auto,
+    /// The CPU reference solver (f64, parallel over z-planes).
+    Cpu,
+}
+
+/// Changes to the scenario's clock given on the command line (minutes).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    pub duration_min: Option<f64>,
+    pub snapshot_every_min: Option<f64>,
+}
+
+/// A scenario made ready to run: validated, tissue built, steps derived.
+pub struct Prepared {
+    pub loaded: Loaded,
+    pub geometry: Geometry,
+    pub params: Params,
+    pub plan: StepPlan,
+    pub dosing: Dosing,
+}
+
+/// Reads, validates and prepares a scenario; nothing is written.
+pub fn prepare(path: &Path, overrides: Overrides) -> Result<Prepared> {
+    let mut loaded = scenario::load(path)?;
+    if let Some(d) = overrides.duration_min {
+        let t = &mut loaded.scenario.time;
+        t.duration_h = d / 60.0;
+        // A shorter run keeps at least its final snapshot.
+        if overrides.snapshot_every_min.is_none() {
+            t.snapshot_every_h = t.snapshot_every_h.min(t.duration_h);
+        }
+    }
+    if let Some(s) = overrides.snapshot_every_min {
+        loaded.scenario.time.snapshot_every_h = s / 60.0;
+    }
+    let mut checker = scenario::Checker::new(&loaded);
+    scenario::check_ranges(&mut checker);
+    if !checker.found.is_empty() {
+        return Err(Error::Invalid(checker.found));
+    }
+    let params = Params::from_scenario(&loaded.scenario);
+    let plan = StepPlan::derive(&loaded, &params)?;
+    check_quasi_steady(&loaded)?;
+    let geometry = geometry::build(&loaded)?;
+    let dosing = Dosing::from_scenario(&loaded.scenario);
+    Ok(Prepared {
+        loaded,
+        geometry,
+        params,
+        plan,
+        dosing,
+    })
+}
+
+/// CXCL12 may be quasi-steady only when its sources do not change (no uptake by T cells).
+fn check_quasi_steady(loaded: &Loaded) -> Result<()> {
+    let s = &loaded.scenario;
+    for (i, c) in s.numerics.quasi_steady.iter().enumerate() {
+        if *c == scenario::Chemical::Cxcl12 && s.cxcl12.uptake_nm_mm3_per_min > 0.0 {
+            return Err(Error::Invalid(vec![crate::error::Invalid {
+                at: loaded.locate(&format!("numerics.quasi_steady[{i}]")),
+                value: "\"cxcl12\"".into(),
+                allowed: "amd3100 or anti_pd1 (CXCL12 is quasi-steady only with cxcl12.uptake_nM_mm3_per_min = 0, since its uptake follows T)".into(),
+            }]));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes per voxel the CPU backend holds: six f64 fields, five f64 scratch buffers
+/// (next-step copies and the signal), the class byte and the f32 distance.
+pub const CPU_BYTES_PER_VOXEL: usize = 11 * 8 + 1 + 4;
+
+impl Prepared {
+    /// A human-readable account of the grid, steps and memory (for `infiltrate check`).
+    pub fn describe(&self) -> String {
+        let s = &self.loaded.scenario;
+        let p = &self.plan;
+        let g = &self.geometry;
+        let n = g.class.len();
+        let mut out = String::new();
+        let mut line = |l: String| {
+            out.push_str(&l);
+            out.push('\n');
+        };
+        line(format!(
+            "scenario   {} ({})",
+            self.loaded.path().display(),
+            if s.name.is_empty() {
+                "unnamed"
+            } else {
+                &s.name
+            }
+        ));
+        line(format!(
+            "grid       {} × {} × {} voxels of {} µm = {} voxels ({:.0} × {:.0} × {:.0} µm)",
+            g.dims[0],
+            g.dims[1],
+            g.dims[2],
+            g.voxel_um,
+            n,
+            g.dims[0] as f64 * g.voxel_um,
+            g.dims[1] as f64 * g.voxel_um,
+            g.dims[2] as f64 * g.voxel_um
+        ));
+        let mut counts = [0usize; 5];
+        for &c in &g.class {
+            counts[c as usize] += 1;
+        }
+        let classes: Vec<String> = CLASS_NAMES
+            .iter()
+            .zip(counts)
+            .filter(|(_, c)| *c > 0)
+            .map(|(name, c)| format!("{name} {:.1} %", 100.0 * c as f64 / n as f64))
+            .collect();
+        line(format!("tissue     {}", classes.join(", ")));
+        line(format!(
+            "time       burn-in {}, then {} with a snapshot every {} ({} snapshots)",
+            format_min(s.time.burn_in_h * 60.0),
+            format_min(s.time.duration_h * 60.0),
+            format_min(s.time.snapshot_every_h * 60.0),
+            p.snapshot_times().len()
+        ));
+        line(format!(
+            "cell step  {} (stability bound {}), {} steps",
+            format_min(p.cell_dt),
+            format_min(p.cell_bound),
+            p.total_cell_steps()
+        ));
+        for (i, name) in ["CXCL12", "AMD3100", "anti-PD-1"].iter().enumerate() {
+            let chem = crate::model::CHEMICALS[i];
+            if p.quasi_steady[i] {
+                line(format!(
+                    "{name:<10} quasi-steady (iterated at {}, bound {})",
+                    format_min(p.chem_dt[i]),
+                    format_min(p.chem_bound[i])
+                ));
+            } else {
+                line(format!(
+                    "{name:<10} sub-step {} (bound {}), {} per cell step, {} in all",
+                    format_min(p.chem_dt[i]),
+                    format_min(p.chem_bound[i]),
+                    p.substeps[i],
+                    p.total_chem_substeps(chem)
+                ));
+            }
+        }
+        let bytes = n * CPU_BYTES_PER_VOXEL;
+        line(format!(
+            "memory     cpu backend: {} ({} B per voxel)",
+            human_bytes(bytes as f64),
+            CPU_BYTES_PER_VOXEL
+        ));
+        out
+    }
+}
+
+pub fn human_bytes(b: f64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < U.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", U[i])
+}
+
+/// How a run is carried out and where it writes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub backend: Backend,
+    /// Overwrite into a non-empty output folder.
+    pub force: bool,
+    /// Show a progress bar on a terminal (after the run has taken a second).
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub name: String,
+    pub program_version: String,
+    pub backend: Backend,
+    pub threads: usize,
+    pub wall_time_s: f64,
+    pub cell_steps: u64,
+    pub snapshots: usize,
+    pub final_metrics: Metrics,
+}
+
+/// Runs a prepared scenario, writing `scenario.resolved.toml`, `metrics.csv`,
+/// `profile.csv` and `summary.json` into `opts.out`.
+pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    prepare_dir(&opts.out, opts.force)?;
+    let Prepared {
+        loaded,
+        geometry,
+        params,
+        plan,
+        dosing,
+    } = prep;
+    let s = &loaded.scenario;
+    let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
+    write_atomic(
+        &opts.out.join("scenario.resolved.toml"),
+        format!(
+            "# resolved by infiltrate {} from {}\n{resolved}",
+            env!("CARGO_PKG_VERSION"),
+            loaded.path().display()
+        )
+        .as_bytes(),
+    )?;
+
+    let fields = Fields::initial(s, &params, &geometry.class);
+    let mut solver = CpuSolver::new(params.clone(), geometry.class.clone(), fields);
+    let regions = Regions::new(&s.readout);
+    let tol = s.numerics.quasi_steady_tolerance;
+    let capacity = s.tumor.carrying_capacity_per_mm3;
+
+    let total_steps = plan.total_cell_steps();
+    let bar = Progress::new(total_steps, opts.progress);
+    let mut done = 0u64;
+    let mut step_count = 0u64;
+
+    // Untreated burn-in (negative time), then killed cells count from the start of dosing.
+    if plan.burn_in.steps > 0 {
+        let seg = plan.burn_in;
+        solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
+            bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
+        });
+        done += seg.steps;
+        step_count += seg.steps;
+        check_fields(solver.fields(), step_count, seg.t1())?;
+    }
+    solver.fields_mut().k.iter_mut().for_each(|k| *k = 0.0);
+
+    let mut metrics_csv = format!("{}\n", Metrics::CSV_HEADER);
+    let edges = regions.bin_edges();
+    let mut profile_csv = String::from("time_h,distance_lo_um,distance_hi_um,t_mean_per_mm3\n");
+    let mut snap = |fields: &Fields, t_min: f64, n0: Option<f64>| -> Result<Snapshot> {
+        let sn = readout::reduce(
+            fields,
+            &geometry,
+            &params,
+            capacity,
+            &regions,
+            t_min / 60.0,
+            n0,
+        );
+        metrics_csv.push_str(&sn.metrics.csv_row());
+        metrics_csv.push('\n');
+        for (b, v) in sn.profile.iter().enumerate() {
+            profile_csv.push_str(&format!(
+                "{:.6},{},{},{v:.9e}\n",
+                t_min / 60.0,
+                edges[b],
+                edges[b + 1]
+            ));
+        }
+        write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
+        write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
+        Ok(sn)
+    };
+
+    let first = snap(solver.fields(), 0.0, None)?;
+    let n0 = Some(first.sum_n);
+    let mut last = first;
+    let mut snapshots = 1;
+    for seg in &plan.segments {
+        let seg = *seg;
+        solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
+            bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
+        });
+        done += seg.steps;
+        step_count += seg.steps;
+        check_fields(solver.fields(), step_count, seg.t1())?;
+        last = snap(solver.fields(), seg.t1(), n0)?;
+        snapshots += 1;
+    }
+    bar.finish();
+
+    let summary = RunSummary {
+        scenario: loaded.path().display().to_string(),
+        name: s.name.clone(),
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        backend: Backend::Cpu,
+        threads: rayon::current_num_threads(),
+        wall_time_s: started.elapsed().as_secs_f64(),
+        cell_steps: step_count,
+        snapshots,
+        final_metrics: last.metrics,
+    };
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
+    write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
+    Ok(summary)
+}
+
+/// Stops the run at the first NaN, infinite or negative value, naming it.
+fn check_fields(fields: &Fields, step: u64, t_min: f64) -> Result<()> {
+    if let Some((name, i, v)) = readout::first_invalid(fields) {
+        return Err(Error::Numerical(format!(
+            "field {name} is {v} at voxel {i} after cell step {step} (t = {}); \
+             the snapshots written so far are kept",
+            format_min(t_min)
+        )));
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr (simulated time, steps/s, ETA), shown only once a run
+/// has taken more than a second, and only on a terminal.
+struct Progress {
+    bar: ProgressBar,
+    start: Instant,
+    shown: std::cell::Cell<bool>,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(total: u64, enabled: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} cell steps  t = {msg}  {per_sec}  ETA {eta}",
+            )
+            .expect("progress template is valid"),
+        );
+        Progress {
+            bar,
+            start: Instant::now(),
+            shown: std::cell::Cell::new(false),
+            enabled,
+        }
+    }
+
+    fn tick(&self, pos: u64, t_min: f64) {
+        if !self.enabled {
+            return;
+        }
+        if !self.shown.get() && self.start.elapsed() > Duration::from_secs(1) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown.set(true);
+        }
+        if pos.is_multiple_of(16) || self.shown.get() {
+            self.bar.set_position(pos);
+            self.bar.set_message(format!("{:.2} h", t_min / 60.0));
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown.get() {
+            self.bar.finish_and_clear();
+        }
+    }
+}

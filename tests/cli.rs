@@ -1,0 +1,157 @@
+//! The command line, as a user meets it: `check` and `run` on shipped and bad
+//! scenarios, times with units, and nothing written when a scenario is refused.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_prints_steps_counts_and_memory() {
+    let o = bin()
+        .args(["check"])
+        .arg(root().join("scenarios/slice/combination.toml"))
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for want in [
+        "voxels",
+        "cell step",
+        "stability bound",
+        "AMD3100",
+        "quasi-steady",
+        "memory",
+        "MiB",
+    ] {
+        assert!(t.contains(want), "missing `{want}` in:\n{t}");
+    }
+}
+
+#[test]
+fn run_writes_metrics_with_units_in_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args([
+            "run",
+            "--backend",
+            "cpu",
+            "--quiet",
+            "--duration",
+            "90min",
+            "--snapshot-every",
+            "30min",
+        ])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("time_h,t_core_per_mm3,t_margin_per_mm3,infiltration_ratio"));
+    assert_eq!(lines.len(), 1 + 4, "snapshots at 0, 0.5, 1, 1.5 h:\n{csv}");
+    assert!(lines[4].starts_with("1.500000,"), "{}", lines[4]);
+    for f in ["profile.csv", "summary.json", "scenario.resolved.toml"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // A second run into the same folder is refused unless --force.
+    let o = bin()
+        .args(["run", "--quiet", "--duration", "30min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--force"), "{}", text(&o));
+}
+
+fn refused(scenario_text: &str, wants: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    fs::write(&p, scenario_text).unwrap();
+    let out = dir.path().join("out");
+    for cmd in ["check", "run"] {
+        let mut c = bin();
+        c.arg(cmd).arg(&p);
+        if cmd == "run" {
+            c.arg("--out").arg(&out);
+        }
+        let o = c.output().unwrap();
+        let t = text(&o);
+        assert!(!o.status.success(), "{cmd} accepted:\n{t}");
+        assert!(t.contains("bad.toml"), "{cmd}: no file named:\n{t}");
+        for w in wants {
+            assert!(t.contains(w), "{cmd}: `{w}` missing:\n{t}");
+        }
+        assert!(!out.exists(), "{cmd} wrote {}", out.display());
+    }
+}
+
+const GRID: &str = "[grid]\nnx = 37\nny = 23\nnz = 11\nvoxel_um = 10.0\n[time]\nduration_h = 2.0\nsnapshot_every_h = 1.0\n[geometry]\nkind = \"slice\"\n[geometry.slice]\nthickness_um = 110.0\n";
+
+#[test]
+fn bad_scenarios_are_refused_and_nothing_is_written() {
+    refused(
+        &format!("{GRID}[cxcl12]\ndiffusion_um2_per_min = -1.0\n"),
+        &["cxcl12.diffusion_um2_per_min", "-1", "≥ 0"],
+    );
+    refused(
+        &format!("{GRID}[tcells]\nmotility = 3.0\n"),
+        &["tcells.motility", "motility_um2_per_min"],
+    );
+    refused(
+        &format!("{GRID}[numerics]\ncell_dt_min = 5.0\n"),
+        &["numerics.cell_dt_min", "5 min", "stability bound"],
+    );
+    refused(
+        &format!("{GRID}[numerics]\namd3100_dt_min = 0.01\n"),
+        &["numerics.amd3100_dt_min", "stability bound"],
+    );
+}
+
+#[test]
+fn times_need_units_on_the_command_line() {
+    let o = bin()
+        .args(["check", "--duration", "90"])
+        .arg(root().join("scenarios/quick.toml"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("90min"), "{}", text(&o));
+}
+
+#[test]
+fn unwritable_output_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    fs::write(&file, "x").unwrap();
+    let o = bin()
+        .args(["run", "--quiet", "--duration", "30min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(file.join("sub"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let _ = Path::new("");
+    assert!(text(&o).contains("file/sub"), "{}", text(&o));
+}

@@ -1,0 +1,275 @@
+//! Scenario files: the shipped ones load, `extends` merges key by key, and each kind of
+//! bad input is refused with the file, line, key, value and allowed range.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use infiltrate::scenario::{self, DrugName, GeometryKind, Route};
+use infiltrate::Error;
+
+const MINIMAL: &str = r#"
+[grid]
+nx = 37
+ny = 23
+nz = 11
+voxel_um = 10.0
+
+[time]
+duration_h = 2.0
+snapshot_every_h = 1.0
+
+[geometry]
+kind = "slice"
+
+[geometry.slice]
+thickness_um = 110.0
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, text).unwrap();
+    p
+}
+
+/// The error message of loading `text` (with MINIMAL prepended unless it says `#bare`).
+fn error_of(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let full = if text.starts_with("#bare") {
+        text.to_string()
+    } else {
+        format!("{MINIMAL}\n{text}")
+    };
+    let p = write(dir.path(), "s.toml", &full);
+    match scenario::load_valid(&p) {
+        Ok(_) => panic!("accepted:\n{full}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn shipped_scenarios_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for sub in ["", "slice", "flc"] {
+        for e in fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                scenario::load_valid(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+    }
+    assert!(
+        n >= 11,
+        "expected the quick scenario and eight arms plus bases, found {n}"
+    );
+}
+
+#[test]
+fn extends_overrides_key_by_key_and_replaces_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "base.toml",
+        &format!(
+            "{MINIMAL}\n[tcells]\narrest_fraction = 0.5\ndeath_per_day = 0.3\n\
+             [[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\nlevel_uM = 1.0\n"
+        ),
+    );
+    let arm = write(
+        dir.path(),
+        "arm.toml",
+        "extends = \"base.toml\"\n[tcells]\narrest_fraction = 0.7\n\
+         [[treatment]]\ndrug = \"anti_pd1\"\nroute = \"bath\"\nlevel_nM = 68.5\n",
+    );
+    let l = scenario::load_valid(&arm).unwrap();
+    let s = &l.scenario;
+    assert_eq!(s.tcells.arrest_fraction, 0.7);
+    assert_eq!(s.tcells.death_per_day, 0.3, "sibling key kept from base");
+    assert_eq!(s.grid.nx, 37);
+    assert_eq!(s.geometry.kind, GeometryKind::Slice);
+    assert_eq!(s.treatment.len(), 1, "arrays are replaced whole");
+    assert_eq!(s.treatment[0].drug, DrugName::AntiPd1);
+    assert_eq!(s.treatment[0].route, Route::Bath);
+    // Keys are traced to the file that set them.
+    assert!(l
+        .locate("tcells.arrest_fraction")
+        .file
+        .ends_with("arm.toml"));
+    assert!(l.locate("tcells.death_per_day").file.ends_with("base.toml"));
+    assert_eq!(l.locate("tcells.death_per_day").line, Some(20));
+}
+
+#[test]
+fn resolved_scenario_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", MINIMAL);
+    let l = scenario::load_valid(&p).unwrap();
+    let text = toml::to_string(&l.scenario).unwrap();
+    let p2 = write(dir.path(), "resolved.toml", &text);
+    let l2 = scenario::load_valid(&p2).unwrap();
+    assert_eq!(l.scenario, l2.scenario);
+}
+
+#[test]
+fn negative_diffusion_names_key_line_value_and_range() {
+    let m = error_of("[cxcl12]\ndiffusion_um2_per_min = -3.0\n");
+    assert!(m.contains("s.toml:19"), "{m}");
+    assert!(m.contains("cxcl12.diffusion_um2_per_min"), "{m}");
+    assert!(m.contains("-3"), "{m}");
+    assert!(m.contains("≥ 0"), "{m}");
+}
+
+#[test]
+fn half_saturation_must_be_positive() {
+    let m = error_of("[amd3100]\ndiffusion_um2_per_min = 1e4\nexchange_per_min = 0.5\nhalf_saturation_nM = 0.0\n");
+    assert!(
+        m.contains("amd3100.half_saturation_nM") && m.contains("> 0"),
+        "{m}"
+    );
+}
+
+#[test]
+fn arrest_fraction_outside_unit_interval() {
+    for v in ["1.0", "-0.1", "nan"] {
+        let m = error_of(&format!("[tcells]\narrest_fraction = {v}\n"));
+        assert!(
+            m.contains("tcells.arrest_fraction") && m.contains("[0, 1)"),
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn empty_grid() {
+    let m = error_of("#bare\n[grid]\nnx = 0\nny = 4\nnz = 1\nvoxel_um = 10.0\n[time]\nduration_h = 1.0\nsnapshot_every_h = 1.0\n[geometry]\nkind = \"flc\"\n");
+    assert!(m.contains("grid.nx") && m.contains("≥ 1"), "{m}");
+}
+
+#[test]
+fn unknown_keys_at_every_level_with_suggestion() {
+    let m = error_of("[tcells]\nmotility = 20.0\n");
+    assert!(m.contains("tcells.motility"), "{m}");
+    assert!(m.contains("did you mean `motility_um2_per_min`"), "{m}");
+    let m = error_of("colour = \"red\"\n");
+    assert!(m.contains("unknown field `colour`"), "{m}");
+    let m =
+        error_of("[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\nlevel_uM = 1.0\ndose = 3\n");
+    assert!(m.contains("treatment[0]"), "{m}");
+    let m = error_of("[geometry.lamellae]\nspacing = 100.0\n");
+    assert!(
+        m.contains("geometry.lamellae") && m.contains("spacing_um"),
+        "{m}"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let m = error_of("[tumor]\npdl1_suppression = \"high\"\n");
+    assert!(m.contains("tumor.pdl1_suppression"), "{m}");
+}
+
+#[test]
+fn dose_at_negative_time_and_after_the_end() {
+    let m = error_of("[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\ndoses = [{ at_h = -1.0, peak_uM = 1.0 }]\n");
+    assert!(
+        m.contains("treatment[0].doses[0].at_h") && m.contains("-1"),
+        "{m}"
+    );
+    let m = error_of("[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\ndoses = [{ at_h = 5.0, peak_uM = 1.0 }]\n");
+    assert!(
+        m.contains("treatment[0].doses[0].at_h") && m.contains("duration_h"),
+        "{m}"
+    );
+}
+
+#[test]
+fn dose_without_unit_is_refused() {
+    let m = error_of("[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\ndoses = [{ at_h = 1.0, peak = 1.0 }]\n");
+    assert!(m.contains("peak"), "{m}");
+}
+
+#[test]
+fn bath_route_needs_bath_faces() {
+    let m = error_of("#bare\n[grid]\nnx = 8\nny = 8\nnz = 8\nvoxel_um = 10.0\n[time]\nduration_h = 1.0\nsnapshot_every_h = 1.0\n[geometry]\nkind = \"flc\"\n[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\nlevel_uM = 1.0\n");
+    assert!(
+        m.contains("treatment[0].route") && m.contains("bath"),
+        "{m}"
+    );
+}
+
+#[test]
+fn missing_extends_file() {
+    let m = error_of("#bare\nextends = \"nowhere.toml\"\n");
+    assert!(m.contains("nowhere.toml") && m.contains("extends"), "{m}");
+}
+
+#[test]
+fn extends_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", "extends = \"b.toml\"\n");
+    let b = write(dir.path(), "b.toml", "extends = \"a.toml\"\n");
+    let e = scenario::load_valid(&b).unwrap_err();
+    assert!(matches!(e, Error::ExtendsCycle { .. }), "{e}");
+    assert!(e.to_string().contains("cycle"), "{e}");
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let m = error_of("#bare\n[grid]\nnx = 3\nny = = 4\n");
+    assert!(m.contains("s.toml:4"), "{m}");
+}
+
+#[test]
+fn empty_and_binary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "empty.toml", "  \n\n");
+    let m = scenario::load_valid(&p).unwrap_err().to_string();
+    assert!(m.contains("empty.toml") && m.contains("empty"), "{m}");
+    let p = dir.path().join("bin.toml");
+    fs::write(&p, [0u8, 159, 146, 150, 255, 0, 1]).unwrap();
+    let m = scenario::load_valid(&p).unwrap_err().to_string();
+    assert!(
+        m.contains("bin.toml") && m.contains("not a text file"),
+        "{m}"
+    );
+}
+
+#[test]
+fn slice_thickness_must_match_grid() {
+    let m = error_of("#bare\n[grid]\nnx = 4\nny = 4\nnz = 20\nvoxel_um = 10.0\n[time]\nduration_h = 1.0\nsnapshot_every_h = 1.0\n[geometry]\nkind = \"slice\"\n");
+    assert!(m.contains("grid.nz") && m.contains("nz = 25"), "{m}");
+}
+
+#[test]
+fn all_invalid_values_are_listed() {
+    let m = error_of("[tcells]\narrest_fraction = 2.0\ndeath_per_day = -1.0\n");
+    assert!(m.contains("2 invalid values"), "{m}");
+}
+
+#[test]
+fn partly_written_tables_keep_their_own_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "s.toml",
+        &format!("{MINIMAL}\n[tissue.liver]\nmotility_factor = 0.8\n[anti_pd1]\nexchange_per_min = 0.1\n"),
+    );
+    let s = scenario::load_valid(&p).unwrap().scenario;
+    let liver = scenario::ClassCoeffs::liver();
+    assert_eq!(s.tissue.liver.motility_factor, 0.8);
+    assert_eq!(
+        s.tissue.liver.cxcl12_decay_per_min,
+        liver.cxcl12_decay_per_min
+    );
+    assert_eq!(
+        s.tissue.liver.cxcl12_secretion_nm_per_min,
+        liver.cxcl12_secretion_nm_per_min
+    );
+    assert_eq!(s.anti_pd1.exchange_per_min, 0.1);
+    assert_eq!(
+        s.anti_pd1.decay_per_min,
+        scenario::Drug::anti_pd1().decay_per_min
+    );
+    assert_eq!(s.anti_pd1.diffusion_um2_per_min, 300.0);
+}
