@@ -7,6 +7,7 @@ pub mod error;
 pub mod geometry;
 pub mod model;
 pub mod scenario;
+pub mod solver;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cpu::CpuSolver;
+use crate::solver::Solver;
 use crate::dosing::Dosing;
 use crate::error::{Error, Result};
 use crate::geometry::{self, Geometry};
@@ -241,7 +242,11 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
     )?;
 
     let fields = Fields::initial(s, &params, &geometry.class);
-    let mut solver = CpuSolver::new(params.clone(), geometry.class.clone(), fields);
+    let mut solver: Box<dyn Solver> = Box::new(CpuSolver::new(
+        params.clone(),
+        geometry.class.clone(),
+        fields,
+    ));
     let regions = Regions::new(&s.readout);
     let tol = s.numerics.quasi_steady_tolerance;
     let capacity = s.tumor.carrying_capacity_per_mm3;
@@ -256,12 +261,12 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
         let seg = plan.burn_in;
         solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
             bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
-        });
+        })?;
         done += seg.steps;
         step_count += seg.steps;
-        check_fields(solver.fields(), step_count, seg.t1())?;
+        check_fields(&solver.read_fields()?, step_count, seg.t1())?;
     }
-    solver.fields_mut().k.iter_mut().for_each(|k| *k = 0.0);
+    solver.reset_killed()?;
 
     let mut metrics_csv = format!("{}\n", Metrics::CSV_HEADER);
     let edges = regions.bin_edges();
@@ -291,7 +296,7 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
         Ok(sn)
     };
 
-    let first = snap(solver.fields(), 0.0, None)?;
+    let first = snap(&solver.read_fields()?, 0.0, None)?;
     let n0 = Some(first.sum_n);
     let mut last = first;
     let mut snapshots = 1;
@@ -299,11 +304,12 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
         let seg = *seg;
         solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
             bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
-        });
+        })?;
         done += seg.steps;
         step_count += seg.steps;
-        check_fields(solver.fields(), step_count, seg.t1())?;
-        last = snap(solver.fields(), seg.t1(), n0)?;
+        let fields = solver.read_fields()?;
+        check_fields(&fields, step_count, seg.t1())?;
+        last = snap(&fields, seg.t1(), n0)?;
         snapshots += 1;
     }
     bar.finish();
