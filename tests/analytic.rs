@@ -850,3 +850,89 @@ fn quasi_steady_amd3100_matches_full_substepping() {
     assert!(dt_rel <= 2e-2, "T differs by {dt_rel:e}");
     assert!(dn <= 2e-2 && dk <= 2e-2, "N {dn:e}, K {dk:e}");
 }
+
+/// Grid 19 × 13 × 7: AMD3100 (plasma, at vessels) and anti-PD-1 start at zero and are
+/// dosed only from the fifth cell step on. `advance` skips a zero drug's sub-steps
+/// while nothing doses it; the result must equal, to the bit, stepping every sub-step
+/// by hand (a skipped step that was not a no-op would show).
+#[test]
+fn skipping_undosed_drugs_changes_no_bits() {
+    let dims = [19, 13, 7];
+    let mut p = uniform(dims, 10.0);
+    p.amd3100.diffusion = [1e4; N_CLASSES];
+    p.amd3100.exchange = [0.0, 0.0, 0.0, 0.0, 0.5];
+    p.amd3100.decay = [1e-3; N_CLASSES];
+    p.anti_pd1.diffusion = [300.0; N_CLASSES];
+    p.anti_pd1.exchange = [0.0, 0.0, 0.0, 0.0, 0.05];
+    p.cxcl12.diffusion = [100.0; N_CLASSES];
+    p.cxcl12.secretion = [0.0, 0.0, 0.0, 1.0, 0.0];
+    p.cxcl12.decay = [0.017; N_CLASSES];
+    p.mu0 = 20.0;
+    p.chi = 100.0;
+    p.k_c = 4.5;
+    p.k_a = 5e-3;
+    p.k_p = 7.2;
+    p.kill = 8.0 / 1440.0 / 1e5;
+    p.q = 0.8;
+    let n = p.voxels();
+    let mut rng = Rng(3);
+    let class: Vec<u8> = (0..n)
+        .map(|_| [TUMOR, STROMA, VESSEL][(rng.next() * 3.0) as usize])
+        .collect();
+    let cell_dt = 0.9 * cell_bound(&p);
+    let sub = |c: &ChemParams| ((cell_dt / (0.9 * chem_bound(&p, c))).ceil() as u32).max(1);
+    let substeps = [sub(&p.cxcl12), sub(&p.amd3100), sub(&p.anti_pd1)];
+    let plan = plan(&p, cell_dt, substeps, [false; 3]);
+    let mut dosing = Dosing::default();
+    let start = 4.5 * cell_dt;
+    dosing.boluses[0][0] = vec![Bolus {
+        t0: start,
+        peak: 1.6,
+        rate: 1e-3,
+    }];
+    dosing.boluses[1][0] = vec![Bolus {
+        t0: start,
+        peak: 410.0,
+        rate: 0.0,
+    }];
+    let init = |f: &mut Fields| {
+        for (i, &k) in class.iter().enumerate() {
+            f.t[i] = 1e4 * rng_at(i);
+            f.n[i] = if k == TUMOR { 1.0 } else { 0.0 };
+        }
+    };
+    let steps = 9;
+    let mut a = solver(p.clone(), class.clone(), init);
+    let seg = Segment {
+        t0: 0.0,
+        steps,
+        dt: cell_dt,
+    };
+    a.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {});
+    let mut b = solver(p.clone(), class.clone(), init);
+    for k in 0..steps {
+        let t = k as f64 * cell_dt;
+        for (u, which) in [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1]
+            .into_iter()
+            .enumerate()
+        {
+            let dt = cell_dt / f64::from(substeps[u]);
+            for j in 0..substeps[u] {
+                let (plasma, bath) = match which {
+                    Chemical::Cxcl12 => (0.0, p.c_bath),
+                    _ => dosing.levels(which, t + f64::from(j) * dt),
+                };
+                b.chem_step(which, dt, plasma, bath);
+            }
+        }
+        b.cell_step(cell_dt);
+    }
+    assert!(max_abs(&a.fields().a) > 0.0, "AMD3100 was never dosed");
+    assert!(max_abs(&a.fields().p) > 0.0, "anti-PD-1 was never dosed");
+    assert_eq!(a.fields(), b.fields());
+}
+
+/// A fixed pseudo-random value in [0, 1) per index.
+fn rng_at(i: usize) -> f64 {
+    Rng(i as u64 * 7919 + 1).next()
+}
