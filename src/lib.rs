@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod dosing;
 pub mod error;
 pub mod geometry;
+pub mod gpu;
 pub mod model;
 pub mod scenario;
 pub mod solver;

@@ -35,9 +35,15 @@ enum Command {
         /// Output folder; created if absent, refused if not empty (see --force).
         #[arg(long, short)]
         out: PathBuf,
-        /// Which solver runs the model. `auto` picks the best available backend.
+        /// Which solver runs the model: `auto` takes a GPU if wgpu finds one and the CPU
+        /// solver otherwise; `vulkan`, `metal`, `dx12`, `gl` the GPU solver through that
+        /// API; `cpu` the CPU reference solver. See `infiltrate adapters`.
         #[arg(long, value_enum, default_value = "auto")]
         backend: Backend,
+        /// Run on the first adapter whose name contains SUBSTRING (case-insensitive),
+        /// among those of the chosen backend; see `infiltrate adapters`.
+        #[arg(long, value_name = "SUBSTRING")]
+        adapter: Option<String>,
         /// Replace the scenario's duration (simulated time after the start of dosing),
         /// with a unit: 90min, 6h, 2d.
         #[arg(long, value_name = "TIME", value_parser = time_arg)]
@@ -64,6 +70,9 @@ enum Command {
         #[arg(long, value_name = "TIME", value_parser = time_arg)]
         snapshot_every: Option<f64>,
     },
+    /// List the adapters wgpu finds (name, API, device type, driver, the limits that
+    /// decide which grids fit) and what `--backend auto` would choose.
+    Adapters,
 }
 
 fn time_arg(s: &str) -> Result<f64, String> {
@@ -104,10 +113,23 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             print!("{}", prep.describe());
             println!("ok: the scenario is valid");
         }
+        Command::Adapters => {
+            let all = wgpu::Backends::all();
+            let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(all), all);
+            if adapters.is_empty() {
+                println!("wgpu found no adapter; {}", infiltrate::gpu::INSTALL_HINT);
+            }
+            for (i, a) in adapters.iter().enumerate() {
+                print!("{}", infiltrate::gpu::describe_adapter(i, a));
+            }
+            let auto = run::choose_backend(Backend::Auto, None)?;
+            println!("--backend auto: {}", auto.why);
+        }
         Command::Run {
             scenario,
             out,
             backend,
+            adapter,
             duration,
             snapshot_every,
             force,
@@ -120,16 +142,18 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     snapshot_every_min: snapshot_every,
                 },
             )?;
-            if backend == Backend::Auto && !quiet {
-                eprintln!("backend: cpu (auto: no GPU backend is built into this version)");
+            let selected = run::choose_backend(backend, adapter.as_deref())?;
+            if !quiet {
+                eprintln!("backend: {}", selected.why);
             }
             let opts = RunOptions {
                 out: out.clone(),
                 backend,
+                adapter,
                 force,
                 progress: !quiet,
             };
-            let summary = run::run(prep, &opts)
+            let summary = run::run_on(prep, &opts, selected)
                 .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;
             if !quiet {
                 let m = &summary.final_metrics;

@@ -1,0 +1,195 @@
+//! Finding a wgpu adapter: which backends to ask, listing what they offer (for
+//! `infiltrate adapters` and for choosing), and the device limits a grid needs.
+
+use std::fmt::Write as _;
+
+/// What to install when no adapter is found.
+pub const INSTALL_HINT: &str = "install a Vulkan loader and driver: `apt-get install \
+     mesa-vulkan-drivers libvulkan1` for software Vulkan (lavapipe, slow), or the GPU's \
+     driver (with `libvulkan1`) for a GPU";
+
+/// Errors of the GPU backend.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter of the requested backend (and name) was found.
+    #[error("no {what} adapter found; {hint}")]
+    NoAdapter { what: String, hint: String },
+    /// The grid needs more than the adapter allows.
+    #[error("the grid needs {limit} = {needed}, adapter `{adapter}` allows {allowed}{note}")]
+    Limit {
+        limit: String,
+        /// The value needed, with its size in words for byte limits.
+        needed: String,
+        allowed: String,
+        adapter: String,
+        note: String,
+    },
+    /// The device could not be created or failed.
+    #[error("GPU device `{adapter}`: {message}")]
+    Device { adapter: String, message: String },
+}
+
+impl From<GpuError> for crate::Error {
+    fn from(e: GpuError) -> Self {
+        crate::Error::Other(e.to_string())
+    }
+}
+
+/// A wgpu instance for the given backends (no display: compute only).
+pub fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter the backends offer, in wgpu's order.
+pub fn enumerate(instance: &wgpu::Instance, backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance.enumerate_adapters(backends))
+}
+
+/// Whether the adapter is a GPU (discrete or integrated), as opposed to a software
+/// renderer (llvmpipe, lavapipe), a virtual device or an unknown one.
+pub fn is_gpu(info: &wgpu::AdapterInfo) -> bool {
+    matches!(
+        info.device_type,
+        wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu
+    )
+}
+
+/// The first adapter whose name contains `needle`, ignoring case.
+pub fn by_name(adapters: Vec<wgpu::Adapter>, needle: &str) -> Option<wgpu::Adapter> {
+    let needle = needle.to_lowercase();
+    adapters
+        .into_iter()
+        .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+}
+
+/// The best adapter for the solver: a discrete GPU, else an integrated one; among equals
+/// a native API (Vulkan, Metal, DX12) before GL. `None` when there is no GPU.
+pub fn best_gpu(adapters: Vec<wgpu::Adapter>) -> Option<wgpu::Adapter> {
+    let rank = |a: &wgpu::Adapter| {
+        let info = a.get_info();
+        let kind = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            _ => 1,
+        };
+        (kind, u8::from(info.backend == wgpu::Backend::Gl))
+    };
+    let mut gpus: Vec<_> = adapters
+        .into_iter()
+        .filter(|a| is_gpu(&a.get_info()))
+        .collect();
+    gpus.sort_by_key(rank);
+    gpus.into_iter().next()
+}
+
+/// One line naming an adapter: `name (backend, device type, driver)`.
+pub fn short_name(info: &wgpu::AdapterInfo) -> String {
+    format!(
+        "{} ({:?}, {:?}, {})",
+        info.name,
+        info.backend,
+        info.device_type,
+        driver(info)
+    )
+}
+
+fn driver(info: &wgpu::AdapterInfo) -> String {
+    match (info.driver.is_empty(), info.driver_info.is_empty()) {
+        (true, true) => "driver unknown".into(),
+        (false, true) => info.driver.clone(),
+        (true, false) => info.driver_info.clone(),
+        (false, false) => format!("{} {}", info.driver, info.driver_info),
+    }
+}
+
+/// A few lines describing an adapter for `infiltrate adapters`: name, backend, device
+/// type, driver, and the limits that decide which grids fit.
+pub fn describe(index: usize, adapter: &wgpu::Adapter) -> String {
+    let info = adapter.get_info();
+    let l = adapter.limits();
+    let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let mib = |b: u64| crate::run::human_bytes(b as f64);
+    let mut s = String::new();
+    let _ = writeln!(s, "[{index}] {}", info.name);
+    let _ = writeln!(s, "    backend      {:?}", info.backend);
+    let _ = writeln!(s, "    device type  {:?}", info.device_type);
+    let _ = writeln!(s, "    driver       {}", driver(&info));
+    let _ = writeln!(
+        s,
+        "    max_buffer_size                      {} ({})",
+        l.max_buffer_size,
+        mib(l.max_buffer_size)
+    );
+    let _ = writeln!(
+        s,
+        "    max_storage_buffer_binding_size      {} ({})",
+        l.max_storage_buffer_binding_size,
+        mib(l.max_storage_buffer_binding_size)
+    );
+    let _ = writeln!(
+        s,
+        "    max_compute_workgroups_per_dimension {}",
+        l.max_compute_workgroups_per_dimension
+    );
+    let _ = writeln!(
+        s,
+        "    max_storage_buffers_per_shader_stage {}",
+        l.max_storage_buffers_per_shader_stage
+    );
+    let _ = writeln!(
+        s,
+        "    timestamp queries                    {}",
+        if timestamps { "yes" } else { "no" }
+    );
+    s
+}
+
+/// The limits a device needs for a grid of `field_bytes` per field, a step buffer of
+/// `step_bytes` and `groups` workgroups per dimension: the downlevel defaults with 8
+/// storage buffers per stage, raised where the grid needs it. Fails, naming the limit,
+/// the need and the adapter's value, where the adapter allows less.
+pub fn required_limits(
+    adapter: &wgpu::Adapter,
+    field_bytes: u64,
+    step_bytes: u64,
+    groups: [u32; 3],
+) -> Result<wgpu::Limits, GpuError> {
+    let allowed = adapter.limits();
+    let name = adapter.get_info().name;
+    let mut want = wgpu::Limits::downlevel_defaults();
+    want.max_storage_buffers_per_shader_stage = 8;
+    want.max_storage_buffer_binding_size = want.max_storage_buffer_binding_size.max(field_bytes);
+    want.max_buffer_size = want.max_buffer_size.max(field_bytes).max(step_bytes);
+    let most_groups = groups.into_iter().max().unwrap_or(1);
+    want.max_compute_workgroups_per_dimension =
+        want.max_compute_workgroups_per_dimension.max(most_groups);
+    let mut failed = None;
+    want.check_limits_with_fail_fn(&allowed, false, |limit, needed, allowed| {
+        failed.get_or_insert((limit, needed, allowed));
+    });
+    if let Some((limit, needed, allowed)) = failed {
+        let bytes = limit.contains("size");
+        let show = |v: u64| {
+            if bytes {
+                format!("{v} bytes ({})", crate::run::human_bytes(v as f64))
+            } else {
+                v.to_string()
+            }
+        };
+        let note = if limit.contains("buffer") {
+            "; each field must fit one storage binding (splitting fields into z-slabs \
+             for larger grids is not implemented yet; --backend cpu runs the grid)"
+        } else {
+            "; --backend cpu runs the grid"
+        };
+        return Err(GpuError::Limit {
+            limit: limit.to_string(),
+            needed: show(needed),
+            allowed: show(allowed),
+            adapter: name,
+            note: note.to_string(),
+        });
+    }
+    Ok(want)
+}

@@ -1,0 +1,196 @@
+//! The host mirrors of the WGSL structs in shaders/common.wgsl: the run's parameters
+//! ([`GpuParams`], one uniform buffer) and one dispatch's values ([`GpuStep`], entries of
+//! the step buffer bound with a dynamic offset). tests/shaders.rs checks that sizes and
+//! field offsets match the WGSL layout as naga computes it.
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::model::{ChemParams, Params, N_CLASSES};
+
+/// Per-class values in WGSL's `array<vec4<f32>, 2>`: class c in `[c / 4][c % 4]`, 8
+/// slots of which [`N_CLASSES`] are used.
+pub type PerClass = [[f32; 4]; 2];
+
+/// Per-class values as f32, unused slots 0.
+pub fn per_class(v: &[f64; N_CLASSES]) -> PerClass {
+    let mut out = [[0.0; 4]; 2];
+    for (c, x) in v.iter().enumerate() {
+        out[c / 4][c % 4] = *x as f32;
+    }
+    out
+}
+
+/// One chemical's per-class coefficients.
+// Keep in sync with `struct Chem` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct GpuChem {
+    pub diffusion: PerClass,
+    pub decay: PerClass,
+    pub secretion: PerClass,
+    pub exchange: PerClass,
+}
+
+impl GpuChem {
+    pub fn new(c: &ChemParams) -> Self {
+        GpuChem {
+            diffusion: per_class(&c.diffusion),
+            decay: per_class(&c.decay),
+            secretion: per_class(&c.secretion),
+            exchange: per_class(&c.exchange),
+        }
+    }
+}
+
+/// The run's parameters as the kernels see them (f32, reciprocals taken in f64).
+// Keep in sync with `struct Params` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct GpuParams {
+    /// CXCL12, AMD3100, anti-PD-1.
+    pub chem: [GpuChem; 3],
+    pub motility: PerClass,
+    pub influx: PerClass,
+    pub nx: u32,
+    pub ny: u32,
+    pub nz: u32,
+    /// The row stride: nx rounded up to a multiple of 4.
+    pub nxp: u32,
+    /// Bit f set: face f (x−, x+, y−, y+, z−, z+) is a bath face.
+    pub bath_faces: u32,
+    pub inv_h2: f32,
+    pub inv_k_c: f32,
+    pub inv_k_a: f32,
+    pub k_p: f32,
+    pub c_uptake: f32,
+    pub mu0: f32,
+    pub arrest: f32,
+    pub chi: f32,
+    /// 1/T_max, 0 for an unlimited T_max.
+    pub inv_t_max: f32,
+    pub death: f32,
+    pub prolif: f32,
+    pub k_n: f32,
+    pub growth: f32,
+    pub kill: f32,
+    pub q: f32,
+}
+
+/// `nx` rounded up to a multiple of 4: the row stride of every GPU field.
+pub fn padded_nx(nx: usize) -> usize {
+    nx.div_ceil(4) * 4
+}
+
+/// `1/x` in f64, then f32; 0 for an infinite `x`.
+fn recip(x: f64) -> f32 {
+    (1.0 / x) as f32
+}
+
+impl GpuParams {
+    pub fn new(p: &Params) -> Self {
+        let [nx, ny, nz] = p.dims;
+        let bath_faces = p
+            .bath_faces
+            .iter()
+            .enumerate()
+            .fold(0u32, |bits, (f, &on)| bits | (u32::from(on) << f));
+        GpuParams {
+            chem: [
+                GpuChem::new(&p.cxcl12),
+                GpuChem::new(&p.amd3100),
+                GpuChem::new(&p.anti_pd1),
+            ],
+            motility: per_class(&p.motility),
+            influx: per_class(&p.influx),
+            nx: nx as u32,
+            ny: ny as u32,
+            nz: nz as u32,
+            nxp: padded_nx(nx) as u32,
+            bath_faces,
+            inv_h2: recip(p.h * p.h),
+            inv_k_c: recip(p.k_c),
+            inv_k_a: recip(p.k_a),
+            k_p: p.k_p as f32,
+            c_uptake: p.c_uptake as f32,
+            mu0: p.mu0 as f32,
+            arrest: p.arrest as f32,
+            chi: p.chi as f32,
+            inv_t_max: recip(p.t_max),
+            death: p.death as f32,
+            prolif: p.prolif as f32,
+            k_n: p.k_n as f32,
+            growth: p.growth as f32,
+            kill: p.kill as f32,
+            q: p.q as f32,
+        }
+    }
+
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 23] = {
+        use std::mem::offset_of;
+        [
+            ("chem", offset_of!(GpuParams, chem)),
+            ("motility", offset_of!(GpuParams, motility)),
+            ("influx", offset_of!(GpuParams, influx)),
+            ("nx", offset_of!(GpuParams, nx)),
+            ("ny", offset_of!(GpuParams, ny)),
+            ("nz", offset_of!(GpuParams, nz)),
+            ("nxp", offset_of!(GpuParams, nxp)),
+            ("bath_faces", offset_of!(GpuParams, bath_faces)),
+            ("inv_h2", offset_of!(GpuParams, inv_h2)),
+            ("inv_k_c", offset_of!(GpuParams, inv_k_c)),
+            ("inv_k_a", offset_of!(GpuParams, inv_k_a)),
+            ("k_p", offset_of!(GpuParams, k_p)),
+            ("c_uptake", offset_of!(GpuParams, c_uptake)),
+            ("mu0", offset_of!(GpuParams, mu0)),
+            ("arrest", offset_of!(GpuParams, arrest)),
+            ("chi", offset_of!(GpuParams, chi)),
+            ("inv_t_max", offset_of!(GpuParams, inv_t_max)),
+            ("death", offset_of!(GpuParams, death)),
+            ("prolif", offset_of!(GpuParams, prolif)),
+            ("k_n", offset_of!(GpuParams, k_n)),
+            ("growth", offset_of!(GpuParams, growth)),
+            ("kill", offset_of!(GpuParams, kill)),
+            ("q", offset_of!(GpuParams, q)),
+        ]
+    };
+}
+
+impl GpuChem {
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 4] = {
+        use std::mem::offset_of;
+        [
+            ("diffusion", offset_of!(GpuChem, diffusion)),
+            ("decay", offset_of!(GpuChem, decay)),
+            ("secretion", offset_of!(GpuChem, secretion)),
+            ("exchange", offset_of!(GpuChem, exchange)),
+        ]
+    };
+}
+
+/// One dispatch's values: the (sub-)step, the plasma and bath levels, which chemical.
+// Keep in sync with `struct Step` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct GpuStep {
+    /// min.
+    pub dt: f32,
+    pub plasma: f32,
+    pub bath: f32,
+    /// 0 CXCL12, 1 AMD3100, 2 anti-PD-1 (unused by the cell kernels).
+    pub chem: u32,
+}
+
+impl GpuStep {
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 4] = {
+        use std::mem::offset_of;
+        [
+            ("dt", offset_of!(GpuStep, dt)),
+            ("plasma", offset_of!(GpuStep, plasma)),
+            ("bath", offset_of!(GpuStep, bath)),
+            ("chem", offset_of!(GpuStep, chem)),
+        ]
+    };
+}

@@ -1,0 +1,59 @@
+//! The WGSL the GPU runs: each kernel file of `shaders/` combined with
+//! `shaders/common.wgsl`, at compile time and in this one place, so that the text naga
+//! validates in tests/shaders.rs is the text the device compiles.
+
+/// Combines common.wgsl with one kernel file (both under `shaders/`).
+macro_rules! kernel {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../shaders/common.wgsl"),
+            "\n",
+            include_str!(concat!("../../shaders/", $file))
+        )
+    };
+}
+
+/// The chemical sub-step: entry points `chem_step` and `chem_step_uptake`.
+pub const CHEM: &str = kernel!("chem.wgsl");
+/// The receptor pass of the cell step: entry point `signal_step`.
+pub const SIGNAL: &str = kernel!("signal.wgsl");
+/// The cell step: entry point `cell_step`.
+pub const CELL: &str = kernel!("cell.wgsl");
+/// The convergence measure of a quasi-steady solve: entry point `block_change`.
+pub const REDUCE: &str = kernel!("reduce.wgsl");
+
+/// One combined shader: its name (the kernel file), its source and its entry points.
+#[derive(Debug, Clone, Copy)]
+pub struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub entry_points: &'static [&'static str],
+}
+
+/// Every shader the solver builds, with the entry points it uses.
+pub const ALL: [Shader; 4] = [
+    Shader {
+        name: "chem.wgsl",
+        source: CHEM,
+        entry_points: &["chem_step", "chem_step_uptake"],
+    },
+    Shader {
+        name: "signal.wgsl",
+        source: SIGNAL,
+        entry_points: &["signal_step"],
+    },
+    Shader {
+        name: "cell.wgsl",
+        source: CELL,
+        entry_points: &["cell_step"],
+    },
+    Shader {
+        name: "reduce.wgsl",
+        source: REDUCE,
+        entry_points: &["block_change"],
+    },
+];
+
+/// Workgroup shape of every field kernel (`WG_X`, `WG_Y` in common.wgsl): one thread
+/// per voxel, 16 x-voxels by 4 rows.
+pub const WORKGROUP: [u32; 3] = [16, 4, 1];

@@ -1,0 +1,187 @@
+//! Every WGSL shader, exactly as the GPU solver combines it, parsed and validated by naga
+//! and translated to SPIR-V, MSL, HLSL and GLSL (compute), with no GPU; and the host
+//! mirrors of the WGSL structs (`GpuParams`, `GpuChem`, `GpuStep`) against the layout
+//! naga computes.
+
+use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuStep, PerClass};
+use naga::back::{glsl, hlsl, msl, spv};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+
+fn parse(shader: &shaders::Shader) -> (naga::Module, naga::valid::ModuleInfo) {
+    let module = naga::front::wgsl::parse_str(shader.source)
+        .unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(shader.source)));
+    let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{}: {}", shader.name, e.emit_to_string(shader.source)));
+    (module, info)
+}
+
+/// The source of every shader begins with common.wgsl, and each names the entry points
+/// the solver builds pipelines from, as compute shaders with the shared workgroup shape.
+#[test]
+fn shaders_are_common_plus_kernel_with_their_entry_points() {
+    let common = include_str!("../shaders/common.wgsl");
+    for shader in shaders::ALL {
+        assert!(shader.source.starts_with(common), "{}", shader.name);
+        let (module, _) = parse(&shader);
+        let names: Vec<&str> = module
+            .entry_points
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, shader.entry_points, "{}", shader.name);
+        for ep in &module.entry_points {
+            assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}", ep.name);
+            assert_eq!(ep.workgroup_size, shaders::WORKGROUP, "{}", ep.name);
+        }
+    }
+}
+
+/// Each shader validates and translates, per entry point, to SPIR-V (Vulkan), MSL
+/// (Metal), HLSL (DX12) and GLSL ES 3.10 (GL), so an error for any backend shows here.
+#[test]
+fn shaders_translate_to_every_backend() {
+    for shader in shaders::ALL {
+        let (module, info) = parse(&shader);
+        for &ep in shader.entry_points {
+            let what = format!("{} `{ep}`", shader.name);
+            let words = spv::write_vec(
+                &module,
+                &info,
+                &spv::Options::default(),
+                Some(&spv::PipelineOptions {
+                    shader_stage: naga::ShaderStage::Compute,
+                    entry_point: ep.to_string(),
+                }),
+            )
+            .unwrap_or_else(|e| panic!("{what} to SPIR-V: {e}"));
+            assert_eq!(words[0], 0x0723_0203, "{what}: SPIR-V magic");
+
+            let (metal, _) = msl::write_string(
+                &module,
+                &info,
+                &msl::Options::default(),
+                &msl::PipelineOptions {
+                    entry_point: Some((naga::ShaderStage::Compute, ep.to_string())),
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|e| panic!("{what} to MSL: {e}"));
+            assert!(metal.contains("kernel"), "{what}: no kernel in MSL");
+
+            let mut text = String::new();
+            let options = hlsl::Options::default();
+            let pipeline = hlsl::PipelineOptions {
+                entry_point: Some((naga::ShaderStage::Compute, ep.to_string())),
+            };
+            hlsl::Writer::new(&mut text, &options, &pipeline)
+                .write(&module, &info, None)
+                .unwrap_or_else(|e| panic!("{what} to HLSL: {e}"));
+            assert!(text.contains("[numthreads(16, 4, 1)]"), "{what}: {text}");
+
+            let mut text = String::new();
+            let options = glsl::Options::default();
+            let pipeline = glsl::PipelineOptions {
+                shader_stage: naga::ShaderStage::Compute,
+                entry_point: ep.to_string(),
+                multiview: None,
+            };
+            glsl::Writer::new(
+                &mut text,
+                &module,
+                &info,
+                &options,
+                &pipeline,
+                naga::proc::BoundsCheckPolicies::default(),
+            )
+            .and_then(|mut w| w.write())
+            .unwrap_or_else(|e| panic!("{what} to GLSL: {e}"));
+            assert!(text.contains("local_size_x = 16"), "{what}: {text}");
+        }
+    }
+}
+
+/// The named struct of a module, with its members' (name, offset) and its size.
+fn struct_layout(
+    module: &naga::Module,
+    layouter: &naga::proc::Layouter,
+    name: &str,
+) -> (Vec<(String, usize)>, usize, Vec<naga::Handle<naga::Type>>) {
+    let (handle, ty) = module
+        .types
+        .iter()
+        .find(|(_, t)| t.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no struct {name}"));
+    match &ty.inner {
+        naga::TypeInner::Struct { members, span } => {
+            assert_eq!(*span, layouter[handle].size, "{name}");
+            (
+                members
+                    .iter()
+                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+                    .collect(),
+                *span as usize,
+                members.iter().map(|m| m.ty).collect(),
+            )
+        }
+        other => panic!("{name} is not a struct: {other:?}"),
+    }
+}
+
+fn owned(fields: &[(&str, usize)]) -> Vec<(String, usize)> {
+    fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()
+}
+
+/// `GpuParams`, `GpuChem` and `GpuStep` match WGSL's `Params`, `Chem` and `Step` as
+/// naga lays them out for a uniform buffer: every member's name and byte offset, the
+/// sizes, and the strides of the per-class arrays (`array<vec4<f32>, 2>`: 16-byte
+/// stride, 32 bytes, as `[[f32; 4]; 2]`) and of `array<Chem, 3>`.
+#[test]
+fn host_structs_match_the_wgsl_layout() {
+    let (module, _) = parse(&shaders::ALL[0]);
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+
+    let (members, size, types) = struct_layout(&module, &layouter, "Params");
+    assert_eq!(members, owned(&GpuParams::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuParams>());
+    // chem: array<Chem, 3> with the stride of one GpuChem.
+    match module.types[types[0]].inner {
+        naga::TypeInner::Array { stride, size, .. } => {
+            assert_eq!(stride as usize, std::mem::size_of::<GpuChem>());
+            assert_eq!(size, naga::ArraySize::Constant(3.try_into().unwrap()));
+        }
+        ref other => panic!("Params.chem: {other:?}"),
+    }
+    // motility: array<vec4<f32>, 2> as PerClass.
+    match module.types[types[1]].inner {
+        naga::TypeInner::Array { stride, .. } => {
+            assert_eq!(stride, 16);
+            assert_eq!(
+                layouter[types[1]].size as usize,
+                std::mem::size_of::<PerClass>()
+            );
+        }
+        ref other => panic!("Params.motility: {other:?}"),
+    }
+
+    let (members, size, _) = struct_layout(&module, &layouter, "Chem");
+    assert_eq!(members, owned(&GpuChem::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuChem>());
+
+    let (members, size, _) = struct_layout(&module, &layouter, "Step");
+    assert_eq!(members, owned(&GpuStep::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuStep>());
+}
+
+/// Per-class values land where the `*_of` lookups of common.wgsl read them:
+/// class c at `[c >> 2][c & 3]`, unused slots 0.
+#[test]
+fn per_class_packing_matches_the_lookup() {
+    let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+    let p = infiltrate::gpu::per_class(&v);
+    for (c, &x) in v.iter().enumerate() {
+        assert_eq!(p[c >> 2][c & 3], x as f32);
+    }
+    assert_eq!(p[1][1..], [0.0; 3]);
+}
