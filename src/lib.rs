@@ -1,6 +1,7 @@
 //! infiltrate: a reaction-diffusion solver for T-cell infiltration of fibrolamellar
 //! carcinoma under CXCR4 (AMD3100) and PD-1 blockade. See `docs/ARCHITECTURE.md`.
 
+pub mod bench;
 pub mod cpu;
 pub mod dosing;
 pub mod error;

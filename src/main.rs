@@ -73,6 +73,32 @@ enum Command {
     /// List the adapters wgpu finds (name, API, device type, driver, the limits that
     /// decide which grids fit) and what `--backend auto` would choose.
     Adapters,
+    /// Measure kernel throughput on n³ grids (a tumour slice, default parameters):
+    /// voxel updates per second, effective GB/s and the ratio to a plain vec4 copy on the
+    /// same adapter, and the CPU solver's unit step on the same grid.
+    Bench {
+        /// Grid edges to measure, comma-separated (n for n³ voxels).
+        #[arg(long, value_delimiter = ',', default_value = "64,128,256,512")]
+        sizes: Vec<usize>,
+        /// Which adapter to time (`cpu`: the CPU solver only).
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: Backend,
+        /// Pick the adapter whose name contains this (case-insensitive).
+        #[arg(long, value_name = "SUBSTRING")]
+        adapter: Option<String>,
+        /// Dispatches per timed pass.
+        #[arg(long, default_value_t = 50)]
+        reps: u32,
+        /// Timed passes per kernel; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        /// Skip the CPU solver on grids larger than this many voxels.
+        #[arg(long, default_value_t = 20_000_000)]
+        cpu_max_voxels: usize,
+        /// Also write the figures as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 fn time_arg(s: &str) -> Result<f64, String> {
@@ -112,6 +138,25 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             )?;
             print!("{}", prep.describe());
             println!("ok: the scenario is valid");
+        }
+        Command::Bench {
+            sizes,
+            backend,
+            adapter,
+            reps,
+            rounds,
+            cpu_max_voxels,
+            json,
+        } => {
+            infiltrate::bench::bench(&infiltrate::bench::BenchOptions {
+                sizes,
+                backend,
+                adapter,
+                reps: reps.max(1),
+                rounds: rounds.max(1),
+                cpu_max_voxels,
+                json,
+            })?;
         }
         Command::Adapters => {
             let all = wgpu::Backends::all();

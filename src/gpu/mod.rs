@@ -45,6 +45,7 @@
 //!   neighbours.
 
 mod adapter;
+pub mod bench;
 mod params;
 pub mod shaders;
 pub mod steady;
@@ -328,6 +329,8 @@ impl GpuSolver {
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("infiltrate"),
             required_limits: limits,
+            // Timestamps (for `infiltrate bench`) where the adapter has them.
+            required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
             ..Default::default()
         }))
         .map_err(|e| device_err(format!("creating the device: {e}")))?;

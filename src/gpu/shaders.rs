@@ -22,6 +22,9 @@ pub const CELL: &str = kernel!("cell.wgsl");
 /// The convergence measure of a quasi-steady solve: entry point `block_change`.
 pub const REDUCE: &str = kernel!("reduce.wgsl");
 
+/// The bench's yardstick, a vec4 copy: entry point `copy_vec4`.
+pub const COPY: &str = kernel!("copy.wgsl");
+
 /// One combined shader: its name (the kernel file), its source and its entry points.
 #[derive(Debug, Clone, Copy)]
 pub struct Shader {
@@ -31,7 +34,7 @@ pub struct Shader {
 }
 
 /// Every shader the solver builds, with the entry points it uses.
-pub const ALL: [Shader; 4] = [
+pub const ALL: [Shader; 5] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
@@ -51,6 +54,11 @@ pub const ALL: [Shader; 4] = [
         name: "reduce.wgsl",
         source: REDUCE,
         entry_points: &["block_change"],
+    },
+    Shader {
+        name: "copy.wgsl",
+        source: COPY,
+        entry_points: &["copy_vec4"],
     },
 ];
 

@@ -1,0 +1,231 @@
+//! `infiltrate bench`: kernel throughput on grids of n³ voxels (a tumour slice with the
+//! default parameters), as voxel updates per second, effective GB/s (the fewest bytes
+//! each kernel must move) and the ratio to a plain `vec4` copy on the same adapter in
+//! the same run; and the CPU solver's unit step on the same grid, for the GPU/CPU ratio.
+//! Separate from the tests: these are measurements, printed as ratios within one run
+//! because the machines are noisy.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cpu::CpuSolver;
+use crate::error::{Error, Result};
+use crate::model::Fields;
+use crate::run::{self, Backend, Overrides};
+use crate::scenario::Chemical;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Grid edges (n for n³ voxels).
+    pub sizes: Vec<usize>,
+    pub backend: Backend,
+    pub adapter: Option<String>,
+    /// Dispatches per timed pass.
+    pub reps: u32,
+    /// Timed passes per kernel (the median is reported).
+    pub rounds: u32,
+    /// Skip the CPU solver above this many voxels (it takes seconds per step there).
+    pub cpu_max_voxels: usize,
+    pub json: Option<PathBuf>,
+}
+
+/// One kernel on one grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRow {
+    pub kernel: String,
+    pub seconds_per_dispatch: f64,
+    pub voxel_updates_per_s: f64,
+    pub bytes_per_voxel: f64,
+    pub effective_gb_per_s: f64,
+    /// Effective GB/s over the copy's GB/s, same adapter, same run.
+    pub ratio_to_copy: f64,
+}
+
+/// Everything measured on one grid.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReport {
+    pub n: usize,
+    pub voxels: usize,
+    /// Why the GPU was not measured (grid too large for the adapter, …).
+    pub gpu_skipped: Option<String>,
+    pub gpu: Vec<KernelRow>,
+    /// CPU solver: seconds per unit step (three chemical sub-steps and a cell step).
+    pub cpu_unit_step_s: Option<f64>,
+    pub cpu_unit_steps_voxels_per_s: Option<f64>,
+    /// GPU unit-step rate over the CPU's.
+    pub gpu_over_cpu: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub adapter: Option<String>,
+    pub driver: Option<String>,
+    pub timer: Option<crate::gpu::bench::Timer>,
+    pub cpu_threads: usize,
+    pub sizes: Vec<SizeReport>,
+}
+
+/// A slice scenario of n³ voxels of 10 µm with the default parameters.
+fn scenario_text(n: usize) -> String {
+    format!(
+        "name = \"bench {n}^3\"\n[grid]\nnx = {n}\nny = {n}\nnz = {n}\nvoxel_um = 10.0\n\
+         [time]\nduration_h = 1.0\nsnapshot_every_h = 1.0\n\
+         [geometry]\nkind = \"slice\"\n[geometry.slice]\nthickness_um = {}\n",
+        n as f64 * 10.0
+    )
+}
+
+/// Runs the benchmark and prints its table; writes JSON if asked.
+pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
+    let selected = if opts.backend == Backend::Cpu {
+        None
+    } else {
+        let s = run::choose_backend(opts.backend, opts.adapter.as_deref())?;
+        s.adapter.is_some().then_some(s)
+    };
+    let info = selected
+        .as_ref()
+        .and_then(|s| s.adapter.as_ref())
+        .map(|a| a.get_info());
+    let mut report = BenchReport {
+        adapter: info
+            .as_ref()
+            .map(|i| format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)),
+        driver: info
+            .as_ref()
+            .map(|i| format!("{} {}", i.driver, i.driver_info)),
+        timer: None,
+        cpu_threads: rayon::current_num_threads(),
+        sizes: Vec::new(),
+    };
+    println!(
+        "adapter: {}",
+        report
+            .adapter
+            .as_deref()
+            .unwrap_or("none (CPU solver only)")
+    );
+    if let Some(d) = &report.driver {
+        println!("driver:  {d}");
+    }
+    println!("cpu:     {} threads", report.cpu_threads);
+
+    let dir = std::env::temp_dir().join(format!("infiltrate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    for &n in &opts.sizes {
+        let path = dir.join(format!("bench{n}.toml"));
+        std::fs::write(&path, scenario_text(n)).map_err(|e| Error::io(&path, e))?;
+        let prep = run::prepare(&path, Overrides::default())?;
+        let voxels = prep.geometry.class.len();
+        let fields = Fields::initial(&prep.loaded.scenario, &prep.params, &prep.geometry.class);
+        let mut size = SizeReport {
+            n,
+            voxels,
+            gpu_skipped: None,
+            gpu: Vec::new(),
+            cpu_unit_step_s: None,
+            cpu_unit_steps_voxels_per_s: None,
+            gpu_over_cpu: None,
+        };
+        if let Some(adapter) = selected.as_ref().and_then(|s| s.adapter.as_ref()) {
+            match crate::gpu::GpuSolver::new(
+                adapter,
+                prep.params.clone(),
+                prep.geometry.class.clone(),
+                fields.clone(),
+            ) {
+                Ok(mut gpu) => {
+                    report.timer = Some(gpu.timer());
+                    let times = gpu.time_kernels(opts.reps, opts.rounds)?;
+                    let copy_gbs = times
+                        .iter()
+                        .find(|k| k.name == "copy_vec4")
+                        .map(|k| k.bytes_per_voxel * voxels as f64 / k.seconds * 1e-9)
+                        .unwrap_or(f64::NAN);
+                    for k in times {
+                        let gbs = k.bytes_per_voxel * voxels as f64 / k.seconds * 1e-9;
+                        size.gpu.push(KernelRow {
+                            kernel: k.name.to_string(),
+                            seconds_per_dispatch: k.seconds,
+                            voxel_updates_per_s: voxels as f64 / k.seconds,
+                            bytes_per_voxel: k.bytes_per_voxel,
+                            effective_gb_per_s: gbs,
+                            ratio_to_copy: gbs / copy_gbs,
+                        });
+                    }
+                }
+                Err(e) => size.gpu_skipped = Some(e.to_string()),
+            }
+        }
+        if voxels <= opts.cpu_max_voxels {
+            let mut cpu = CpuSolver::new(prep.params.clone(), prep.geometry.class.clone(), fields);
+            let dt = prep.plan.cell_dt;
+            let unit = |cpu: &mut CpuSolver| {
+                cpu.chem_step(Chemical::Cxcl12, dt, 0.0, 0.0);
+                cpu.chem_step(Chemical::Amd3100, 1e-3, 0.0, 1.0);
+                cpu.chem_step(Chemical::AntiPd1, 1e-3, 0.0, 1.0);
+                cpu.cell_step(dt);
+            };
+            unit(&mut cpu);
+            let started = Instant::now();
+            let mut steps = 0u32;
+            while steps < 3 || (started.elapsed().as_secs_f64() < 1.0 && steps < 1000) {
+                unit(&mut cpu);
+                steps += 1;
+            }
+            let s = started.elapsed().as_secs_f64() / f64::from(steps);
+            size.cpu_unit_step_s = Some(s);
+            size.cpu_unit_steps_voxels_per_s = Some(voxels as f64 / s);
+            if let Some(u) = size.gpu.iter().find(|k| k.kernel == "unit_step") {
+                size.gpu_over_cpu = Some(s / u.seconds_per_dispatch);
+            }
+        }
+        print_size(&size);
+        report.sizes.push(size);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(p) = &opts.json {
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Other(e.to_string()))?;
+        crate::output::write_atomic(p, json.as_bytes())?;
+    }
+    Ok(report)
+}
+
+fn print_size(s: &SizeReport) {
+    println!("\n{}³ = {} voxels", s.n, s.voxels);
+    if let Some(why) = &s.gpu_skipped {
+        println!("  gpu: skipped: {why}");
+    }
+    if !s.gpu.is_empty() {
+        println!(
+            "  {:<18} {:>12} {:>14} {:>8} {:>10} {:>8}",
+            "kernel", "µs/dispatch", "voxel upd/s", "B/voxel", "GB/s", "× copy"
+        );
+        for k in &s.gpu {
+            println!(
+                "  {:<18} {:>12.2} {:>14.3e} {:>8.0} {:>10.1} {:>8.3}",
+                k.kernel,
+                k.seconds_per_dispatch * 1e6,
+                k.voxel_updates_per_s,
+                k.bytes_per_voxel,
+                k.effective_gb_per_s,
+                k.ratio_to_copy
+            );
+        }
+    }
+    if let (Some(t), Some(r)) = (s.cpu_unit_step_s, s.cpu_unit_steps_voxels_per_s) {
+        print!(
+            "  cpu unit step: {:.3} ms, {:.3e} voxel unit-steps/s",
+            t * 1e3,
+            r
+        );
+        match s.gpu_over_cpu {
+            Some(g) => println!("; gpu/cpu unit-step rate {g:.1}×"),
+            None => println!(),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Kernel timing for `infiltrate bench`: each kernel dispatched `reps` times in one
+//! compute pass, timed by GPU timestamps at the pass's ends where the adapter has them
+//! (else by the wall clock around a waited submission), beside a plain `vec4` copy of
+//! one field's bytes on the same device, the yardstick of every ratio. Timing leaves
+//! the fields meaningless: a solver that was timed is thrown away.
+
+use std::time::Instant;
+
+use super::{bind, read_mapped, storage_layout, GpuError, GpuSolver, GpuStep, T};
+
+/// How a time was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// GPU timestamps at the start and end of the pass.
+    Timestamps,
+    /// Host clock around a submission and its completion.
+    WallClock,
+}
+
+/// One kernel's time per dispatch (median of the rounds) and the fewest bytes per voxel
+/// it must move (each field it reads once, each it writes once; classes 1 byte).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KernelTime {
+    pub name: &'static str,
+    pub seconds: f64,
+    pub bytes_per_voxel: f64,
+}
+
+/// Bytes between two kernels' resolved timestamps (`QUERY_RESOLVE_BUFFER_ALIGNMENT`).
+const RESOLVE_STRIDE: u64 = wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
+
+/// The kernels timed, in the order reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Copy,
+    Chem,
+    ChemUptake,
+    Signal,
+    Cell,
+    /// One sub-step of C, A and P, the receptor pass and the cell step.
+    Unit,
+}
+
+const KERNELS: [(Kernel, &str, f64); 6] = [
+    (Kernel::Copy, "copy_vec4", 8.0),
+    // u, class → u'
+    (Kernel::Chem, "chem_step", 9.0),
+    // u, class, T, A → u'
+    (Kernel::ChemUptake, "chem_step_uptake", 17.0),
+    // C, A, T, class → s, μT
+    (Kernel::Signal, "signal_step", 21.0),
+    // s, μT, T, N, K, P, class → T', N, K
+    (Kernel::Cell, "cell_step", 37.0),
+    // three chem_step, signal_step, cell_step
+    (Kernel::Unit, "unit_step", 3.0 * 9.0 + 21.0 + 37.0),
+];
+
+impl GpuSolver {
+    /// Whether this device times with GPU timestamps.
+    pub fn timer(&self) -> Timer {
+        if self
+            .device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+        {
+            Timer::Timestamps
+        } else {
+            Timer::WallClock
+        }
+    }
+
+    /// Times every kernel: one warm-up round, then `rounds` rounds of `reps` dispatches
+    /// each; the median per dispatch is reported.
+    pub fn time_kernels(&mut self, reps: u32, rounds: u32) -> Result<Vec<KernelTime>, GpuError> {
+        self.flush();
+        let err = |m: String| GpuError::Device {
+            adapter: self.info.name.clone(),
+            message: m,
+        };
+        // A sane step entry at slot 0 (the values do not change the work).
+        let step = GpuStep {
+            dt: 1e-3,
+            plasma: 0.0,
+            bath: 0.0,
+            chem: 1,
+        };
+        self.queue
+            .write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&step));
+
+        // The copy's own buffers and pipeline (bench only).
+        let bytes = (self.padded * 4) as u64;
+        let buffer = |label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        };
+        let (src, dst) = (buffer("copy src"), buffer("copy dst"));
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("copy.wgsl"),
+                source: wgpu::ShaderSource::Wgsl(super::shaders::COPY.into()),
+            });
+        let layout = storage_layout(&self.device, "copy", &[true, false]);
+        let fixed_layout = self.pipelines.chem.get_bind_group_layout(0);
+        let pipeline_layout = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("copy"),
+                bind_group_layouts: &[Some(&fixed_layout), Some(&layout)],
+                immediate_size: 0,
+            });
+        let copy = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("copy_vec4"),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some("copy_vec4"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let copy_group = bind(&self.device, "copy", &layout, &[&src, &dst]);
+        let vec4s = (self.padded / 4) as u32;
+        let [wx, wy, _] = super::shaders::WORKGROUP;
+        let copy_gx = vec4s.div_ceil(wx).min(1024);
+        let copy_gy = vec4s.div_ceil(copy_gx * wx).div_ceil(wy);
+
+        let timestamps = self.timer() == Timer::Timestamps;
+        let n = KERNELS.len() as u32;
+        let query = timestamps.then(|| {
+            self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("bench"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2 * n,
+            })
+        });
+        let resolve = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench resolve"),
+            size: RESOLVE_STRIDE * u64::from(n),
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench read"),
+            size: RESOLVE_STRIDE * u64::from(n),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let period_ns = f64::from(self.queue.get_timestamp_period());
+
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); KERNELS.len()];
+        for round in 0..=rounds {
+            for (k, &(kernel, _, _)) in KERNELS.iter().enumerate() {
+                let mut encoder =
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("bench"),
+                        });
+                {
+                    let tw = query.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(2 * k as u32),
+                        end_of_pass_write_index: Some(2 * k as u32 + 1),
+                    });
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("bench"),
+                        timestamp_writes: tw,
+                    });
+                    pass.set_bind_group(0, &self.groups_.fixed, &[0]);
+                    for r in 0..reps {
+                        self.encode(
+                            &mut pass,
+                            kernel,
+                            r as usize & 1,
+                            &copy,
+                            &copy_group,
+                            [copy_gx, copy_gy],
+                        );
+                    }
+                }
+                if let Some(q) = &query {
+                    encoder.resolve_query_set(
+                        q,
+                        2 * k as u32..2 * k as u32 + 2,
+                        &resolve,
+                        RESOLVE_STRIDE * k as u64,
+                    );
+                }
+                let started = Instant::now();
+                self.queue.submit([encoder.finish()]);
+                self.device
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| err(format!("waiting for the device: {e}")))?;
+                let wall = started.elapsed().as_secs_f64();
+                if round > 0 && query.is_none() {
+                    samples[k].push(wall / f64::from(reps));
+                }
+            }
+            if let (Some(_), true) = (&query, round > 0) {
+                let mut encoder =
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("bench resolve"),
+                        });
+                encoder.copy_buffer_to_buffer(
+                    &resolve,
+                    0,
+                    &readback,
+                    0,
+                    RESOLVE_STRIDE * u64::from(n),
+                );
+                self.queue.submit([encoder.finish()]);
+                let ticks: Vec<u64> = read_mapped(
+                    &self.device,
+                    &readback,
+                    RESOLVE_STRIDE * u64::from(n),
+                    |raw| bytemuck::cast_slice::<u8, u64>(raw).to_vec(),
+                )
+                .map_err(err)?;
+                for k in 0..KERNELS.len() {
+                    let at = k * RESOLVE_STRIDE as usize / 8;
+                    let dt = ticks[at + 1].saturating_sub(ticks[at]) as f64 * period_ns * 1e-9;
+                    samples[k].push(dt / f64::from(reps));
+                }
+            }
+        }
+        Ok(KERNELS
+            .iter()
+            .zip(samples)
+            .map(|(&(_, name, bytes), mut s)| {
+                s.sort_by(f64::total_cmp);
+                KernelTime {
+                    name,
+                    seconds: s[s.len() / 2],
+                    bytes_per_voxel: bytes,
+                }
+            })
+            .collect())
+    }
+
+    /// Encodes one dispatch (or, for the unit step, five) of `kernel`; `flip` alternates
+    /// the ping-pong buffers between repetitions.
+    fn encode(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        kernel: Kernel,
+        flip: usize,
+        copy: &wgpu::ComputePipeline,
+        copy_group: &wgpu::BindGroup,
+        copy_groups: [u32; 2],
+    ) {
+        let (p, g) = (&self.pipelines, &self.groups_);
+        let [gx, gy, gz] = self.groups;
+        let cur = self.cur.map(|c| c ^ flip);
+        let chem = |pass: &mut wgpu::ComputePass, u: usize| {
+            pass.set_pipeline(&p.chem);
+            pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
+            pass.dispatch_workgroups(gx, gy, gz);
+        };
+        let signal = |pass: &mut wgpu::ComputePass| {
+            pass.set_pipeline(&p.signal);
+            pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
+            pass.dispatch_workgroups(gx, gy, gz);
+        };
+        let cell = |pass: &mut wgpu::ComputePass| {
+            pass.set_pipeline(&p.cell);
+            pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
+            pass.dispatch_workgroups(gx, gy, gz);
+        };
+        match kernel {
+            Kernel::Copy => {
+                pass.set_pipeline(copy);
+                pass.set_bind_group(1, copy_group, &[]);
+                pass.dispatch_workgroups(copy_groups[0], copy_groups[1], 1);
+            }
+            Kernel::Chem => chem(pass, 1),
+            Kernel::ChemUptake => {
+                pass.set_pipeline(&p.chem_uptake);
+                pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
+                pass.dispatch_workgroups(gx, gy, gz);
+            }
+            Kernel::Signal => signal(pass),
+            Kernel::Cell => cell(pass),
+            Kernel::Unit => {
+                for u in 0..3 {
+                    chem(pass, u);
+                }
+                signal(pass);
+                cell(pass);
+            }
+        }
+    }
+}
