@@ -222,10 +222,10 @@ impl GpuSolver {
                     |raw| bytemuck::cast_slice::<u8, u64>(raw).to_vec(),
                 )
                 .map_err(err)?;
-                for k in 0..KERNELS.len() {
+                for (k, sample) in samples.iter_mut().enumerate() {
                     let at = k * RESOLVE_STRIDE as usize / 8;
                     let dt = ticks[at + 1].saturating_sub(ticks[at]) as f64 * period_ns * 1e-9;
-                    samples[k].push(dt / f64::from(reps));
+                    sample.push(dt / f64::from(reps));
                 }
             }
         }
