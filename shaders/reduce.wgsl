@@ -8,8 +8,8 @@
 // [max |u − mark|, max |u|] as f32 bits; cleared by the host before each reduction.
 @group(1) @binding(2) var<storage, read_write> maxima: array<atomic<u32>, 2>;
 
-var<workgroup> part_d: array<u32, 64>;
-var<workgroup> part_m: array<u32, 64>;
+var<workgroup> part_d: array<u32, WG_SIZE>;
+var<workgroup> part_m: array<u32, WG_SIZE>;
 
 const NAN_BITS: u32 = 0x7fc00000u;
 const INF_BITS: u32 = 0x7f800000u;
@@ -34,7 +34,7 @@ fn block_change(
     }
     part_d[l] = d;
     part_m[l] = m;
-    for (var half = 32u; half > 0u; half >>= 1u) {
+    for (var half = WG_SIZE / 2u; half > 0u; half >>= 1u) {
         workgroupBarrier();
         if l < half {
             part_d[l] = max(part_d[l], part_d[l + half]);

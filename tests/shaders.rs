@@ -77,7 +77,9 @@ fn shaders_translate_to_every_backend() {
             hlsl::Writer::new(&mut text, &options, &pipeline)
                 .write(&module, &info, None)
                 .unwrap_or_else(|e| panic!("{what} to HLSL: {e}"));
-            assert!(text.contains("[numthreads(16, 4, 1)]"), "{what}: {text}");
+            let [wx, wy, wz] = shaders::WORKGROUP;
+            let numthreads = format!("[numthreads({wx}, {wy}, {wz})]");
+            assert!(text.contains(&numthreads), "{what}: {text}");
 
             let mut text = String::new();
             let options = glsl::Options::default();
@@ -96,7 +98,8 @@ fn shaders_translate_to_every_backend() {
             )
             .and_then(|mut w| w.write())
             .unwrap_or_else(|e| panic!("{what} to GLSL: {e}"));
-            assert!(text.contains("local_size_x = 16"), "{what}: {text}");
+            let local = format!("local_size_x = {}", shaders::WORKGROUP[0]);
+            assert!(text.contains(&local), "{what}: {text}");
         }
     }
 }

@@ -26,7 +26,7 @@
 //! `chem_step` / `chem_step_uptake` (chem.wgsl), `signal_step` (signal.wgsl),
 //! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
 //! quasi-steady block, read back once per block of iterations). One thread per voxel,
-//! workgroups of 16 × 4.
+//! workgroups of 64 × 4 (measured best of 16×4, 32×4, 64×4, 128×1 on an H200).
 //!
 //! # Reading back
 //!
@@ -36,7 +36,7 @@
 //! # Not yet
 //!
 //! - wgpu's runtime bounds checks are on (`create_shader_module`). The kernels guard
-//!   their own indices (`in_grid`, `neighbour`), so `create_shader_module_trusted` with
+//!   their own indices (`in_grid` and explicit per-face checks), so `create_shader_module_trusted` with
 //!   `ShaderRuntimeChecks::unchecked()` could later remove a quarter of the cost on a
 //!   GPU (docs: GPU.md), once a test runs the unchecked modules against the checked.
 //! - A field must fit one storage binding (`max_storage_buffer_binding_size`, 2 GiB on

@@ -63,5 +63,5 @@ pub const ALL: [Shader; 5] = [
 ];
 
 /// Workgroup shape of every field kernel (`WG_X`, `WG_Y` in common.wgsl): one thread
-/// per voxel, 16 x-voxels by 4 rows.
-pub const WORKGROUP: [u32; 3] = [16, 4, 1];
+/// per voxel, 64 x-voxels by 4 rows.
+pub const WORKGROUP: [u32; 3] = [64, 4, 1];
