@@ -219,6 +219,7 @@ pub fn prepare(path: &Path, overrides: Overrides) -> Result<Prepared> {
     let params = Params::from_scenario(&loaded.scenario);
     let plan = StepPlan::derive(&loaded, &params)?;
     check_quasi_steady(&loaded)?;
+    check_host_memory(&loaded, available_memory())?;
     let geometry = geometry::build(&loaded)?;
     let dosing = Dosing::from_scenario(&loaded.scenario);
     Ok(Prepared {
@@ -228,6 +229,48 @@ pub fn prepare(path: &Path, overrides: Overrides) -> Result<Prepared> {
         plan,
         dosing,
     })
+}
+
+/// Bytes per voxel the host holds for any backend while a run starts: the class byte,
+/// the f32 distance, the distance transform's f32 working volume and the initial fields
+/// in f64.
+pub const HOST_BYTES_PER_VOXEL: u64 = 1 + 4 + 4 + 6 * 8;
+
+/// The memory this machine has available (Linux: `MemAvailable`), if known.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a grid whose host-side data cannot fit in `available` bytes, naming the
+/// memory needed, the memory available and the largest cubic grid that fits.
+pub fn check_host_memory(loaded: &Loaded, available: Option<u64>) -> Result<()> {
+    let g = &loaded.scenario.grid;
+    let voxels = u64::from(g.nx) * u64::from(g.ny) * u64::from(g.nz);
+    let needed = voxels.saturating_mul(HOST_BYTES_PER_VOXEL);
+    let Some(avail) = available else {
+        return Ok(());
+    };
+    if needed > avail {
+        let largest = ((avail / HOST_BYTES_PER_VOXEL) as f64).cbrt().floor();
+        return Err(Error::Invalid(vec![crate::error::Invalid {
+            at: loaded.locate("grid.nx"),
+            value: format!(
+                "{} × {} × {} = {voxels} voxels, needing {} of host memory ({HOST_BYTES_PER_VOXEL} B per voxel)",
+                g.nx,
+                g.ny,
+                g.nz,
+                human_bytes(needed as f64)
+            ),
+            allowed: format!(
+                "a grid within the {} this machine has available (about {largest:.0}³ voxels)",
+                human_bytes(avail as f64)
+            ),
+        }]));
+    }
+    Ok(())
 }
 
 /// CXCL12 may be quasi-steady only when its sources do not change (no uptake by T cells).
