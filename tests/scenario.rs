@@ -273,3 +273,18 @@ fn partly_written_tables_keep_their_own_defaults() {
     );
     assert_eq!(s.anti_pd1.diffusion_um2_per_min, 300.0);
 }
+
+#[test]
+fn too_many_snapshots_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "s.toml",
+        &MINIMAL.replace("duration_h = 2.0", "duration_h = 1e9"),
+    );
+    let m = scenario::load_valid(&p).unwrap_err().to_string();
+    assert!(
+        m.contains("time.snapshot_every_h") && m.contains("100000 snapshots"),
+        "{m}"
+    );
+}

@@ -5,6 +5,9 @@ use super::load::Loaded;
 use super::schema::*;
 use crate::error::Invalid;
 
+/// The most snapshots a run may have (each is a row, a profile and a read-back).
+pub const MAX_SNAPSHOTS: f64 = 100_000.0;
+
 /// Collects invalid values with their locations.
 pub struct Checker<'a> {
     loaded: &'a Loaded,
@@ -68,6 +71,19 @@ pub fn check_ranges(c: &mut Checker) {
         );
     }
     c.non_negative("time.burn_in_h", s.time.burn_in_h);
+    let snapshots = s.time.duration_h / s.time.snapshot_every_h;
+    if snapshots.is_finite() && snapshots > 0.0 {
+        c.require(
+            snapshots <= MAX_SNAPSHOTS,
+            "time.snapshot_every_h",
+            s.time.snapshot_every_h,
+            &format!(
+                "at most {MAX_SNAPSHOTS} snapshots: ≥ {} h for time.duration_h = {}",
+                s.time.duration_h / MAX_SNAPSHOTS,
+                s.time.duration_h
+            ),
+        );
+    }
 
     check_geometry(c, &s.geometry, &s.grid);
     check_tissue(c, &s.tissue);
