@@ -418,6 +418,8 @@ pub struct RunSummary {
     pub scenario: String,
     pub name: String,
     pub program_version: String,
+    /// FNV-1a 64-bit hash of `scenario.resolved.toml` (every default filled in), in hex.
+    pub scenario_hash: String,
     pub backend: Backend,
     /// The solver in words (adapter and API for the GPU, threads for the CPU).
     pub solver: String,
@@ -546,6 +548,7 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         scenario: loaded.path().display().to_string(),
         name: s.name.clone(),
         program_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_hash: format!("{:016x}", fnv1a(resolved.as_bytes())),
         backend: selected.backend,
         solver: solver.describe(),
         threads: rayon::current_num_threads(),
@@ -557,6 +560,13 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
     Ok(summary)
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of a text (not a cryptographic hash).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Stops the run at the first NaN, infinite or negative value, naming it.

@@ -155,3 +155,77 @@ fn unwritable_output_is_an_error() {
     let _ = Path::new("");
     assert!(text(&o).contains("file/sub"), "{}", text(&o));
 }
+
+/// Runs quick.toml for `duration` with global options `global` (before `run`) and run
+/// options `extra`; returns metrics.csv and profile.csv.
+fn quick_outputs(duration: &str, global: &[&str], extra: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args(global)
+        .args([
+            "run",
+            "--quiet",
+            "--duration",
+            duration,
+            "--snapshot-every",
+            "15min",
+        ])
+        .args(extra)
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    (
+        fs::read_to_string(out.join("metrics.csv")).unwrap(),
+        fs::read_to_string(out.join("profile.csv")).unwrap(),
+    )
+}
+
+/// quick.toml (24 × 24 × 25 voxels) for 45 min on the CPU backend with 1, 7 and the
+/// default number of threads: metrics and profile identical to the byte (no sum
+/// anywhere depends on the thread count).
+#[test]
+fn cpu_runs_repeat_to_the_byte_with_any_thread_count() {
+    let cpu = ["--backend", "cpu"];
+    let one = quick_outputs("45min", &["--threads", "1"], &cpu);
+    let seven = quick_outputs("45min", &["--threads", "7"], &cpu);
+    let default = quick_outputs("45min", &[], &cpu);
+    assert_eq!(one, seven);
+    assert_eq!(one, default);
+}
+
+/// A 13 × 11 × 5 slice with anti-PD-1 in the bath, 30 min, twice on the GPU backend
+/// (software Vulkan in CI): the step kernels have no atomics and a fixed order, so the
+/// outputs repeat to the byte.
+#[test]
+fn gpu_runs_repeat_to_the_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("small.toml");
+    fs::write(
+        &scenario,
+        "[grid]\nnx = 13\nny = 11\nnz = 5\nvoxel_um = 10.0\n\
+         [time]\nduration_h = 0.5\nsnapshot_every_h = 0.25\n\
+         [geometry]\nkind = \"slice\"\n[geometry.slice]\nthickness_um = 50.0\n\
+         [[treatment]]\ndrug = \"anti_pd1\"\nroute = \"bath\"\nlevel_nM = 68.5\n",
+    )
+    .unwrap();
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let o = bin()
+            .args(["run", "--quiet", "--backend", "vulkan"])
+            .arg(&scenario)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        (
+            fs::read_to_string(out.join("metrics.csv")).unwrap(),
+            fs::read_to_string(out.join("profile.csv")).unwrap(),
+        )
+    };
+    assert_eq!(run("a"), run("b"));
+}
