@@ -1,14 +1,49 @@
 //! The cell step, the twin of `cpu::kernels::cell_step`, after the receptor pass of
 //! signal.wgsl: T cells (motile exchange of μT, upwind chemotaxis, sources, death) into
 //! the next T buffer; tumour cells N and killed K updated in place (pointwise).
+//!
+//! Each thread steps four consecutive x-voxels (a quad, one vec4 of a padded row): s, w,
+//! T and the y±1, z±1 neighbours as vec4 loads, the four class codes as one u32, only the
+//! two outer x-neighbours as scalars; the inner x-neighbours come from registers.
 
-@group(1) @binding(0) var<storage, read> cell_s: array<f32>;
-@group(1) @binding(1) var<storage, read> cell_w: array<f32>;
-@group(1) @binding(2) var<storage, read> t_in: array<f32>;
-@group(1) @binding(3) var<storage, read> anti_pd1: array<f32>;
-@group(1) @binding(4) var<storage, read_write> t_out: array<f32>;
-@group(1) @binding(5) var<storage, read_write> tumor: array<f32>;
-@group(1) @binding(6) var<storage, read_write> killed: array<f32>;
+@group(1) @binding(0) var<storage, read> cell_s: array<vec4<f32>>;
+@group(1) @binding(1) var<storage, read> cell_w: array<vec4<f32>>;
+@group(1) @binding(2) var<storage, read> t_in: array<vec4<f32>>;
+@group(1) @binding(3) var<storage, read> anti_pd1: array<vec4<f32>>;
+@group(1) @binding(4) var<storage, read_write> t_out: array<vec4<f32>>;
+@group(1) @binding(5) var<storage, read_write> tumor: array<vec4<f32>>;
+@group(1) @binding(6) var<storage, read_write> killed: array<vec4<f32>>;
+
+// A neighbour of one voxel: whether it lies in the domain, and if so its class, w, s
+// and T.
+struct CellNeighbour {
+    inside: bool,
+    c: u32,
+    w: f32,
+    s: f32,
+    t: f32,
+}
+
+// The vec4s of s, w and T and the class word of a row of the quad (zero outside the
+// domain, where they are never used).
+struct CellRow {
+    s: vec4<f32>,
+    w: vec4<f32>,
+    t: vec4<f32>,
+    c: u32,
+}
+
+fn cell_row(inside: bool, i: u32) -> CellRow {
+    if inside {
+        return CellRow(cell_s[i], cell_w[i], t_in[i], classes[i]);
+    }
+    return CellRow(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), 0u);
+}
+
+// Voxel k (0–3) of a neighbouring row as a neighbour.
+fn row_neighbour(inside: bool, r: CellRow, k: u32) -> CellNeighbour {
+    return CellNeighbour(inside, class_byte(r.c, k), r.w[k], r.s[k], r.t[k]);
+}
 
 // What the T-cell faces of an open voxel i need, in registers: the motility factors
 // (two vec4), the voxel's class and its w, s and T.
@@ -21,60 +56,46 @@ struct CellVoxel {
     ti: f32,
 }
 
-// Whether neighbour j (inside the domain) admits T cells: yes when its class is the
-// voxel's own (open), else by its motility factor.
-fn t_open(v: CellVoxel, j: u32) -> bool {
-    let cj = class_at(j);
-    return cj == v.ci || per_class(v.m_lo, v.m_hi, cj) != 0.0;
-}
-
-// −F_ij·h across the face to an open neighbour j.
-fn t_face(v: CellVoxel, j: u32) -> f32 {
-    return t_face_inflow(v.wi, cell_w[j], v.si, cell_s[j], v.ti, t_in[j]);
-}
-
-// One thread per voxel (x, y, z) = global id: T into t_out, N and K in place.
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
-    if !in_grid(id) {
-        return;
+// −F_ij·h across the face to neighbour n if it lies in the domain and admits T cells
+// (its class is the voxel's own, or its motility factor is not 0), else 0: a face with a
+// closed class on either side carries nothing, chemotaxis included.
+fn t_face(v: CellVoxel, n: CellNeighbour) -> f32 {
+    if n.inside && (n.c == v.ci || per_class(v.m_lo, v.m_hi, n.c) != 0.0) {
+        return t_face_inflow(v.wi, n.w, v.si, n.s, v.ti, n.t);
     }
-    let x = id.x;
-    let y = id.y;
-    let z = id.z;
-    let i = index_of(x, y, z);
-    let ci = class_at(i);
-    let ti = t_in[i];
+    return 0.0;
+}
+
+// The new T, N and K of one voxel (class ci, w, s, T, anti-PD-1 p, N, K) from its six
+// neighbours: Σ over open faces of −F_ij·h in the CPU's order (x−, x+, y−, y+, z−, z+),
+// then the sources, death, growth and killing.
+fn cell_voxel(
+    ci: u32,
+    wi: f32,
+    si: f32,
+    ti: f32,
+    p: f32,
+    ni: f32,
+    ki: f32,
+    xm: CellNeighbour,
+    xp: CellNeighbour,
+    ym: CellNeighbour,
+    yp: CellNeighbour,
+    zm: CellNeighbour,
+    zp: CellNeighbour,
+) -> vec3<f32> {
     let m_lo = P.motility[0];
     let m_hi = P.motility[1];
-    // Σ over open faces of −F_ij·h in the CPU's order (x−, x+, y−, y+, z−, z+), written
-    // out: a face with a closed class on either side carries nothing, chemotaxis
-    // included; a neighbour outside the domain is never read.
     var div = 0.0;
     if per_class(m_lo, m_hi, ci) != 0.0 {
-        let v = CellVoxel(m_lo, m_hi, ci, cell_w[i], cell_s[i], ti);
-        let sy = stride_y();
-        let sz = stride_z();
-        if x > 0u && t_open(v, i - 1u) {
-            div += t_face(v, i - 1u);
-        }
-        if x + 1u < P.nx && t_open(v, i + 1u) {
-            div += t_face(v, i + 1u);
-        }
-        if y > 0u && t_open(v, i - sy) {
-            div += t_face(v, i - sy);
-        }
-        if y + 1u < P.ny && t_open(v, i + sy) {
-            div += t_face(v, i + sy);
-        }
-        if z > 0u && t_open(v, i - sz) {
-            div += t_face(v, i - sz);
-        }
-        if z + 1u < P.nz && t_open(v, i + sz) {
-            div += t_face(v, i + sz);
-        }
+        let v = CellVoxel(m_lo, m_hi, ci, wi, si, ti);
+        div += t_face(v, xm);
+        div += t_face(v, xp);
+        div += t_face(v, ym);
+        div += t_face(v, yp);
+        div += t_face(v, zm);
+        div += t_face(v, zp);
     }
-    let ni = tumor[i];
     // Sources are limited by crowding, clamped at 0 above T_max.
     let crowd = max(1.0 - ti * P.inv_t_max, 0.0);
     var fed = 0.0;
@@ -82,14 +103,78 @@ fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
         fed = ni / (ni + P.k_n);
     }
     let dt_t = div * P.inv_h2 + influx_of(ci) * crowd + P.prolif * ti * fed * crowd - P.death * ti;
-    t_out[i] = ti + S.dt * dt_t;
-
-    let b = blockade(anti_pd1[i]);
+    let b = blockade(p);
     let kill = P.kill * (1.0 - P.q * (1.0 - b)) * ti * ni;
     var grown = 0.0;
     if ci == TUMOR {
         grown = P.growth * ni * (1.0 - ni);
     }
-    tumor[i] = ni + S.dt * (grown - kill);
-    killed[i] = killed[i] + S.dt * kill;
+    return vec3<f32>(ti + S.dt * dt_t, ni + S.dt * (grown - kill), ki + S.dt * kill);
+}
+
+// One thread per quad: x = 4·id.x … 4·id.x + 3 (those < nx), y = id.y, z = id.z; T into
+// t_out, N and K in place; padding voxels (x ≥ nx) written with 0, what they hold.
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
+    if !quad_in_grid(id) {
+        return;
+    }
+    let q = quad_of(id);
+    let x = q.x0;
+    let o = cell_row(true, q.i);
+    let p = anti_pd1[q.i];
+    let n = tumor[q.i];
+    let k = killed[q.i];
+    let y_m = q.y > 0u;
+    let y_p = q.y + 1u < P.ny;
+    let z_m = q.z > 0u;
+    let z_p = q.z + 1u < P.nz;
+    let ym = cell_row(y_m, q.i - q.sy);
+    let yp = cell_row(y_p, q.i + q.sy);
+    let zm = cell_row(z_m, q.i - q.sz);
+    let zp = cell_row(z_p, q.i + q.sz);
+    // The outer x-neighbours: x − 1 of the first voxel, x + 1 of the last.
+    var xm = CellNeighbour(false, 0u, 0.0, 0.0, 0.0);
+    if x > 0u {
+        let j = q.i - 1u;
+        xm = CellNeighbour(true, class_byte(classes[j], 3u), cell_w[j].w, cell_s[j].w, t_in[j].w);
+    }
+    var xp = CellNeighbour(false, 0u, 0.0, 0.0, 0.0);
+    if x + 4u < P.nx {
+        let j = q.i + 1u;
+        xp = CellNeighbour(true, class_byte(classes[j], 0u), cell_w[j].x, cell_s[j].x, t_in[j].x);
+    }
+    let own0 = row_neighbour(true, o, 0u);
+    let own1 = row_neighbour(true, o, 1u);
+    let own2 = row_neighbour(true, o, 2u);
+    let own3 = row_neighbour(true, o, 3u);
+    let v0 = cell_voxel(
+        own0.c, o.w.x, o.s.x, o.t.x, p.x, n.x, k.x,
+        xm, row_neighbour(x + 1u < P.nx, o, 1u),
+        row_neighbour(y_m, ym, 0u), row_neighbour(y_p, yp, 0u),
+        row_neighbour(z_m, zm, 0u), row_neighbour(z_p, zp, 0u),
+    );
+    let v1 = cell_voxel(
+        own1.c, o.w.y, o.s.y, o.t.y, p.y, n.y, k.y,
+        own0, row_neighbour(x + 2u < P.nx, o, 2u),
+        row_neighbour(y_m, ym, 1u), row_neighbour(y_p, yp, 1u),
+        row_neighbour(z_m, zm, 1u), row_neighbour(z_p, zp, 1u),
+    );
+    let v2 = cell_voxel(
+        own2.c, o.w.z, o.s.z, o.t.z, p.z, n.z, k.z,
+        own1, row_neighbour(x + 3u < P.nx, o, 3u),
+        row_neighbour(y_m, ym, 2u), row_neighbour(y_p, yp, 2u),
+        row_neighbour(z_m, zm, 2u), row_neighbour(z_p, zp, 2u),
+    );
+    let v3 = cell_voxel(
+        own3.c, o.w.w, o.s.w, o.t.w, p.w, n.w, k.w,
+        own2, xp,
+        row_neighbour(y_m, ym, 3u), row_neighbour(y_p, yp, 3u),
+        row_neighbour(z_m, zm, 3u), row_neighbour(z_p, zp, 3u),
+    );
+    let inside = in_row(q);
+    let zero = vec4<f32>(0.0);
+    t_out[q.i] = select(zero, vec4<f32>(v0.x, v1.x, v2.x, v3.x), inside);
+    tumor[q.i] = select(zero, vec4<f32>(v0.y, v1.y, v2.y, v3.y), inside);
+    killed[q.i] = select(zero, vec4<f32>(v0.z, v1.z, v2.z, v3.z), inside);
 }

@@ -4,7 +4,10 @@
 //!
 //! Grid: fields are f32, one storage buffer each, index `x + nxp·(y + ny·z)` with the row
 //! stride `nxp` = nx rounded up to a multiple of 4. Voxels with x ≥ nx are padding:
-//! outside the domain, never read as neighbours, never written.
+//! outside the domain, never read as neighbours, hold 0 and are written (by the vec4
+//! kernels) with nothing but 0. The stencil kernels (chem, cell) step a quad per thread:
+//! four consecutive x-voxels, one `vec4` of a row (rows never straddle a vec4) and one
+//! u32 of packed classes (word i of the classes is vec4 i of a field).
 
 // Keep in sync with `GpuChem` in src/gpu/params.rs (tests/shaders.rs checks the layout).
 // Per-class values: class c sits in component (c & 3) of vec4 (c >> 2); 8 slots, 5 used.
@@ -56,8 +59,11 @@ struct Step {
 }
 
 const TUMOR: u32 = 2u;
-// Workgroup shape of every field kernel: 64 x-voxels by 4 rows (256 threads); on an
-// H200 this ran the signal and cell kernels 1.5× faster than 16 × 4 (docs/bench/).
+// Workgroup shape of every field kernel: 64 threads in x by 4 rows (256 threads): 64
+// x-voxels for the scalar kernels (signal, reduce), 64 quads (256 x-voxels) for the vec4
+// stencil kernels (chem, cell). On an H200, with one voxel per thread, this ran the
+// signal and cell kernels 1.5× faster than 16 × 4 (docs/bench/); not yet measured with
+// quads.
 const WG_X: u32 = 64u;
 const WG_Y: u32 = 4u;
 // Threads per workgroup (a power of two: reduce.wgsl halves it).
@@ -79,7 +85,42 @@ fn index_of(x: u32, y: u32, z: u32) -> u32 {
 }
 
 fn class_at(i: u32) -> u32 {
-    return (classes[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;
+    return class_byte(classes[i >> 2u], i & 3u);
+}
+
+// Class code k (0–3) of a word of four packed codes.
+fn class_byte(w: u32, k: u32) -> u32 {
+    return (w >> (k * 8u)) & 0xffu;
+}
+
+// The four x-voxels x0 … x0 + 3 of row (y, z) that a thread of a vec4 field kernel
+// steps: i is their vec4 index in a field (and their word in the classes), sy and sz the
+// vec4 strides of a row and a plane.
+struct Quad {
+    x0: u32,
+    y: u32,
+    z: u32,
+    i: u32,
+    sy: u32,
+    sz: u32,
+}
+
+// Whether a thread of a vec4 field kernel has a quad: id.x < nxp/4, y < ny, z < nz.
+fn quad_in_grid(id: vec3<u32>) -> bool {
+    return id.x < (P.nxp >> 2u) && id.y < P.ny && id.z < P.nz;
+}
+
+// The quad of thread id: x = 4·id.x … 4·id.x + 3, y = id.y, z = id.z.
+fn quad_of(id: vec3<u32>) -> Quad {
+    let sy = P.nxp >> 2u;
+    let sz = sy * P.ny;
+    return Quad(4u * id.x, id.y, id.z, id.x + sy * id.y + sz * id.z, sy, sz);
+}
+
+// Which voxels of a quad lie in the domain (x < nx); the others are padding.
+fn in_row(q: Quad) -> vec4<bool> {
+    let x = q.x0;
+    return vec4<bool>(x < P.nx, x + 1u < P.nx, x + 2u < P.nx, x + 3u < P.nx);
 }
 
 // Class c's entry of a per-class table held in registers as two vec4 (classes 0–3 in lo,

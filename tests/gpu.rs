@@ -388,6 +388,49 @@ fn cell_step_matches_cpu() {
     }
 }
 
+/// Rows that end inside a vec4 (the chem and cell kernels step four x-voxels per
+/// thread): nx = 1, 2, 3, 5, 6, 7 (partial quads, padding in the last vec4 of a row,
+/// nx = 1 with no x-neighbour at all) and 4, 8 (whole quads), ny × nz = 5 × 4, random
+/// classes and fields ([`busy`] parameters): 40 sub-steps of each chemical with the bath
+/// on x−, x+, y− and z+ (so the bath terms of both x faces act at partial quads), then
+/// 40 cell steps with every class open to T cells; every field within [`f32_bound`].
+#[test]
+fn kernels_match_cpu_on_rows_ending_inside_a_vec4() {
+    let chemicals = [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1];
+    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
+    for nx in [1, 2, 3, 4, 5, 6, 7, 8] {
+        let mut p = busy([nx, 5, 4]);
+        p.bath_faces = [true, true, true, false, false, true];
+        // Class 0 open to T cells, so that a padding voxel (class code 0, T = w = 0)
+        // taken for a neighbour would carry a flux.
+        p.motility[0] = 0.5;
+        let (class, fields) = random_state(&p, 10 + nx as u64);
+        let (mut c, mut g) = twins(p.clone(), class, fields);
+        let steps = 40;
+        for (u, which) in chemicals.into_iter().enumerate() {
+            let dt = 0.9 * chem_bound(&p, p.chem(which));
+            let (plasma, bath) = levels[u];
+            for _ in 0..steps {
+                c.chem_step(which, dt, plasma, bath);
+                g.chem_step(which, dt, plasma, bath);
+            }
+        }
+        let dt = 0.9 * cell_bound(&p);
+        for _ in 0..steps {
+            c.cell_step(dt);
+            g.cell_step(dt);
+        }
+        // The cell steps read C and A after their sub-steps: T, N, K carry both errors.
+        let n = Some(2 * steps);
+        compare(
+            &format!("nx = {nx}"),
+            c.fields(),
+            &g.read_fields().unwrap(),
+            [Some(steps), Some(steps), Some(steps), n, n, n],
+        );
+    }
+}
+
 /// A plan with the given cell step, sub-step counts and quasi-steady flags (as in
 /// tests/analytic.rs).
 fn plan(p: &Params, cell_dt: f64, substeps: [u32; 3], quasi_steady: [bool; 3]) -> StepPlan {

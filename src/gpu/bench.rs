@@ -255,12 +255,15 @@ impl GpuSolver {
         copy_groups: [u32; 2],
     ) {
         let (p, g) = (&self.pipelines, &self.groups_);
+        // Scalar kernels (signal) one thread per voxel, the vec4 stencil kernels (chem,
+        // cell) one per quad of four x-voxels.
         let [gx, gy, gz] = self.groups;
+        let [qx, qy, qz] = self.quad_groups;
         let cur = self.cur.map(|c| c ^ flip);
         let chem = |pass: &mut wgpu::ComputePass, u: usize| {
             pass.set_pipeline(&p.chem);
             pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+            pass.dispatch_workgroups(qx, qy, qz);
         };
         let signal = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.signal);
@@ -270,7 +273,7 @@ impl GpuSolver {
         let cell = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.cell);
             pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+            pass.dispatch_workgroups(qx, qy, qz);
         };
         match kernel {
             Kernel::Copy => {
@@ -282,7 +285,7 @@ impl GpuSolver {
             Kernel::ChemUptake => {
                 pass.set_pipeline(&p.chem_uptake);
                 pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
-                pass.dispatch_workgroups(gx, gy, gz);
+                pass.dispatch_workgroups(qx, qy, qz);
             }
             Kernel::Signal => signal(pass),
             Kernel::Cell => cell(pass),

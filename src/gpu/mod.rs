@@ -4,9 +4,10 @@
 //! # Buffers
 //!
 //! One storage buffer per field, f32, padded rows: index `x + nxp·(y + ny·z)` with
-//! `nxp` = nx rounded up to a multiple of 4 (so that a later kernel can load four
-//! x-voxels as one `vec4` without any change here). Padding voxels lie outside the
-//! domain: no flux crosses x = nx, kernels never write them, they stay 0.
+//! `nxp` = nx rounded up to a multiple of 4, so that the stencil kernels load four
+//! x-voxels as one `vec4` (a row's vec4s never straddle rows) and their four class
+//! codes as one u32. Padding voxels lie outside the domain: no flux crosses x = nx, they
+//! are never neighbours, they hold 0 and kernels write nothing else to them.
 //!
 //! - C, A, P and T ping-pong: two buffers each; the host tracks which holds the current
 //!   values and binds prebuilt bind groups chosen by those parities (wgpu's boids
@@ -25,8 +26,14 @@
 //!
 //! `chem_step` / `chem_step_uptake` (chem.wgsl), `signal_step` (signal.wgsl),
 //! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
-//! quasi-steady block, read back once per block of iterations). One thread per voxel,
-//! workgroups of 64 × 4 (measured best of 16×4, 32×4, 64×4, 128×1 on an H200).
+//! quasi-steady block, read back once per block of iterations). The stencil kernels
+//! (chem, cell) run one thread per quad: thread (qx, y, z) steps x = 4·qx … 4·qx + 3
+//! (those < nx) with `vec4` loads of its own and its y±1, z±1 neighbours, one class word,
+//! and scalar loads of only the two outer x-neighbours; their dispatch covers nxp/4
+//! threads in x (`quad_workgroups`). `signal_step` and `block_change` stay one thread
+//! per voxel (nx threads in x, `workgroups`). Workgroups of 64 × 4 threads for all
+//! (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel per thread; with
+//! quads a workgroup spans 256 x-voxels, not yet measured).
 //!
 //! # Reading back
 //!
@@ -36,7 +43,7 @@
 //! # Not yet
 //!
 //! - wgpu's runtime bounds checks are on (`create_shader_module`). The kernels guard
-//!   their own indices (`in_grid` and explicit per-face checks), so `create_shader_module_trusted` with
+//!   their own indices (`in_grid`, `quad_in_grid` and explicit per-face checks), so `create_shader_module_trusted` with
 //!   `ShaderRuntimeChecks::unchecked()` could later remove a quarter of the cost on a
 //!   GPU (docs: GPU.md), once a test runs the unchecked modules against the checked.
 //! - A field must fit one storage binding (`max_storage_buffer_binding_size`, 2 GiB on
@@ -155,8 +162,10 @@ pub struct GpuSolver {
     /// Row stride (padded nx) and voxels including padding.
     nxp: usize,
     padded: usize,
-    /// Workgroups per dispatch of a field kernel.
+    /// Workgroups per dispatch of a scalar field kernel (signal, reduce).
     groups: [u32; 3],
+    /// Workgroups per dispatch of a vec4 stencil kernel (chem, cell).
+    quad_groups: [u32; 3],
     /// Whether CXCL12 steps with uptake by T cells.
     uptake: bool,
     /// Bytes between step entries.
@@ -176,11 +185,19 @@ pub struct GpuSolver {
 /// `min_uniform_buffer_offset_alignment`, which every adapter meets).
 const STEP_STRIDE: usize = 256;
 
-/// Workgroups of a field kernel's dispatch for a grid.
+/// Workgroups of a dispatch of a scalar field kernel (`signal_step`, `block_change`:
+/// one thread per voxel) for a grid: nx threads in x.
 fn workgroups(dims: [usize; 3]) -> [u32; 3] {
     let [wx, wy, _] = shaders::WORKGROUP;
     let d = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     [d(dims[0]).div_ceil(wx), d(dims[1]).div_ceil(wy), d(dims[2])]
+}
+
+/// Workgroups of a dispatch of a vec4 stencil kernel (`chem_step`, `chem_step_uptake`,
+/// `cell_step`: one thread per quad of four x-voxels) for a grid: nxp/4 threads in x.
+/// Never more than [`workgroups`] in any dimension.
+fn quad_workgroups(dims: [usize; 3]) -> [u32; 3] {
+    workgroups([padded_nx(dims[0]) / 4, dims[1], dims[2]])
 }
 
 /// Whether a grid fits the adapter (each field in one storage binding, the dispatch
@@ -320,6 +337,7 @@ impl GpuSolver {
         let padded = nxp * ny * nz;
         let field_bytes = (padded * 4) as u64;
         let groups = workgroups(params.dims);
+        let quad_groups = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;
         let limits = check_grid(adapter, params.dims)?;
         let device_err = |message: String| GpuError::Device {
@@ -567,6 +585,7 @@ impl GpuSolver {
             nxp,
             padded,
             groups,
+            quad_groups,
             stride,
             pipelines,
             buffers,
@@ -659,6 +678,7 @@ impl GpuSolver {
         {
             let (p, g) = (&self.pipelines, &self.groups_);
             let [gx, gy, gz] = self.groups;
+            let [qx, qy, qz] = self.quad_groups;
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("batch"),
                 timestamp_writes: None,
@@ -686,7 +706,7 @@ impl GpuSolver {
                             use_pipeline(&mut pass, chem);
                             pass.set_bind_group(1, &g.chem[which][cur[which]], &[]);
                         }
-                        pass.dispatch_workgroups(gx, gy, gz);
+                        pass.dispatch_workgroups(qx, qy, qz);
                         cur[which] ^= 1;
                     }
                     Op::Cell { .. } => {
@@ -696,7 +716,7 @@ impl GpuSolver {
                         pass.dispatch_workgroups(gx, gy, gz);
                         use_pipeline(&mut pass, cell);
                         pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
-                        pass.dispatch_workgroups(gx, gy, gz);
+                        pass.dispatch_workgroups(qx, qy, qz);
                         cur[T] ^= 1;
                     }
                 }
@@ -770,6 +790,7 @@ impl GpuSolver {
         let b = &self.buffers;
         let (p, g) = (&self.pipelines, &self.groups_);
         let [gx, gy, gz] = self.groups;
+        let [qx, qy, qz] = self.quad_groups;
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -793,7 +814,7 @@ impl GpuSolver {
                 } else {
                     pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
                 }
-                pass.dispatch_workgroups(gx, gy, gz);
+                pass.dispatch_workgroups(qx, qy, qz);
                 cur[u] ^= 1;
             }
             pass.set_pipeline(&p.reduce);

@@ -62,6 +62,7 @@ pub const ALL: [Shader; 5] = [
     },
 ];
 
-/// Workgroup shape of every field kernel (`WG_X`, `WG_Y` in common.wgsl): one thread
-/// per voxel, 64 x-voxels by 4 rows.
+/// Workgroup shape of every field kernel (`WG_X`, `WG_Y` in common.wgsl): 64 threads
+/// in x by 4 rows; a thread steps one voxel (signal, reduce) or a quad of four x-voxels
+/// (chem, cell).
 pub const WORKGROUP: [u32; 3] = [64, 4, 1];
