@@ -6,86 +6,22 @@
 //! Each test builds `Params` directly (see [`uniform`]) and states its grid and its
 //! tolerance with the reason for it.
 
+mod common;
+
+use common::{
+    arrest_setup, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup, mass_setup,
+    max_abs, plan, steady_params, transport_setup, uniform, Rng,
+};
 use infiltrate::cpu::CpuSolver;
 use infiltrate::dosing::{Bolus, Dosing};
 use infiltrate::model::{
-    cell_bound, chem_bound, signal, ChemParams, Fields, Params, Segment, StepPlan, N_CLASSES,
-    OUTSIDE, STROMA, TUMOR, VESSEL,
+    cell_bound, chem_bound, signal, ChemParams, Fields, Params, Segment, N_CLASSES, OUTSIDE,
+    STROMA, TUMOR, VESSEL,
 };
 use infiltrate::scenario::Chemical;
 
 // ---------------------------------------------------------------------------------
 // Helpers
-
-/// Params for a `dims` grid of edge `h` µm with every rate zero: no diffusion, decay,
-/// secretion, exchange, motility, chemotaxis, sources or killing; every class open to
-/// T cells (motility factor 1, but μ_0 = 0); half-saturations 1; no crowding limit;
-/// no bath faces. Each test fills in what it needs.
-fn uniform(dims: [usize; 3], h: f64) -> Params {
-    let zero = ChemParams {
-        diffusion: [0.0; N_CLASSES],
-        decay: [0.0; N_CLASSES],
-        secretion: [0.0; N_CLASSES],
-        exchange: [0.0; N_CLASSES],
-    };
-    Params {
-        dims,
-        h,
-        bath_faces: [false; 6],
-        cxcl12: zero.clone(),
-        amd3100: zero.clone(),
-        anti_pd1: zero,
-        k_c: 1.0,
-        k_a: 1.0,
-        k_p: 1.0,
-        c_bath: 0.0,
-        c_uptake: 0.0,
-        mu0: 0.0,
-        motility: [1.0; N_CLASSES],
-        arrest: 0.0,
-        chi: 0.0,
-        t_max: f64::INFINITY,
-        death: 0.0,
-        prolif: 0.0,
-        k_n: 0.5,
-        influx: [0.0; N_CLASSES],
-        growth: 0.0,
-        kill: 0.0,
-        q: 0.0,
-    }
-}
-
-/// A small deterministic generator (splitmix64), uniform in [0, 1).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn class(&mut self) -> u8 {
-        (self.next() * N_CLASSES as f64) as u8
-    }
-}
-
-/// (x, y, z) of linear index `i`.
-fn coords(dims: [usize; 3], i: usize) -> [usize; 3] {
-    [
-        i % dims[0],
-        (i / dims[0]) % dims[1],
-        i / (dims[0] * dims[1]),
-    ]
-}
-
-/// Centre of voxel coordinate `k` along an axis, µm from the domain face.
-fn centre(k: usize, h: f64) -> f64 {
-    (k as f64 + 0.5) * h
-}
 
 fn solver(p: Params, class: Vec<u8>, f: impl FnOnce(&mut Fields)) -> CpuSolver {
     let n = p.voxels();
@@ -97,30 +33,6 @@ fn solver(p: Params, class: Vec<u8>, f: impl FnOnce(&mut Fields)) -> CpuSolver {
 /// Sum in index order (fixed, for conservation checks).
 fn total(u: &[f64]) -> f64 {
     u.iter().sum()
-}
-
-fn max_abs(u: &[f64]) -> f64 {
-    u.iter().fold(0.0_f64, |m, x| m.max(x.abs()))
-}
-
-/// A plan with the given cell step, sub-step counts and quasi-steady flags (the bounds
-/// are taken from `p`).
-fn plan(p: &Params, cell_dt: f64, substeps: [u32; 3], quasi_steady: [bool; 3]) -> StepPlan {
-    let chem = [&p.cxcl12, &p.amd3100, &p.anti_pd1];
-    StepPlan {
-        cell_bound: cell_bound(p),
-        chem_bound: chem.map(|c| chem_bound(p, c)),
-        cell_dt,
-        chem_dt: substeps.map(|n| cell_dt / f64::from(n)),
-        substeps,
-        quasi_steady,
-        burn_in: Segment {
-            t0: 0.0,
-            steps: 0,
-            dt: 0.0,
-        },
-        segments: Vec::new(),
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -165,14 +77,9 @@ fn pure_decay_matches_forward_euler_error() {
 /// `λt (πh/L)²/12` and time `λt · λΔt/2`, times 1.1; and the constant 2 must stay.
 #[test]
 fn cosine_mode_decays_at_exact_rate() {
-    let dims = [29, 4, 3];
-    let h = 7.0;
-    let d = 100.0;
-    let mut p = uniform(dims, h);
-    p.cxcl12.diffusion = [d; N_CLASSES];
+    let (p, class) = cosine_setup();
+    let (dims, h, d) = (p.dims, p.h, p.cxcl12.diffusion[0]);
     let l = dims[0] as f64 * h;
-    let mut rng = Rng(2);
-    let class: Vec<u8> = (0..p.voxels()).map(|_| rng.class()).collect();
     let dt = 0.5 * chem_bound(&p, &p.cxcl12);
     let mode = |i: usize| (std::f64::consts::PI * centre(coords(dims, i)[0], h) / l).cos();
     let mut s = solver(p, class, |f| {
@@ -247,12 +154,8 @@ fn diffusion_converges_at_second_order() {
 /// every face flux is antisymmetric to the bit), while the field changes by O(1).
 #[test]
 fn diffusion_conserves_mass() {
-    let dims = [19, 13, 11];
-    let mut p = uniform(dims, 10.0);
-    p.cxcl12.diffusion = [50.0, 100.0, 300.0, 30.0, 0.0];
-    let mut rng = Rng(3);
+    let (p, class, mut rng) = mass_setup();
     let n = p.voxels();
-    let class: Vec<u8> = (0..n).map(|_| rng.class()).collect();
     let u0: Vec<f64> = (0..n).map(|_| 10.0 * rng.next()).collect();
     let dt = 0.9 * chem_bound(&p, &p.cxcl12);
     let mut s = solver(p, class, |f| f.c = u0.clone());
@@ -278,16 +181,8 @@ fn diffusion_conserves_mass() {
 /// and T in the closed class must not change at all.
 #[test]
 fn t_cell_transport_conserves_cells() {
-    let dims = [23, 17, 13];
-    let mut p = uniform(dims, 10.0);
-    p.mu0 = 20.0;
-    p.chi = 100.0;
-    p.arrest = 0.7;
-    p.motility = [0.0, 1.0, 1.0, 0.5, 0.5];
-    p.k_c = 4.5;
-    let mut rng = Rng(4);
+    let (p, class, mut rng) = transport_setup();
     let n = p.voxels();
-    let class: Vec<u8> = (0..n).map(|_| rng.class()).collect();
     let t0: Vec<f64> = (0..n).map(|_| 1e4 * rng.next()).collect();
     let c0: Vec<f64> = (0..n).map(|_| 20.0 * rng.next()).collect();
     let dt = 0.9 * cell_bound(&p);
@@ -357,11 +252,7 @@ fn source_decay_steady_state_matches_cosh() {
 /// criterion replaces).
 #[test]
 fn steady_solve_meets_its_tolerance() {
-    let dims = [5, 4, 40];
-    let mut p = uniform(dims, 10.0);
-    p.amd3100.diffusion = [1e4; N_CLASSES];
-    p.amd3100.decay = [0.5; N_CLASSES];
-    p.bath_faces = [false, false, false, false, true, true];
+    let p = steady_params();
     let n = p.voxels();
     let bound = chem_bound(&p, &p.amd3100);
     let dt = bound / 10.0;
@@ -419,12 +310,8 @@ fn chemotaxis_reaches_boltzmann_at_first_order() {
     let l = 120.0;
     let mut spreads = Vec::new();
     for n in [12, 24, 48] {
-        let dims = [n, 2, 2];
-        let h = l / n as f64;
-        let mut p = uniform(dims, h);
-        p.mu0 = 20.0;
-        p.chi = 4.0 * p.mu0;
-        p.k_c = 4.5;
+        let p = boltzmann_params(n, l);
+        let (dims, h) = (p.dims, p.h);
         let k_c = p.k_c;
         let (mu0, chi) = (p.mu0, p.chi);
         let dt = 0.9 * cell_bound(&p);
@@ -517,26 +404,9 @@ fn strong_chemotaxis_keeps_t_non_negative_at_the_bound() {
 /// miss by O(1)), and T must pile up where μ is lowest (max/min T ≥ 3).
 #[test]
 fn arrest_piles_t_where_motility_is_low() {
-    let dims = [15, 11, 7];
-    let h = 10.0;
-    let mut p = uniform(dims, h);
-    p.mu0 = 20.0;
-    p.arrest = 0.9;
-    p.motility = [1.0, 1.0, 1.0, 0.5, 0.5];
-    p.k_c = 4.5;
+    let (p, class, c) = arrest_setup();
     let n = p.voxels();
-    let mut rng = Rng(6);
-    let class: Vec<u8> = (0..n)
-        .map(|_| if rng.next() < 0.5 { TUMOR } else { STROMA })
-        .collect();
     let k_c = p.k_c;
-    let c: Vec<f64> = (0..n)
-        .map(|i| {
-            let [x, y, z] = coords(dims, i);
-            let r = (x as f64 / 3.0).sin() * (y as f64 / 2.0).cos() + z as f64 / 7.0;
-            k_c * (0.2 + 1.4 * (1.0 + r))
-        })
-        .collect();
     let mu: Vec<f64> = (0..n)
         .map(|i| {
             let s = signal(c[i], 0.0, k_c, 1.0);
@@ -646,43 +516,7 @@ fn saturating_amd3100_silences_the_signal() {
 /// plasma and bath boluses, anti-PD-1 quasi-steady, chemotaxis, arrest, influx,
 /// proliferation, death, growth and killing.
 fn busy_run() -> Fields {
-    let dims = [37, 23, 11];
-    let mut p = uniform(dims, 10.0);
-    p.bath_faces = [true, false, false, false, false, true];
-    p.cxcl12 = ChemParams {
-        diffusion: [100.0, 100.0, 80.0, 120.0, 100.0],
-        decay: [0.17, 0.17, 0.17, 0.017, 0.017],
-        secretion: [0.0, 0.01, 0.005, 1.0, 0.2],
-        exchange: [0.0; N_CLASSES],
-    };
-    p.amd3100 = ChemParams {
-        diffusion: [1e4, 1e4, 8e3, 5e3, 1e4],
-        decay: [1e-3; N_CLASSES],
-        secretion: [0.0; N_CLASSES],
-        exchange: [0.0, 0.0, 0.0, 0.0, 0.5],
-    };
-    p.anti_pd1 = ChemParams {
-        diffusion: [300.0, 300.0, 200.0, 150.0, 300.0],
-        decay: [1e-4; N_CLASSES],
-        secretion: [0.0; N_CLASSES],
-        exchange: [0.0, 0.0, 0.0, 0.0, 0.05],
-    };
-    p.k_c = 4.5;
-    p.k_a = 5e-3;
-    p.k_p = 7.2;
-    p.c_bath = 0.3;
-    p.c_uptake = 1e-6;
-    p.mu0 = 20.0;
-    p.motility = [0.0, 1.0, 1.0, 0.5, 0.5];
-    p.arrest = 0.9;
-    p.chi = 100.0;
-    p.t_max = 1e5;
-    p.death = 0.2 / 1440.0;
-    p.prolif = 0.1 / 1440.0;
-    p.influx = [0.0, 0.0, 0.0, 0.0, 10.0];
-    p.growth = 0.005 / 1440.0;
-    p.kill = 8.0 / 1440.0 / 1e5;
-    p.q = 0.8;
+    let p = busy([37, 23, 11]);
     let n = p.voxels();
     let mut rng = Rng(7);
     let class: Vec<u8> = (0..n).map(|_| rng.class()).collect();
@@ -692,27 +526,8 @@ fn busy_run() -> Fields {
         fields.t[i] = 2e4 * rng.next();
         fields.n[i] = if k == TUMOR { 1.0 } else { 0.0 };
     }
-    let cell_dt = 0.9 * cell_bound(&p);
-    let sub = |c: &ChemParams| ((cell_dt / (0.9 * chem_bound(&p, c))).ceil() as u32).max(1);
-    let substeps = [sub(&p.cxcl12), sub(&p.amd3100), sub(&p.anti_pd1)];
-    let plan = plan(&p, cell_dt, substeps, [false, false, true]);
-    let mut dosing = Dosing::default();
-    let decay = std::f64::consts::LN_2 / 240.0;
-    dosing.boluses[0][0] = vec![Bolus {
-        t0: 0.5,
-        peak: 1.6,
-        rate: decay,
-    }];
-    dosing.boluses[0][1] = vec![Bolus {
-        t0: 0.0,
-        peak: 1.0,
-        rate: 0.0,
-    }];
-    dosing.boluses[1][0] = vec![Bolus {
-        t0: 1.0,
-        peak: 410.0,
-        rate: decay,
-    }];
+    let (plan, dosing) = busy_schedule(&p);
+    let cell_dt = plan.cell_dt;
     let mut s = CpuSolver::new(p, class, fields);
     let seg = Segment {
         t0: 0.0,

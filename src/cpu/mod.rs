@@ -54,34 +54,14 @@ pub mod steady;
 use rayon::prelude::*;
 
 use crate::dosing::Dosing;
-use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS};
+use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
+use crate::solver::{levels, SteadyState};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
 /// takes tens of µs, comparable to handing planes to a thread pool.
 pub const PARALLEL_MIN_VOXELS: usize = 4096;
-
-/// Index of a chemical in [`CHEMICALS`] order (C, A, P).
-fn chem_index(which: Chemical) -> usize {
-    match which {
-        Chemical::Cxcl12 => 0,
-        Chemical::Amd3100 => 1,
-        Chemical::AntiPd1 => 2,
-    }
-}
-
-/// What the quasi-steady machinery remembers of one chemical.
-#[derive(Debug, Clone, Copy, Default)]
-struct SteadyState {
-    /// The (plasma, bath) levels of the last solve.
-    solved_for: Option<(f64, f64)>,
-    /// Convergence factor per iteration seen in earlier solves, with the step it was
-    /// seen at.
-    rate: Option<(f64, f64)>,
-    solves: u64,
-    iterations: u64,
-}
 
 /// The CPU solver: parameters, tissue classes, fields and scratch buffers.
 pub struct CpuSolver {
@@ -274,15 +254,6 @@ impl CpuSolver {
         }
     }
 
-    /// (plasma, bath) levels of a chemical at time `t` (min): the dosing schedule's for
-    /// the drugs, (0, `params.c_bath`) for CXCL12.
-    fn levels(&self, dosing: &Dosing, which: Chemical, t: f64) -> (f64, f64) {
-        match which {
-            Chemical::Cxcl12 => (0.0, self.params.c_bath),
-            _ => dosing.levels(which, t),
-        }
-    }
-
     /// `seg.steps` cell steps of `seg.dt` from time `seg.t0`; before each,
     /// `plan.substeps[u]` sub-steps of each chemical u in the order C, A, P, each of
     /// `dt = seg.dt / substeps[u]`, with levels from `dosing.levels(u, t)` at the start
@@ -309,24 +280,17 @@ impl CpuSolver {
             let t = seg.t0 + (k - 1) as f64 * seg.dt;
             for (u, &which) in CHEMICALS.iter().enumerate() {
                 if plan.quasi_steady[u] {
-                    let now = self.levels(dosing, which, t);
+                    let now = levels(&self.params, dosing, which, t);
                     let follows_t = which == Chemical::Cxcl12 && self.params.c_uptake != 0.0;
-                    let stale = match self.steady[u].solved_for {
-                        None => true,
-                        Some(old) => {
-                            follows_t
-                                || changed(old.0, now.0, tolerance)
-                                || changed(old.1, now.1, tolerance)
-                        }
-                    };
-                    if stale {
+                    if self.steady[u].is_stale(now, follows_t, tolerance) {
                         self.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance);
                     }
                 } else {
                     let n = plan.substeps[u].max(1);
                     let dt = seg.dt / f64::from(n);
                     for j in 0..n {
-                        let (plasma, bath) = self.levels(dosing, which, t + f64::from(j) * dt);
+                        let (plasma, bath) =
+                            levels(&self.params, dosing, which, t + f64::from(j) * dt);
                         if dormant[u] && plasma == 0.0 && bath == 0.0 {
                             continue;
                         }
@@ -339,11 +303,4 @@ impl CpuSolver {
             on_step(k);
         }
     }
-}
-
-/// Whether a level moved by more than `tolerance` relative to `max(|old|, |new|)`
-/// (never when both are 0).
-fn changed(old: f64, new: f64, tolerance: f64) -> bool {
-    let m = old.abs().max(new.abs());
-    m > 0.0 && (new - old).abs() > tolerance * m
 }

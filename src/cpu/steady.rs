@@ -26,7 +26,8 @@
 //! progress is possible) or after [`MAX_ITERATIONS`] (no steady state: a source with
 //! no sink). Ratios are trusted only when `d_{k−1} > 10⁻¹² M`.
 
-use super::{chem_index, CpuSolver};
+use super::CpuSolver;
+use crate::model::chem_index;
 use crate::model::Fields;
 use crate::scenario::Chemical;
 use rayon::prelude::*;
@@ -98,13 +99,8 @@ impl CpuSolver {
             .fold(None, |acc: Option<f64>, r| {
                 Some(acc.map_or(r, |a| a.max(r)))
             });
-        let state = &mut self.steady[u];
-        if let Some(r) = seen {
-            state.rate = Some((dt, r.powf(1.0 / BLOCK as f64)));
-        }
-        state.solved_for = Some((plasma, bath));
-        state.solves += 1;
-        state.iterations += iterations;
+        let per_iteration = seen.map(|r| r.powf(1.0 / BLOCK as f64));
+        self.steady[u].record(dt, per_iteration, (plasma, bath), iterations);
         iterations
     }
 

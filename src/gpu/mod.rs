@@ -68,22 +68,14 @@ use std::sync::mpsc;
 use wgpu::util::DeviceExt;
 
 use crate::dosing::Dosing;
-use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
+use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
 use crate::scenario::Chemical;
+use crate::solver::{levels, SteadyState};
 use steady::{Convergence, BLOCK};
 
 /// Dispatch entries (uniform slots) per batch: one submission holds at most this many
 /// chemical sub-steps and cell steps.
 pub const BATCH: usize = 4096;
-
-/// Index of a chemical in [`CHEMICALS`] order (C, A, P), as in the shaders' `Step.chem`.
-fn chem_index(which: Chemical) -> usize {
-    match which {
-        Chemical::Cxcl12 => 0,
-        Chemical::Amd3100 => 1,
-        Chemical::AntiPd1 => 2,
-    }
-}
 
 /// Indices into `GpuSolver::cur` (which buffer of a ping-pong pair is current).
 const T: usize = 3;
@@ -100,16 +92,6 @@ enum Op {
     Cell {
         dt: f64,
     },
-}
-
-/// What the quasi-steady machinery remembers of one chemical (as the CPU's).
-#[derive(Debug, Clone, Copy, Default)]
-struct SteadyState {
-    solved_for: Option<(f64, f64)>,
-    /// Per-iteration convergence factor, with the step it was seen at.
-    rate: Option<(f64, f64)>,
-    solves: u64,
-    iterations: u64,
 }
 
 struct Pipelines {
@@ -774,13 +756,7 @@ impl GpuSolver {
                 break;
             }
         }
-        let state = &mut self.steady[u];
-        if let Some(rho) = conv.rate() {
-            state.rate = Some((dt, rho));
-        }
-        state.solved_for = Some((plasma, bath));
-        state.solves += 1;
-        state.iterations += conv.iterations;
+        self.steady[u].record(dt, conv.rate(), (plasma, bath), conv.iterations);
         Ok(conv.iterations)
     }
 
@@ -842,14 +818,6 @@ impl GpuSolver {
         }
     }
 
-    /// (plasma, bath) levels of a chemical at time `t` (min), as the CPU takes them.
-    fn levels(&self, dosing: &Dosing, which: Chemical, t: f64) -> (f64, f64) {
-        match which {
-            Chemical::Cxcl12 => (0.0, self.params.c_bath),
-            _ => dosing.levels(which, t),
-        }
-    }
-
     /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, exactly as
     /// [`crate::cpu::CpuSolver::advance`] orders them (sub-steps of C, A, P with their
     /// levels at the start of each sub-step, quasi-steady re-solves when levels change
@@ -868,24 +836,17 @@ impl GpuSolver {
             let t = seg.t0 + (k - 1) as f64 * seg.dt;
             for (u, &which) in CHEMICALS.iter().enumerate() {
                 if plan.quasi_steady[u] {
-                    let now = self.levels(dosing, which, t);
+                    let now = levels(&self.params, dosing, which, t);
                     let follows_t = which == Chemical::Cxcl12 && self.uptake;
-                    let stale = match self.steady[u].solved_for {
-                        None => true,
-                        Some(old) => {
-                            follows_t
-                                || changed(old.0, now.0, tolerance)
-                                || changed(old.1, now.1, tolerance)
-                        }
-                    };
-                    if stale {
+                    if self.steady[u].is_stale(now, follows_t, tolerance) {
                         self.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
                     }
                 } else {
                     let n = plan.substeps[u].max(1);
                     let dt = seg.dt / f64::from(n);
                     for j in 0..n {
-                        let (plasma, bath) = self.levels(dosing, which, t + f64::from(j) * dt);
+                        let (plasma, bath) =
+                            levels(&self.params, dosing, which, t + f64::from(j) * dt);
                         self.chem_step(which, dt, plasma, bath);
                     }
                 }
@@ -959,13 +920,6 @@ impl GpuSolver {
     pub fn describe(&self) -> String {
         format!("gpu: {}, f32", short_name(&self.info))
     }
-}
-
-/// Whether a level moved by more than `tolerance` relative to `max(|old|, |new|)`
-/// (never when both are 0); as the CPU's.
-fn changed(old: f64, new: f64, tolerance: f64) -> bool {
-    let m = old.abs().max(new.abs());
-    m > 0.0 && (new - old).abs() > tolerance * m
 }
 
 impl crate::solver::Solver for GpuSolver {

@@ -30,6 +30,15 @@ pub const CHEMICALS: [crate::scenario::Chemical; 3] = [
     crate::scenario::Chemical::AntiPd1,
 ];
 
+/// Index of a chemical in [`CHEMICALS`] order (C, A, P), as in the shaders' `Step.chem`.
+pub fn chem_index(which: crate::scenario::Chemical) -> usize {
+    match which {
+        crate::scenario::Chemical::Cxcl12 => 0,
+        crate::scenario::Chemical::Amd3100 => 1,
+        crate::scenario::Chemical::AntiPd1 => 2,
+    }
+}
+
 /// Per-class coefficients of one chemical `u`:
 /// `∂u/∂t = ∇·(D ∇u) − decay·u + secretion + exchange·(plasma(t) − u)`.
 #[derive(Debug, Clone, PartialEq)]

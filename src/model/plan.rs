@@ -201,7 +201,7 @@ impl StepPlan {
 
     /// Explicit chemical sub-steps in the whole run (quasi-steady chemicals excluded).
     pub fn total_chem_substeps(&self, which: Chemical) -> u64 {
-        let i = CHEMICALS.iter().position(|c| *c == which).unwrap_or(0);
+        let i = super::chem_index(which);
         if self.quasi_steady[i] {
             0
         } else {
