@@ -455,7 +455,6 @@ pub fn make_solver(
 /// not consulted).
 pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<RunSummary> {
     let started = Instant::now();
-    prepare_dir(&opts.out, opts.force)?;
     let Prepared {
         loaded,
         geometry,
@@ -464,6 +463,11 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         dosing,
     } = prep;
     let s = &loaded.scenario;
+    // The solver first (a grid too large for the adapter fails here), then the output
+    // folder: a run refused at the start writes nothing.
+    let fields = Fields::initial(s, &params, &geometry.class);
+    let mut solver = make_solver(&selected, params.clone(), geometry.class.clone(), fields)?;
+    prepare_dir(&opts.out, opts.force)?;
     let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(
         &opts.out.join("scenario.resolved.toml"),
@@ -475,8 +479,6 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         .as_bytes(),
     )?;
 
-    let fields = Fields::initial(s, &params, &geometry.class);
-    let mut solver = make_solver(&selected, params.clone(), geometry.class.clone(), fields)?;
     let regions = Regions::new(&s.readout);
     let tol = s.numerics.quasi_steady_tolerance;
     let capacity = s.tumor.carrying_capacity_per_mm3;
