@@ -50,7 +50,7 @@ fn error_of(text: &str) -> String {
 fn shipped_scenarios_load() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut n = 0;
-    for sub in ["", "slice", "flc"] {
+    for sub in ["", "slice", "slice/h5", "flc"] {
         for e in fs::read_dir(root.join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "toml") {
@@ -60,8 +60,8 @@ fn shipped_scenarios_load() {
         }
     }
     assert!(
-        n >= 11,
-        "expected the quick scenario and eight arms plus bases, found {n}"
+        n >= 15,
+        "expected quick, eight arms, two bases and four fine slice arms, found {n}"
     );
 }
 
