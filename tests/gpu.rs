@@ -152,7 +152,8 @@ fn fields_round_trip_through_padded_f32_buffers() {
 }
 
 /// A grid whose fields exceed one storage binding is refused before anything is
-/// allocated, naming the limit, the bytes needed and the adapter's value.
+/// allocated, naming the limit, the bytes needed, the adapter's value and the largest
+/// cubic grid that fits.
 #[test]
 fn a_grid_too_large_for_one_binding_is_refused_with_the_limit() {
     let a = adapter();
@@ -167,9 +168,26 @@ fn a_grid_too_large_for_one_binding_is_refused_with_the_limit() {
         &(nz as u64 * (4 << 20)).to_string(),
         &allowed.to_string(),
         "z-slabs",
+        "largest cubic grid",
     ] {
         assert!(err.contains(want), "`{want}` missing in: {err}");
     }
+    // The largest cubic grid it names fits, one voxel more does not.
+    let n: usize = err
+        .split("largest cubic grid here is ")
+        .nth(1)
+        .and_then(|r| r.split('³').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no grid size in: {err}"));
+    assert!(
+        infiltrate::gpu::check_grid(&a, [n, n, n]).is_ok(),
+        "{n}³ should fit"
+    );
+    let m = n + 1;
+    assert!(
+        infiltrate::gpu::check_grid(&a, [m, m, m]).is_err(),
+        "{m}³ should not fit"
+    );
     assert!(infiltrate::gpu::check_grid(&a, [37, 23, 11]).is_ok());
 }
 

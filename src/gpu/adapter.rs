@@ -178,17 +178,25 @@ pub fn required_limits(
             }
         };
         let note = if limit.contains("buffer") {
-            "; each field must fit one storage binding (splitting fields into z-slabs \
-             for larger grids is not implemented yet; --backend cpu runs the grid)"
+            // The largest cubic grid whose padded f32 field fits the limit.
+            let mut n = ((allowed / 4) as f64).cbrt().floor() as u64;
+            while n > 0 && n.div_ceil(4) * 4 * n * n * 4 > allowed {
+                n -= 1;
+            }
+            format!(
+                "; each field must fit one storage binding, so the largest cubic grid here \
+                 is {n}³ voxels (splitting fields into z-slabs for larger grids is not \
+                 implemented yet; --backend cpu runs the grid)"
+            )
         } else {
-            "; --backend cpu runs the grid"
+            "; --backend cpu runs the grid".to_string()
         };
         return Err(GpuError::Limit {
             limit: limit.to_string(),
             needed: show(needed),
             allowed: show(allowed),
             adapter: name,
-            note: note.to_string(),
+            note,
         });
     }
     Ok(want)
