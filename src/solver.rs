@@ -5,7 +5,7 @@
 use crate::cpu::CpuSolver;
 use crate::dosing::Dosing;
 use crate::error::Result;
-use crate::model::{Fields, Params, Segment, StepPlan};
+use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
 
 pub trait Solver {
@@ -58,6 +58,75 @@ impl Solver for CpuSolver {
     }
 }
 
+/// The single steps a backend provides; [`advance_steps`] orders them, so that both
+/// backends step a segment the same way.
+pub trait Stepper {
+    type Error;
+    fn params(&self) -> &Params;
+    /// The quasi-steady record of chemical `u` (C, A, P order).
+    fn steady(&self, u: usize) -> &SteadyState;
+    /// One explicit sub-step of a chemical (recorded or run at once).
+    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64);
+    /// One cell step (T, N, K) using the current C, A, P.
+    fn cell_step(&mut self, dt: f64);
+    /// Iterates the chemical to steady state for the given levels.
+    fn solve_steady(
+        &mut self,
+        which: Chemical,
+        dt: f64,
+        plasma: f64,
+        bath: f64,
+        tolerance: f64,
+    ) -> Result<(), Self::Error>;
+}
+
+/// `seg.steps` cell steps of `seg.dt` from `seg.t0`; before each, `plan.substeps[u]`
+/// sub-steps of each chemical u in the order C, A, P, each of `seg.dt / substeps[u]`,
+/// with its levels ([`levels`]) at the start of each sub-step. A chemical with
+/// `plan.quasi_steady[u]` is instead solved to steady state when its levels move by
+/// more than `tolerance` (or at every step when its sources follow T: CXCL12 with
+/// uptake). A chemical with `dormant[u]` (zero everywhere, no secretion: the caller
+/// knows) skips its sub-steps while its levels are 0, which leaves it exactly as
+/// stepping would. Calls `on_step(k)` after cell step k (1-based).
+pub fn advance_steps<S: Stepper + ?Sized>(
+    solver: &mut S,
+    seg: &Segment,
+    plan: &StepPlan,
+    dosing: &Dosing,
+    tolerance: f64,
+    mut dormant: [bool; 3],
+    on_step: &mut dyn FnMut(u64),
+) -> Result<(), S::Error> {
+    let follows_t = solver.params().c_uptake != 0.0;
+    for k in 1..=seg.steps {
+        let t = seg.t0 + (k - 1) as f64 * seg.dt;
+        for (u, &which) in CHEMICALS.iter().enumerate() {
+            if plan.quasi_steady[u] {
+                let now = levels(solver.params(), dosing, which, t);
+                let follows = which == Chemical::Cxcl12 && follows_t;
+                if solver.steady(u).is_stale(now, follows, tolerance) {
+                    solver.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
+                }
+            } else {
+                let n = plan.substeps[u].max(1);
+                let dt = seg.dt / f64::from(n);
+                for j in 0..n {
+                    let (plasma, bath) =
+                        levels(solver.params(), dosing, which, t + f64::from(j) * dt);
+                    if dormant[u] && plasma == 0.0 && bath == 0.0 {
+                        continue;
+                    }
+                    dormant[u] = false;
+                    solver.chem_step(which, dt, plasma, bath);
+                }
+            }
+        }
+        solver.cell_step(seg.dt);
+        on_step(k);
+    }
+    Ok(())
+}
+
 /// The (plasma, bath) levels a chemical sees at time `t` (min): the dosing schedule's
 /// for the drugs, (0, `params.c_bath`) for CXCL12. Both backends take levels here.
 pub fn levels(params: &Params, dosing: &Dosing, which: Chemical, t: f64) -> (f64, f64) {
@@ -92,6 +161,11 @@ impl SteadyState {
             None => true,
             Some(old) => follows_t || changed(old.0, now.0) || changed(old.1, now.1),
         }
+    }
+
+    /// The per-iteration convergence factor an earlier solve measured at step `dt`.
+    pub fn rate_at(&self, dt: f64) -> Option<f64> {
+        self.rate.filter(|&(at, _)| at == dt).map(|(_, rho)| rho)
     }
 
     /// Records a finished solve at step `dt` for `levels`, with the per-iteration

@@ -56,7 +56,7 @@ use rayon::prelude::*;
 use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
-use crate::solver::{levels, SteadyState};
+use crate::solver::{advance_steps, SteadyState, Stepper};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
@@ -254,12 +254,12 @@ impl CpuSolver {
         }
     }
 
-    /// `seg.steps` cell steps of `seg.dt` from time `seg.t0`; before each,
-    /// `plan.substeps[u]` sub-steps of each chemical u in the order C, A, P, each of
-    /// `dt = seg.dt / substeps[u]`, with levels from `dosing.levels(u, t)` at the start
-    /// of each sub-step (for CXCL12: plasma 0, bath `params.c_bath`). Chemicals with
-    /// `plan.quasi_steady[u]` are instead solved to steady state when their levels
-    /// change (see the module docs). Calls `on_step(k)` after cell step k (1-based).
+    /// `seg.steps` cell steps of `seg.dt` from time `seg.t0`, ordered by
+    /// [`advance_steps`] (sub-steps of C, A, P, quasi-steady re-solves, then the cell
+    /// step). A drug whose field is zero everywhere, with no secretion, stays exactly
+    /// zero through a sub-step while nothing doses it: such sub-steps are skipped (the
+    /// same bits, far less work in burn-ins and in arms without that drug). Calls
+    /// `on_step(k)` after cell step k (1-based).
     pub fn advance(
         &mut self,
         seg: &Segment,
@@ -268,39 +268,45 @@ impl CpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) {
-        // A drug whose field is zero everywhere, with no secretion and zero levels,
-        // stays exactly zero through a sub-step; such sub-steps are skipped (the same
-        // bits, far less work in burn-ins and in arms without that drug).
-        let mut dormant = CHEMICALS.map(|which| {
+        let dormant = CHEMICALS.map(|which| {
             which != Chemical::Cxcl12
                 && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
                 && self.chem_field(which).iter().all(|&x| x == 0.0)
         });
-        for k in 1..=seg.steps {
-            let t = seg.t0 + (k - 1) as f64 * seg.dt;
-            for (u, &which) in CHEMICALS.iter().enumerate() {
-                if plan.quasi_steady[u] {
-                    let now = levels(&self.params, dosing, which, t);
-                    let follows_t = which == Chemical::Cxcl12 && self.params.c_uptake != 0.0;
-                    if self.steady[u].is_stale(now, follows_t, tolerance) {
-                        self.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance);
-                    }
-                } else {
-                    let n = plan.substeps[u].max(1);
-                    let dt = seg.dt / f64::from(n);
-                    for j in 0..n {
-                        let (plasma, bath) =
-                            levels(&self.params, dosing, which, t + f64::from(j) * dt);
-                        if dormant[u] && plasma == 0.0 && bath == 0.0 {
-                            continue;
-                        }
-                        dormant[u] = false;
-                        self.chem_step(which, dt, plasma, bath);
-                    }
-                }
-            }
-            self.cell_step(seg.dt);
-            on_step(k);
-        }
+        let done: Result<(), std::convert::Infallible> =
+            advance_steps(self, seg, plan, dosing, tolerance, dormant, on_step);
+        let Ok(()) = done;
+    }
+}
+
+impl Stepper for CpuSolver {
+    type Error = std::convert::Infallible;
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn steady(&self, u: usize) -> &SteadyState {
+        &self.steady[u]
+    }
+
+    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
+        CpuSolver::chem_step(self, which, dt, plasma, bath);
+    }
+
+    fn cell_step(&mut self, dt: f64) {
+        CpuSolver::cell_step(self, dt);
+    }
+
+    fn solve_steady(
+        &mut self,
+        which: Chemical,
+        dt: f64,
+        plasma: f64,
+        bath: f64,
+        tolerance: f64,
+    ) -> Result<(), Self::Error> {
+        CpuSolver::solve_steady(self, which, dt, plasma, bath, tolerance);
+        Ok(())
     }
 }

@@ -53,10 +53,7 @@ impl CpuSolver {
         tolerance: f64,
     ) -> u64 {
         let u = chem_index(which);
-        let earlier = self.steady[u]
-            .rate
-            .filter(|&(at, _)| at == dt)
-            .map(|(_, rho)| rho.powi(BLOCK as i32));
+        let earlier = self.steady[u].rate_at(dt).map(|rho| rho.powi(BLOCK as i32));
         let mut ratios: [Option<f64>; 2] = [None, None];
         let mut last_d: Option<f64> = None;
         let mut iterations = 0;

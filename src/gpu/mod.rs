@@ -68,9 +68,9 @@ use std::sync::mpsc;
 use wgpu::util::DeviceExt;
 
 use crate::dosing::Dosing;
-use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
+use crate::model::{chem_index, Fields, Params, Segment, StepPlan, N_CLASSES};
 use crate::scenario::Chemical;
-use crate::solver::{levels, SteadyState};
+use crate::solver::{advance_steps, SteadyState, Stepper};
 use steady::{Convergence, BLOCK};
 
 /// Dispatch entries (uniform slots) per batch: one submission holds at most this many
@@ -736,10 +736,7 @@ impl GpuSolver {
     ) -> Result<u64, GpuError> {
         self.flush();
         let u = chem_index(which);
-        let earlier = self.steady[u]
-            .rate
-            .filter(|&(at, _)| at == dt)
-            .map(|(_, rho)| rho);
+        let earlier = self.steady[u].rate_at(dt);
         let mut conv = Convergence::new(tolerance, earlier);
         // Every iteration of the solve uses step entry 0.
         let step = GpuStep {
@@ -818,12 +815,11 @@ impl GpuSolver {
         }
     }
 
-    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, exactly as
-    /// [`crate::cpu::CpuSolver::advance`] orders them (sub-steps of C, A, P with their
-    /// levels at the start of each sub-step, quasi-steady re-solves when levels change
-    /// beyond `tolerance`, then the cell step), batched into submissions of up to
-    /// [`BATCH`] dispatches. `on_step(k)` is called once cell step k is encoded (for
-    /// progress: the device runs at most one batch behind).
+    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, ordered by [`advance_steps`]
+    /// exactly as the CPU's, batched into submissions of up to [`BATCH`] dispatches.
+    /// `on_step(k)` is called once cell step k is encoded (for progress: the device runs
+    /// at most one batch behind). No sub-step is skipped: the host does not know which
+    /// fields are zero.
     pub fn advance(
         &mut self,
         seg: &Segment,
@@ -832,28 +828,7 @@ impl GpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) -> Result<(), GpuError> {
-        for k in 1..=seg.steps {
-            let t = seg.t0 + (k - 1) as f64 * seg.dt;
-            for (u, &which) in CHEMICALS.iter().enumerate() {
-                if plan.quasi_steady[u] {
-                    let now = levels(&self.params, dosing, which, t);
-                    let follows_t = which == Chemical::Cxcl12 && self.uptake;
-                    if self.steady[u].is_stale(now, follows_t, tolerance) {
-                        self.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
-                    }
-                } else {
-                    let n = plan.substeps[u].max(1);
-                    let dt = seg.dt / f64::from(n);
-                    for j in 0..n {
-                        let (plasma, bath) =
-                            levels(&self.params, dosing, which, t + f64::from(j) * dt);
-                        self.chem_step(which, dt, plasma, bath);
-                    }
-                }
-            }
-            self.cell_step(seg.dt);
-            on_step(k);
-        }
+        advance_steps(self, seg, plan, dosing, tolerance, [false; 3], on_step)?;
         self.flush();
         Ok(())
     }
@@ -919,6 +894,37 @@ impl GpuSolver {
     /// The backend in words: adapter, API, device type, precision.
     pub fn describe(&self) -> String {
         format!("gpu: {}, f32", short_name(&self.info))
+    }
+}
+
+impl Stepper for GpuSolver {
+    type Error = GpuError;
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn steady(&self, u: usize) -> &SteadyState {
+        &self.steady[u]
+    }
+
+    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
+        GpuSolver::chem_step(self, which, dt, plasma, bath);
+    }
+
+    fn cell_step(&mut self, dt: f64) {
+        GpuSolver::cell_step(self, dt);
+    }
+
+    fn solve_steady(
+        &mut self,
+        which: Chemical,
+        dt: f64,
+        plasma: f64,
+        bath: f64,
+        tolerance: f64,
+    ) -> Result<(), GpuError> {
+        GpuSolver::solve_steady(self, which, dt, plasma, bath, tolerance).map(|_| ())
     }
 }
 
