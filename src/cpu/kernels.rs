@@ -122,42 +122,24 @@ pub(super) fn chem_step(k: &ChemStep, z: usize, class: &[u8], u: &[f64], out: &m
     }
 }
 
-/// The constants of the cell step.
-pub(super) struct CellStep {
+/// The cell step's parameters and what it derives from them once per step.
+pub(super) struct CellStep<'a> {
+    pub p: &'a Params,
     pub grid: Grid,
     pub inv_h2: f64,
     pub dt: f64,
     /// Whether a class admits T cells (motility factor ≠ 0).
     pub open: [bool; N_CLASSES],
-    pub chi: f64,
-    pub t_max: f64,
-    pub death: f64,
-    pub prolif: f64,
-    pub k_n: f64,
-    pub influx: [f64; N_CLASSES],
-    pub growth: f64,
-    pub kill: f64,
-    pub q: f64,
-    pub k_p: f64,
 }
 
-impl CellStep {
-    pub fn new(p: &Params, grid: Grid, dt: f64) -> Self {
+impl<'a> CellStep<'a> {
+    pub fn new(p: &'a Params, grid: Grid, dt: f64) -> Self {
         CellStep {
+            p,
             grid,
             inv_h2: 1.0 / (p.h * p.h),
             dt,
             open: p.motility.map(|m| m != 0.0),
-            chi: p.chi,
-            t_max: p.t_max,
-            death: p.death,
-            prolif: p.prolif,
-            k_n: p.k_n,
-            influx: p.influx,
-            growth: p.growth,
-            kill: p.kill,
-            q: p.q,
-            k_p: p.k_p,
         }
     }
 }
@@ -222,23 +204,23 @@ pub(super) fn cell_step(
                         if k.open[v.class[j] as usize] {
                             let ds = s[j] - s[i];
                             let donor = if ds > 0.0 { ti } else { t[j] };
-                            div += (w[j] - w[i]) - k.chi * ds * donor;
+                            div += (w[j] - w[i]) - k.p.chi * ds * donor;
                         }
                     }
                 });
             }
             let ni = v.n[i];
             // Sources are limited by crowding, clamped at 0 above T_max (see module docs).
-            let crowd = (1.0 - ti / k.t_max).max(0.0);
-            let fed = if ni > 0.0 { ni / (ni + k.k_n) } else { 0.0 };
-            let dt_t =
-                div * k.inv_h2 + k.influx[ci] * crowd + k.prolif * ti * fed * crowd - k.death * ti;
+            let crowd = (1.0 - ti / k.p.t_max).max(0.0);
+            let fed = if ni > 0.0 { ni / (ni + k.p.k_n) } else { 0.0 };
+            let dt_t = div * k.inv_h2 + k.p.influx[ci] * crowd + k.p.prolif * ti * fed * crowd
+                - k.p.death * ti;
             t_out[i - base] = ti + k.dt * dt_t;
 
-            let b = blockade(v.p[i], k.k_p);
-            let killed = k.kill * (1.0 - k.q * (1.0 - b)) * ti * ni;
+            let b = blockade(v.p[i], k.p.k_p);
+            let killed = k.p.kill * (1.0 - k.p.q * (1.0 - b)) * ti * ni;
             let grown = if ci == TUMOR as usize {
-                k.growth * ni * (1.0 - ni)
+                k.p.growth * ni * (1.0 - ni)
             } else {
                 0.0
             };
