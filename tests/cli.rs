@@ -152,27 +152,19 @@ fn unwritable_output_is_an_error() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    let _ = Path::new("");
     assert!(text(&o).contains("file/sub"), "{}", text(&o));
 }
 
-/// Runs quick.toml for `duration` with global options `global` (before `run`) and run
-/// options `extra`; returns metrics.csv and profile.csv.
-fn quick_outputs(duration: &str, global: &[&str], extra: &[&str]) -> (String, String) {
+/// Runs `scenario` with global options `global` (before `run`) and run options
+/// `extra`, into a fresh folder; returns its metrics.csv and profile.csv.
+fn outputs(scenario: &Path, global: &[&str], extra: &[&str]) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = bin()
         .args(global)
-        .args([
-            "run",
-            "--quiet",
-            "--duration",
-            duration,
-            "--snapshot-every",
-            "15min",
-        ])
+        .args(["run", "--quiet"])
         .args(extra)
-        .arg(root().join("scenarios/quick.toml"))
+        .arg(scenario)
         .arg("--out")
         .arg(&out)
         .output()
@@ -189,10 +181,18 @@ fn quick_outputs(duration: &str, global: &[&str], extra: &[&str]) -> (String, St
 /// anywhere depends on the thread count).
 #[test]
 fn cpu_runs_repeat_to_the_byte_with_any_thread_count() {
-    let cpu = ["--backend", "cpu"];
-    let one = quick_outputs("45min", &["--threads", "1"], &cpu);
-    let seven = quick_outputs("45min", &["--threads", "7"], &cpu);
-    let default = quick_outputs("45min", &[], &cpu);
+    let quick = root().join("scenarios/quick.toml");
+    let cpu = [
+        "--backend",
+        "cpu",
+        "--duration",
+        "45min",
+        "--snapshot-every",
+        "15min",
+    ];
+    let one = outputs(&quick, &["--threads", "1"], &cpu);
+    let seven = outputs(&quick, &["--threads", "7"], &cpu);
+    let default = outputs(&quick, &[], &cpu);
     assert_eq!(one, seven);
     assert_eq!(one, default);
 }
@@ -212,20 +212,6 @@ fn gpu_runs_repeat_to_the_byte() {
          [[treatment]]\ndrug = \"anti_pd1\"\nroute = \"bath\"\nlevel_nM = 68.5\n",
     )
     .unwrap();
-    let run = |name: &str| {
-        let out = dir.path().join(name);
-        let o = bin()
-            .args(["run", "--quiet", "--backend", "vulkan"])
-            .arg(&scenario)
-            .arg("--out")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", text(&o));
-        (
-            fs::read_to_string(out.join("metrics.csv")).unwrap(),
-            fs::read_to_string(out.join("profile.csv")).unwrap(),
-        )
-    };
-    assert_eq!(run("a"), run("b"));
+    let vk = ["--backend", "vulkan"];
+    assert_eq!(outputs(&scenario, &[], &vk), outputs(&scenario, &[], &vk));
 }
