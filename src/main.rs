@@ -44,13 +44,8 @@ enum Command {
         /// among those of the chosen backend; see `infiltrate adapters`.
         #[arg(long, value_name = "SUBSTRING")]
         adapter: Option<String>,
-        /// Replace the scenario's duration (simulated time after the start of dosing),
-        /// with a unit: 90min, 6h, 2d.
-        #[arg(long, value_name = "TIME", value_parser = time_arg)]
-        duration: Option<f64>,
-        /// Replace the scenario's snapshot interval, with a unit: 30min, 6h.
-        #[arg(long, value_name = "TIME", value_parser = time_arg)]
-        snapshot_every: Option<f64>,
+        #[command(flatten)]
+        clock: Clock,
         /// Write into a non-empty output folder, replacing files of the same name.
         #[arg(long)]
         force: bool,
@@ -63,12 +58,8 @@ enum Command {
     Check {
         /// The scenario file (TOML).
         scenario: PathBuf,
-        /// As for `run`: check with this duration instead of the scenario's.
-        #[arg(long, value_name = "TIME", value_parser = time_arg)]
-        duration: Option<f64>,
-        /// As for `run`: check with this snapshot interval.
-        #[arg(long, value_name = "TIME", value_parser = time_arg)]
-        snapshot_every: Option<f64>,
+        #[command(flatten)]
+        clock: Clock,
     },
     /// List the adapters wgpu finds (name, API, device type, driver, the limits that
     /// decide which grids fit) and what `--backend auto` would choose.
@@ -101,6 +92,27 @@ enum Command {
     },
 }
 
+/// Changes to the scenario's clock, shared by `run` and `check`.
+#[derive(clap::Args)]
+struct Clock {
+    /// Replace the scenario's duration (simulated time after the start of dosing),
+    /// with a unit: 90min, 6h, 2d.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    duration: Option<f64>,
+    /// Replace the scenario's snapshot interval, with a unit: 30min, 6h.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    snapshot_every: Option<f64>,
+}
+
+impl From<Clock> for Overrides {
+    fn from(c: Clock) -> Self {
+        Overrides {
+            duration_min: c.duration,
+            snapshot_every_min: c.snapshot_every,
+        }
+    }
+}
+
 fn time_arg(s: &str) -> Result<f64, String> {
     parse_time_min(s).map_err(|e| e.to_string())
 }
@@ -124,18 +136,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             .context("starting the thread pool")?;
     }
     match cli.command {
-        Command::Check {
-            scenario,
-            duration,
-            snapshot_every,
-        } => {
-            let prep = run::prepare(
-                &scenario,
-                Overrides {
-                    duration_min: duration,
-                    snapshot_every_min: snapshot_every,
-                },
-            )?;
+        Command::Check { scenario, clock } => {
+            let prep = run::prepare(&scenario, clock.into())?;
             print!("{}", prep.describe());
             println!("ok: the scenario is valid");
         }
@@ -175,18 +177,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             out,
             backend,
             adapter,
-            duration,
-            snapshot_every,
+            clock,
             force,
             quiet,
         } => {
-            let prep = run::prepare(
-                &scenario,
-                Overrides {
-                    duration_min: duration,
-                    snapshot_every_min: snapshot_every,
-                },
-            )?;
+            let prep = run::prepare(&scenario, clock.into())?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
             if !quiet {
                 eprintln!("backend: {}", selected.why);
