@@ -496,9 +496,12 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         })?;
         done += seg.steps;
         step_count += seg.steps;
-        check_fields(&solver.read_fields()?, step_count, seg.t1())?;
     }
+    // One read-back serves the burn-in's check and the snapshot at time 0.
+    let mut start = solver.read_fields()?;
+    check_fields(&start, step_count, 0.0)?;
     solver.reset_killed()?;
+    start.k.iter_mut().for_each(|k| *k = 0.0);
 
     let mut metrics_csv = format!("{}\n", Metrics::CSV_HEADER);
     let edges = regions.bin_edges();
@@ -528,7 +531,7 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         Ok(sn)
     };
 
-    let first = snap(&solver.read_fields()?, 0.0, None)?;
+    let first = snap(&start, 0.0, None)?;
     let n0 = Some(first.sum_n);
     let mut last = first;
     let mut snapshots = 1;
