@@ -2,8 +2,12 @@
 //! run's parameters, the per-dispatch step, indexing of the padded grid, class lookup,
 //! the harmonic mean, the receptor terms and the T-cell face flux.
 //!
-//! Grid: fields are f32, one storage buffer each, index `x + nxp·(y + ny·z)` with the row
-//! stride `nxp` = nx rounded up to a multiple of 4. Voxels with x ≥ nx are padding:
+//! Grid: fields are f32, split along z into slabs (one or more); each slab's field is one
+//! storage buffer holding its own planes z0 … z0 + planes − 1 between two halo planes
+//! (copies of the neighbouring slabs' edge planes; unused at the domain's faces), index
+//! `x + nxp·(y + ny·zb)` with buffer plane zb = z − z0 + 1 and the row stride `nxp` = nx
+//! rounded up to a multiple of 4. A kernel dispatch covers one slab. Voxels with x ≥ nx
+//! are padding:
 //! outside the domain, never read as neighbours, hold 0 and are written (by the vec4
 //! kernels) with nothing but 0. The stencil kernels (chem, cell) step a quad per thread:
 //! four consecutive x-voxels, one `vec4` of a row (rows never straddle a vec4) and one
@@ -58,6 +62,16 @@ struct Step {
     chem: u32,
 }
 
+// Keep in sync with `GpuSlab` in src/gpu/params.rs: the slab a dispatch steps.
+struct Slab {
+    // Global z of the slab's first own plane.
+    z0: u32,
+    // Own planes (the buffer holds planes + 2).
+    planes: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
 const TUMOR: u32 = 2u;
 // Workgroup shape of every field kernel: 64 threads in x by 4 rows (256 threads): 64
 // x-voxels for the scalar kernels (signal, reduce), 64 quads (256 x-voxels) for the vec4
@@ -73,15 +87,18 @@ const WG_SIZE: u32 = WG_X * WG_Y;
 // Tissue classes, four u8 codes per u32 (voxel i in byte i & 3 of word i >> 2).
 @group(0) @binding(1) var<storage, read> classes: array<u32>;
 @group(0) @binding(2) var<uniform> S: Step;
+@group(0) @binding(3) var<uniform> SL: Slab;
 
-// The voxel of a thread of a field kernel, or false for threads past the grid (and for
-// padding voxels x ≥ nx).
+// Whether a thread (x, y, own plane id.z of the slab) of a one-voxel-per-thread kernel
+// has a voxel: false past the grid and for padding voxels x ≥ nx.
 fn in_grid(id: vec3<u32>) -> bool {
-    return id.x < P.nx && id.y < P.ny && id.z < P.nz;
+    return id.x < P.nx && id.y < P.ny && id.z < SL.planes;
 }
 
-fn index_of(x: u32, y: u32, z: u32) -> u32 {
-    return x + P.nxp * (y + P.ny * z);
+// Index of voxel (x, y) of buffer plane zb of the slab (0: the lower halo, 1 … planes: its
+// own planes, planes + 1: the upper halo).
+fn index_of(x: u32, y: u32, zb: u32) -> u32 {
+    return x + P.nxp * (y + P.ny * zb);
 }
 
 fn class_at(i: u32) -> u32 {
@@ -94,8 +111,9 @@ fn class_byte(w: u32, k: u32) -> u32 {
 }
 
 // The four x-voxels x0 … x0 + 3 of row (y, z) that a thread of a vec4 field kernel
-// steps: i is their vec4 index in a field (and their word in the classes), sy and sz the
-// vec4 strides of a row and a plane.
+// steps: z is global (for the domain's faces), i is their vec4 index in the slab's
+// buffer of a field (and their word in the slab's classes), sy and sz the vec4 strides
+// of a row and a plane.
 struct Quad {
     x0: u32,
     y: u32,
@@ -105,16 +123,18 @@ struct Quad {
     sz: u32,
 }
 
-// Whether a thread of a vec4 field kernel has a quad: id.x < nxp/4, y < ny, z < nz.
+// Whether a thread of a vec4 field kernel has a quad: id.x < nxp/4, y < ny, and id.z an
+// own plane of the slab.
 fn quad_in_grid(id: vec3<u32>) -> bool {
-    return id.x < (P.nxp >> 2u) && id.y < P.ny && id.z < P.nz;
+    return id.x < (P.nxp >> 2u) && id.y < P.ny && id.z < SL.planes;
 }
 
-// The quad of thread id: x = 4·id.x … 4·id.x + 3, y = id.y, z = id.z.
+// The quad of thread id: x = 4·id.x … 4·id.x + 3, y = id.y, own plane id.z of the slab
+// (global z = z0 + id.z, buffer plane id.z + 1).
 fn quad_of(id: vec3<u32>) -> Quad {
     let sy = P.nxp >> 2u;
     let sz = sy * P.ny;
-    return Quad(4u * id.x, id.y, id.z, id.x + sy * id.y + sz * id.z, sy, sz);
+    return Quad(4u * id.x, id.y, SL.z0 + id.z, id.x + sy * id.y + sz * (id.z + 1u), sy, sz);
 }
 
 // Which voxels of a quad lie in the domain (x < nx); the others are padding.
@@ -156,15 +176,6 @@ fn motility_factor(c: u32) -> f32 {
 
 fn influx_of(c: u32) -> f32 {
     return per_class(P.influx[0], P.influx[1], c);
-}
-
-// Strides of the padded grid: one row (y) and one plane (z).
-fn stride_y() -> u32 {
-    return P.nxp;
-}
-
-fn stride_z() -> u32 {
-    return P.nxp * P.ny;
 }
 
 fn is_bath_face(f: u32) -> bool {

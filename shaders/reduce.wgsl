@@ -14,8 +14,8 @@ var<workgroup> part_m: array<u32, WG_SIZE>;
 const NAN_BITS: u32 = 0x7fc00000u;
 const INF_BITS: u32 = 0x7f800000u;
 
-// One thread per voxel (x, y, z) = global id (threads past the grid contribute 0), one
-// atomicMax per workgroup of 64.
+// One thread per voxel (x, y, own plane id.z of the slab; threads past the grid
+// contribute 0), one atomicMax per workgroup.
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn block_change(
     @builtin(global_invocation_id) id: vec3<u32>,
@@ -24,7 +24,7 @@ fn block_change(
     var d = 0u;
     var m = 0u;
     if in_grid(id) {
-        let i = index_of(id.x, id.y, id.z);
+        let i = index_of(id.x, id.y, id.z + 1u);
         let u = field[i];
         m = bitcast<u32>(u) & 0x7fffffffu;
         d = bitcast<u32>(u - mark[i]) & 0x7fffffffu;

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cpu::CpuSolver;
 use crate::error::{Error, Result};
-use crate::model::Fields;
+use crate::model::{initial_per_class, Fields};
 use crate::run::{self, Backend, Overrides};
 use crate::scenario::Chemical;
 
@@ -52,6 +52,9 @@ pub struct SizeReport {
     /// Why the GPU was not measured (grid too large for the adapter, …).
     pub gpu_skipped: Option<String>,
     pub gpu: Vec<KernelRow>,
+    /// z-slabs the GPU solver split each field into, and the device memory it allocated.
+    pub gpu_slabs: Option<usize>,
+    pub gpu_bytes: Option<u64>,
     /// CPU solver: seconds per unit step (three chemical sub-steps and a cell step).
     pub cpu_unit_step_s: Option<f64>,
     pub cpu_unit_steps_voxels_per_s: Option<f64>,
@@ -120,25 +123,32 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
         std::fs::write(&path, scenario_text(n)).map_err(|e| Error::io(&path, e))?;
         let prep = run::prepare(&path, Overrides::default())?;
         let voxels = prep.geometry.class.len();
-        let fields = Fields::initial(&prep.loaded.scenario, &prep.params, &prep.geometry.class);
+        // The GPU gets the initial state per class (no host copy of the fields: 1024³
+        // would need 48 GiB of f64), the CPU solver its fields.
+        let table = initial_per_class(&prep.loaded.scenario, &prep.params);
         let mut size = SizeReport {
             n,
             voxels,
             gpu_skipped: None,
             gpu: Vec::new(),
+            gpu_slabs: None,
+            gpu_bytes: None,
             cpu_unit_step_s: None,
             cpu_unit_steps_voxels_per_s: None,
             gpu_over_cpu: None,
         };
         if let Some(adapter) = selected.as_ref().and_then(|s| s.adapter.as_ref()) {
-            match crate::gpu::GpuSolver::new(
+            match crate::gpu::GpuSolver::with_options(
                 adapter,
                 prep.params.clone(),
-                prep.geometry.class.clone(),
-                fields.clone(),
+                &prep.geometry.class,
+                crate::gpu::Initial::PerClass(&table),
+                crate::gpu::GpuOptions::default(),
             ) {
                 Ok(mut gpu) => {
                     report.timer = Some(gpu.timer());
+                    size.gpu_slabs = Some(gpu.slabs().len());
+                    size.gpu_bytes = Some(crate::gpu::device_bytes(prep.params.dims, gpu.slabs()));
                     let times = gpu.time_kernels(opts.reps, opts.rounds)?;
                     let copy_gbs = times
                         .iter()
@@ -161,6 +171,7 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
             }
         }
         if voxels <= opts.cpu_max_voxels {
+            let fields = Fields::initial(&prep.loaded.scenario, &prep.params, &prep.geometry.class);
             let mut cpu = CpuSolver::new(prep.params.clone(), prep.geometry.class.clone(), fields);
             let dt = prep.plan.cell_dt;
             let unit = |cpu: &mut CpuSolver| {
@@ -199,6 +210,12 @@ fn print_size(s: &SizeReport) {
     println!("\n{}³ = {} voxels", s.n, s.voxels);
     if let Some(why) = &s.gpu_skipped {
         println!("  gpu: skipped: {why}");
+    }
+    if let (Some(n), Some(b)) = (s.gpu_slabs, s.gpu_bytes) {
+        println!(
+            "  gpu: {n} z-slab(s), {} of device memory",
+            crate::run::human_bytes(b as f64)
+        );
     }
     if !s.gpu.is_empty() {
         println!(

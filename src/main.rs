@@ -52,6 +52,11 @@ enum Command {
         /// No progress bar and no summary lines.
         #[arg(long, short)]
         quiet: bool,
+        /// GPU solver: split every field into N z-slabs (default: as few as the
+        /// adapter's storage-binding limit allows; one for grids up to 512³ on an H200).
+        /// The results do not depend on it.
+        #[arg(long, value_name = "N")]
+        slabs: Option<usize>,
     },
     /// Validate a scenario and print the grid, the derived steps and step counts, and the
     /// memory the grid needs. Writes nothing.
@@ -180,6 +185,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             clock,
             force,
             quiet,
+            slabs,
         } => {
             let prep = run::prepare(&scenario, clock.into())?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
@@ -192,6 +198,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 adapter,
                 force,
                 progress: !quiet,
+                gpu: infiltrate::gpu::GpuOptions { slabs },
             };
             let summary = run::run_on(prep, &opts, selected)
                 .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;

@@ -410,6 +410,8 @@ pub struct RunOptions {
     pub force: bool,
     /// Show a progress bar on a terminal (after the run has taken a second).
     pub progress: bool,
+    /// How the GPU solver splits the grid (z-slabs); unused by the CPU solver.
+    pub gpu: crate::gpu::GpuOptions,
 }
 
 /// What a finished run reports.
@@ -438,16 +440,31 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
     run_on(prep, opts, selected)
 }
 
-/// The solver for a selection: the GPU solver on its adapter, or the CPU solver.
+/// The solver for a selection, in the initial state of `scenario`: the GPU solver on
+/// its adapter (uploaded per class, with no host copy of the fields), or the CPU solver.
 pub fn make_solver(
     selected: &Selected,
-    params: Params,
-    class: Vec<u8>,
-    fields: Fields,
+    scenario: &crate::scenario::Scenario,
+    params: &Params,
+    class: &[u8],
+    gpu: crate::gpu::GpuOptions,
 ) -> Result<Box<dyn Solver>> {
     Ok(match &selected.adapter {
-        Some(adapter) => Box::new(crate::gpu::GpuSolver::new(adapter, params, class, fields)?),
-        None => Box::new(CpuSolver::new(params, class, fields)),
+        Some(adapter) => {
+            let table = crate::model::initial_per_class(scenario, params);
+            Box::new(crate::gpu::GpuSolver::with_options(
+                adapter,
+                params.clone(),
+                class,
+                crate::gpu::Initial::PerClass(&table),
+                gpu,
+            )?)
+        }
+        None => Box::new(CpuSolver::new(
+            params.clone(),
+            class.to_vec(),
+            Fields::initial(scenario, params, class),
+        )),
     })
 }
 
@@ -465,8 +482,7 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     let s = &loaded.scenario;
     // The solver first (a grid too large for the adapter fails here), then the output
     // folder: a run refused at the start writes nothing.
-    let fields = Fields::initial(s, &params, &geometry.class);
-    let mut solver = make_solver(&selected, params.clone(), geometry.class.clone(), fields)?;
+    let mut solver = make_solver(&selected, s, &params, &geometry.class, opts.gpu)?;
     prepare_dir(&opts.out, opts.force)?;
     let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(

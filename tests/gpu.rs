@@ -151,44 +151,173 @@ fn fields_round_trip_through_padded_f32_buffers() {
     assert!(g.read_fields().unwrap().k.iter().all(|&k| k == 0.0));
 }
 
-/// A grid whose fields exceed one storage binding is refused before anything is
-/// allocated, naming the limit, the bytes needed, the adapter's value and the largest
-/// cubic grid that fits.
+/// A grid whose fields exceed one storage binding is split into z-slabs whose buffers
+/// (own planes and two halo planes) each fit it, as few as fit, planes shared out
+/// evenly; a grid whose single plane (with its halos) exceeds the binding is refused
+/// before anything is allocated, naming the limit, the bytes needed and the adapter's
+/// value; a forced slab count of 0 or above nz is refused.
 #[test]
-fn a_grid_too_large_for_one_binding_is_refused_with_the_limit() {
+fn grids_beyond_one_binding_are_split_into_z_slabs() {
+    use infiltrate::gpu::{check_grid, plan_slabs, GpuOptions, Slab};
     let a = adapter();
-    let allowed = a.limits().max_storage_buffer_binding_size;
-    // 1024 × 1024 × n voxels of 4 bytes, just over the binding limit.
-    let nz = (allowed / (4 << 20) + 1) as usize;
-    let err = infiltrate::gpu::check_grid(&a, [1024, 1024, nz])
-        .expect_err("the grid should not fit")
+    let limits = a.limits();
+    let most = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    // 1024 × 1024 × nz voxels of 4 bytes, twice the binding limit.
+    let plane = 1024 * 1024 * 4;
+    let nz = (2 * most / plane + 1) as usize;
+    let (_, slabs) = check_grid(&a, [1024, 1024, nz], GpuOptions::default())
+        .expect("a tall grid is split into slabs");
+    assert!(slabs.len() >= 3, "{} slabs for {nz} planes", slabs.len());
+    let mut z = 0;
+    for s in &slabs {
+        assert_eq!(s.z0, z, "{slabs:?}");
+        assert!(
+            (s.planes as u64 + 2) * plane <= most,
+            "{s:?} beyond {most} bytes"
+        );
+        z += s.planes;
+    }
+    assert_eq!(z, nz);
+    // As few as fit: one slab fewer would not.
+    assert!((nz.div_ceil(slabs.len() - 1) as u64 + 2) * plane > most);
+
+    // Pure planning: even shares, the first slabs one plane more.
+    let p = plan_slabs(11, 100, 10_000, Some(3)).unwrap();
+    assert_eq!(
+        p,
+        [
+            Slab { z0: 0, planes: 4 },
+            Slab { z0: 4, planes: 4 },
+            Slab { z0: 8, planes: 3 }
+        ]
+    );
+    assert_eq!(
+        plan_slabs(11, 100, 700, None).unwrap().len(),
+        3,
+        "5 planes + 2 halos fit 700"
+    );
+    assert!(plan_slabs(11, 100, 10_000, Some(0)).is_err());
+    assert!(plan_slabs(11, 100, 10_000, Some(12)).is_err());
+    assert!(
+        plan_slabs(11, 100, 700, Some(2)).is_err(),
+        "6 planes + 2 halos exceed 700"
+    );
+
+    // One plane (with halos) beyond the binding: refused with the numbers.
+    let side = ((most / 12) as f64).sqrt() as usize + 8;
+    let err = check_grid(&a, [side, side, 4], GpuOptions::default())
+        .expect_err("the plane should not fit")
         .to_string();
     for want in [
         "max_storage_buffer_binding_size",
-        &(nz as u64 * (4 << 20)).to_string(),
-        &allowed.to_string(),
+        &most.to_string(),
         "z-slabs",
-        "largest cubic grid",
+        "--backend cpu",
     ] {
         assert!(err.contains(want), "`{want}` missing in: {err}");
     }
-    // The largest cubic grid it names fits, one voxel more does not.
-    let n: usize = err
-        .split("largest cubic grid here is ")
-        .nth(1)
-        .and_then(|r| r.split('³').next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("no grid size in: {err}"));
-    assert!(
-        infiltrate::gpu::check_grid(&a, [n, n, n]).is_ok(),
-        "{n}³ should fit"
+    assert!(check_grid(&a, [37, 23, 11], GpuOptions { slabs: Some(12) }).is_err());
+    assert_eq!(
+        check_grid(&a, [37, 23, 11], GpuOptions::default())
+            .unwrap()
+            .1
+            .len(),
+        1
     );
-    let m = n + 1;
-    assert!(
-        infiltrate::gpu::check_grid(&a, [m, m, m]).is_err(),
-        "{m}³ should not fit"
-    );
-    assert!(infiltrate::gpu::check_grid(&a, [37, 23, 11]).is_ok());
+}
+
+/// Grid 13 × 11 × 9 (rows padded to 16) with every term ([`busy`]: a bath face on z+,
+/// uptake, plasma and bath levels): 4 cell steps through `advance` (every chemical
+/// sub-stepped), then a quasi-steady solve of anti-PD-1 to 1e-2 (its convergence
+/// measure is a maximum over all slabs), unsplit and split into 2, 4 and 9 z-slabs (one
+/// plane each). Every voxel's update reads the same
+/// values (the halos are copies), so the fields and the quasi-steady re-solves must be
+/// the same to the bit (tolerance: none).
+#[test]
+fn slab_split_runs_match_the_unsplit_run_to_the_bit() {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    let p = busy([13, 11, 9]);
+    let (class, fields) = random_state(&p, 11);
+    let (mut plan, dosing) = busy_schedule(&p);
+    plan.quasi_steady = [false; 3];
+    let seg = Segment {
+        t0: 0.0,
+        steps: 4,
+        dt: plan.cell_dt,
+    };
+    let run = |slabs: Option<usize>| {
+        let mut g = GpuSolver::with_options(
+            &adapter(),
+            p.clone(),
+            &class,
+            Initial::Fields(&fields),
+            GpuOptions { slabs },
+        )
+        .expect("creating the GPU solver");
+        if let Some(n) = slabs {
+            assert_eq!(g.slabs().len(), n);
+        }
+        let started = std::time::Instant::now();
+        g.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {}).unwrap();
+        let dt = 0.9 * plan.chem_bound[2];
+        let iterations = g
+            .solve_steady(Chemical::AntiPd1, dt, 5.0, 0.0, 1e-2)
+            .unwrap();
+        eprintln!(
+            "{slabs:?} slabs: {:.1} s, {iterations} iterations",
+            started.elapsed().as_secs_f64()
+        );
+        (g.read_fields().unwrap(), iterations)
+    };
+    let (whole, counts) = run(None);
+    assert!(whole.k.iter().any(|&k| k > 0.0) && whole.p.iter().any(|&v| v > 0.0));
+    for n in [2, 4, 9] {
+        let (split, c) = run(Some(n));
+        assert_eq!(c, counts, "{n} slabs: quasi-steady iterations");
+        for ((name, a), (_, b)) in whole.named().into_iter().zip(split.named()) {
+            if let Some(i) = a
+                .iter()
+                .zip(b)
+                .position(|(x, y)| x.to_bits() != y.to_bits())
+            {
+                panic!(
+                    "{n} slabs: {name} at voxel {i}: {} unsplit, {} split",
+                    a[i], b[i]
+                );
+            }
+        }
+    }
+}
+
+/// The initial state uploaded per class (no host copy of the fields) is the state
+/// `Fields::initial`'s expansion uploads, to the bit, split or not (13 × 11 × 9,
+/// random classes and per-class values).
+#[test]
+fn initial_state_per_class_uploads_as_the_expanded_fields() {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    let p = busy([13, 11, 9]);
+    let (class, _) = random_state(&p, 3);
+    let mut rng = Rng(5);
+    let table: [[f64; 5]; 6] = std::array::from_fn(|_| std::array::from_fn(|_| rng.next()));
+    let mut expanded = Fields::zeros(class.len());
+    for (k, f) in expanded.all_mut().into_iter().enumerate() {
+        for (v, &c) in f.iter_mut().zip(&class) {
+            *v = table[k][c as usize];
+        }
+    }
+    let mut want = gpu(p.clone(), class.clone(), expanded);
+    let want = want.read_fields().unwrap();
+    for slabs in [None, Some(3)] {
+        let mut g = GpuSolver::with_options(
+            &adapter(),
+            p.clone(),
+            &class,
+            Initial::PerClass(&table),
+            GpuOptions { slabs },
+        )
+        .unwrap();
+        assert_eq!(g.read_fields().unwrap(), want, "{slabs:?} slabs");
+    }
 }
 
 /// Backend selection: an explicit Vulkan finds the test's adapter; `auto` takes a GPU
@@ -723,16 +852,18 @@ level_nM = 68.5
 /// `--backend cpu`: the same snapshots, voxel counts equal, and every metric within
 /// 3e-4 relative at every snapshot: twice the quasi-steady tolerance (1e-4; each
 /// backend's AMD3100 is within it of the steady state, and the signal follows A) plus
-/// the f32 random-walk estimate over about 1700 cell steps (2e-5).
+/// the f32 random-walk estimate over about 1700 cell steps (2e-5). The same run split
+/// into 3 z-slabs (`--slabs 3`) writes the same metrics to the byte.
 #[test]
 fn slice_scenario_metrics_match_the_cpu_through_the_driver() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("slice.toml");
     std::fs::write(&scenario, SLICE).unwrap();
-    let run = |backend: &str| {
-        let out = dir.path().join(backend);
+    let run_with = |backend: &str, extra: &[&str]| {
+        let out = dir.path().join(format!("{backend}{}", extra.join("")));
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_infiltrate"))
             .args(["run", "--quiet", "--backend", backend])
+            .args(extra)
             .arg(&scenario)
             .arg("--out")
             .arg(&out)
@@ -750,7 +881,13 @@ fn slice_scenario_metrics_match_the_cpu_through_the_driver() {
         );
         std::fs::read_to_string(out.join("metrics.csv")).unwrap()
     };
+    let run = |backend: &str| run_with(backend, &[]);
     let (g, c) = (run("vulkan"), run("cpu"));
+    assert_eq!(
+        run_with("vulkan", &["--slabs", "3"]),
+        g,
+        "3 z-slabs against one"
+    );
     let rows = |csv: &str| -> Vec<Vec<f64>> {
         csv.lines()
             .skip(1)

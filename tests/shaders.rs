@@ -3,7 +3,7 @@
 //! mirrors of the WGSL structs (`GpuParams`, `GpuChem`, `GpuStep`) against the layout
 //! naga computes.
 
-use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuStep, PerClass};
+use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuSlab, GpuStep, PerClass};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
@@ -175,6 +175,10 @@ fn host_structs_match_the_wgsl_layout() {
     let (members, size, _) = struct_layout(&module, &layouter, "Step");
     assert_eq!(members, owned(&GpuStep::FIELDS));
     assert_eq!(size, std::mem::size_of::<GpuStep>());
+
+    let (members, size, _) = struct_layout(&module, &layouter, "Slab");
+    assert_eq!(members, owned(&GpuSlab::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuSlab>());
 }
 
 /// Per-class values land where the `*_of` lookups of common.wgsl read them:

@@ -178,16 +178,9 @@ pub fn required_limits(
             }
         };
         let note = if limit.contains("buffer") {
-            // The largest cubic grid whose padded f32 field fits the limit.
-            let mut n = ((allowed / 4) as f64).cbrt().floor() as u64;
-            while n > 0 && n.div_ceil(4) * 4 * n * n * 4 > allowed {
-                n -= 1;
-            }
-            format!(
-                "; each field must fit one storage binding, so the largest cubic grid here \
-                 is {n}³ voxels (splitting fields into z-slabs for larger grids is not \
-                 implemented yet; --backend cpu runs the grid)"
-            )
+            "; each z-slab of a field (own planes and two halo planes) must fit one \
+             storage binding; --backend cpu runs the grid"
+                .to_string()
         } else {
             "; --backend cpu runs the grid".to_string()
         };

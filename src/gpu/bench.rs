@@ -86,10 +86,12 @@ impl GpuSolver {
             chem: 1,
         };
         self.queue
-            .write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&step));
+            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
 
-        // The copy's own buffers and pipeline (bench only).
-        let bytes = (self.padded * 4) as u64;
+        // The copy's own buffers (one slab's field, copied once per slab) and pipeline
+        // (bench only).
+        let largest = self.slabs.iter().map(|s| s.planes).max().unwrap_or(1);
+        let bytes = ((largest + 2) * self.plane * 4) as u64;
         let buffer = |label| {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -125,7 +127,7 @@ impl GpuSolver {
                 cache: None,
             });
         let copy_group = bind(&self.device, "copy", &layout, &[&src, &dst]);
-        let vec4s = (self.padded / 4) as u32;
+        let vec4s = ((largest + 2) * self.plane / 4) as u32;
         let [wx, wy, _] = super::shaders::WORKGROUP;
         let copy_gx = vec4s.div_ceil(wx).min(1024);
         let copy_gy = vec4s.div_ceil(copy_gx * wx).div_ceil(wy);
@@ -171,7 +173,6 @@ impl GpuSolver {
                         label: Some("bench"),
                         timestamp_writes: tw,
                     });
-                    pass.set_bind_group(0, &self.groups_.fixed, &[0]);
                     for r in 0..reps {
                         self.encode(
                             &mut pass,
@@ -254,38 +255,55 @@ impl GpuSolver {
         copy_group: &wgpu::BindGroup,
         copy_groups: [u32; 2],
     ) {
-        let (p, g) = (&self.pipelines, &self.groups_);
+        let p = &self.pipelines;
         // Scalar kernels (signal) one thread per voxel, the vec4 stencil kernels (chem,
-        // cell) one per quad of four x-voxels.
-        let [gx, gy, gz] = self.groups;
-        let [qx, qy, qz] = self.quad_groups;
+        // cell) one per quad of four x-voxels; each over every slab (no halo copies: the
+        // values do not matter here).
+        let [gx, gy] = self.groups;
+        let [qx, qy] = self.quad_groups;
         let cur = self.cur.map(|c| c ^ flip);
+        let slabs = || self.slabs.iter().zip(&self.groups_);
         let chem = |pass: &mut wgpu::ComputePass, u: usize| {
             pass.set_pipeline(&p.chem);
-            pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
-            pass.dispatch_workgroups(qx, qy, qz);
+            for (slab, g) in slabs() {
+                pass.set_bind_group(0, &g.fixed, &[0]);
+                pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
+                pass.dispatch_workgroups(qx, qy, slab.planes as u32);
+            }
         };
         let signal = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.signal);
-            pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+            for (slab, g) in slabs() {
+                pass.set_bind_group(0, &g.fixed, &[0]);
+                pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
+                pass.dispatch_workgroups(gx, gy, slab.planes as u32 + 2);
+            }
         };
         let cell = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.cell);
-            pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
-            pass.dispatch_workgroups(qx, qy, qz);
+            for (slab, g) in slabs() {
+                pass.set_bind_group(0, &g.fixed, &[0]);
+                pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
+                pass.dispatch_workgroups(qx, qy, slab.planes as u32);
+            }
         };
         match kernel {
             Kernel::Copy => {
                 pass.set_pipeline(copy);
-                pass.set_bind_group(1, copy_group, &[]);
-                pass.dispatch_workgroups(copy_groups[0], copy_groups[1], 1);
+                for (_, g) in slabs() {
+                    pass.set_bind_group(0, &g.fixed, &[0]);
+                    pass.set_bind_group(1, copy_group, &[]);
+                    pass.dispatch_workgroups(copy_groups[0], copy_groups[1], 1);
+                }
             }
             Kernel::Chem => chem(pass, 1),
             Kernel::ChemUptake => {
                 pass.set_pipeline(&p.chem_uptake);
-                pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
-                pass.dispatch_workgroups(qx, qy, qz);
+                for (slab, g) in slabs() {
+                    pass.set_bind_group(0, &g.fixed, &[0]);
+                    pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
+                    pass.dispatch_workgroups(qx, qy, slab.planes as u32);
+                }
             }
             Kernel::Signal => signal(pass),
             Kernel::Cell => cell(pass),

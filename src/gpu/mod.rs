@@ -3,53 +3,58 @@
 //!
 //! # Buffers
 //!
-//! One storage buffer per field, f32, padded rows: index `x + nxp·(y + ny·z)` with
-//! `nxp` = nx rounded up to a multiple of 4, so that the stencil kernels load four
-//! x-voxels as one `vec4` (a row's vec4s never straddle rows) and their four class
-//! codes as one u32. Padding voxels lie outside the domain: no flux crosses x = nx, they
-//! are never neighbours, they hold 0 and kernels write nothing else to them.
+//! The grid is split along z into slabs ([`Slab`], [`plan_slabs`]): as few as the
+//! adapter's storage-binding and buffer limits allow (one for any grid up to 512³ on an
+//! H200), or as many as asked ([`GpuOptions::slabs`]). Each slab holds each field in a
+//! storage buffer of its own planes between two halo planes (copies of the neighbouring
+//! slabs' edge planes, refreshed after every dispatch that writes the field; unused at
+//! the domain's faces), f32, padded rows: index `x + nxp·(y + ny·zb)` with buffer plane
+//! zb = z − z0 + 1 and `nxp` = nx rounded up to a multiple of 4, so that the stencil
+//! kernels load four x-voxels as one `vec4` (a row's vec4s never straddle rows) and their
+//! four class codes as one u32. Padding voxels lie outside the domain: no flux crosses
+//! x = nx, they are never neighbours, they hold 0 and kernels write nothing else to them.
 //!
-//! - C, A, P and T ping-pong: two buffers each; the host tracks which holds the current
-//!   values and binds prebuilt bind groups chosen by those parities (wgpu's boids
-//!   pattern). N and K are updated in place by the cell kernel (pointwise).
-//! - Scratch: `s` (signal; the mark of a quasi-steady block) and `w` (μT).
-//! - Tissue classes: four u8 codes per u32.
-//! - Parameters: one uniform buffer ([`GpuParams`]); per-dispatch values (Δt, plasma and
-//!   bath levels, which chemical): one uniform buffer of [`GpuStep`] entries at the
-//!   device's uniform offset alignment (256 bytes as requested), bound with a dynamic
-//!   offset. The host fills the entries of a batch of dispatches, uploads them with one
-//!   `write_buffer` and encodes the whole batch into one compute pass and one
-//!   submission, in the CPU's order: per cell step the sub-steps of C, A, P, then the
-//!   receptor pass and the cell step.
+//! - C, A, P and T ping-pong: two buffers each per slab; the host tracks which holds the
+//!   current values (the same for every slab) and binds prebuilt bind groups chosen by
+//!   those parities (wgpu's boids pattern). N and K are updated in place by the cell
+//!   kernel (pointwise; their halos are never read).
+//! - Scratch: `s` (signal; the mark of a quasi-steady block) and `w` (μT); the receptor
+//!   pass fills their halo planes too, from the halos of C, A and T.
+//! - Tissue classes: four u8 codes per u32, halo planes included.
+//! - Parameters: one uniform buffer ([`GpuParams`]); per slab a uniform [`GpuSlab`] (its
+//!   first plane and plane count); per-dispatch values (Δt, plasma and bath levels, which
+//!   chemical): one uniform buffer of [`GpuStep`] entries at the device's uniform offset
+//!   alignment (256 bytes as requested), bound with a dynamic offset. The host fills the
+//!   entries of a batch of dispatches, uploads them with one `write_buffer` and encodes
+//!   the whole batch into one submission, in the CPU's order: per cell step the sub-steps
+//!   of C, A, P, then the receptor pass and the cell step. With one slab the batch is one
+//!   compute pass; with several, each step's dispatches (one per slab) are a pass,
+//!   followed by the halo copies of the field it wrote.
 //!
 //! # Kernels (shaders/, combined with common.wgsl by [`shaders`])
 //!
 //! `chem_step` / `chem_step_uptake` (chem.wgsl), `signal_step` (signal.wgsl),
 //! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
 //! quasi-steady block, read back once per block of iterations). The stencil kernels
-//! (chem, cell) run one thread per quad: thread (qx, y, z) steps x = 4·qx … 4·qx + 3
-//! (those < nx) with `vec4` loads of its own and its y±1, z±1 neighbours, one class word,
-//! and scalar loads of only the two outer x-neighbours; their dispatch covers nxp/4
-//! threads in x (`quad_workgroups`). `signal_step` and `block_change` stay one thread
-//! per voxel (nx threads in x, `workgroups`). Workgroups of 64 × 4 threads for all
-//! (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel per thread; with
-//! quads a workgroup spans 256 x-voxels, not yet measured).
+//! (chem, cell) run one thread per quad: thread (qx, y, k) steps x = 4·qx … 4·qx + 3
+//! (those < nx) of row y of the slab's own plane k, with `vec4` loads of its own and its
+//! y±1, z±1 neighbours, one class word, and scalar loads of only the two outer
+//! x-neighbours; their dispatch covers nxp/4 threads in x (`quad_workgroups`).
+//! `signal_step` and `block_change` stay one thread per voxel (nx threads in x,
+//! `workgroups`; the receptor pass over the halo planes too). Workgroups of 64 × 4
+//! threads for all (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel
+//! per thread; with quads a workgroup spans 256 x-voxels).
 //!
 //! # Reading back
 //!
-//! Only at snapshots ([`GpuSolver::read_fields`]: the padding is stripped and the values
-//! widened to f64) and once per block of a quasi-steady solve (two numbers).
+//! Only at snapshots ([`GpuSolver::read_fields`]: slab by slab, own planes only, the
+//! padding stripped and the values widened to f64) and once per block of a quasi-steady
+//! solve (two numbers).
 //!
 //! # Not yet
 //!
-//! - wgpu's runtime bounds checks are on (`create_shader_module`). The kernels guard
-//!   their own indices (`in_grid`, `quad_in_grid` and explicit per-face checks), so `create_shader_module_trusted` with
-//!   `ShaderRuntimeChecks::unchecked()` could later remove a quarter of the cost on a
-//!   GPU (docs: GPU.md), once a test runs the unchecked modules against the checked.
-//! - A field must fit one storage binding (`max_storage_buffer_binding_size`, 2 GiB on
-//!   an H200: 512³ fits, 1024³ does not). Larger grids need each field split into
-//!   z-slabs, each kernel dispatched per slab with a one-plane halo from its
-//!   neighbours.
+//! - wgpu's runtime bounds checks are on (`create_shader_module`); turning them off
+//!   made no difference on an H200 (docs/gpu-performance.md).
 
 mod adapter;
 pub mod bench;
@@ -61,7 +66,7 @@ pub use adapter::{
     best_gpu, by_name, describe as describe_adapter, enumerate, instance, is_gpu, required_limits,
     short_name, GpuError, INSTALL_HINT,
 };
-pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuStep, PerClass};
+pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuSlab, GpuStep, PerClass};
 
 use std::sync::mpsc;
 
@@ -80,6 +85,9 @@ pub const BATCH: usize = 4096;
 /// Indices into `GpuSolver::cur` (which buffer of a ping-pong pair is current).
 const T: usize = 3;
 
+/// Field buffers per slab: C, A, P, T twice; N, K, s, w once (classes aside).
+pub const FIELD_BUFFERS: u64 = 12;
+
 /// One dispatch (or, for a cell step, the receptor pass and the cell kernel).
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -94,6 +102,109 @@ enum Op {
     },
 }
 
+/// A ping-pong field buffer of every slab: C, A, P (0, 1, 2) or T (3), and parity.
+#[derive(Debug, Clone, Copy)]
+struct PingPong {
+    field: usize,
+    parity: usize,
+}
+
+/// A z-slab of the grid: its own planes `z0 … z0 + planes − 1`, held with a halo plane
+/// on each side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slab {
+    pub z0: usize,
+    pub planes: usize,
+}
+
+/// How the GPU solver lays out a grid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// Split each field into this many z-slabs; `None`: as few as the adapter's
+    /// storage-binding and buffer limits allow.
+    pub slabs: Option<usize>,
+}
+
+/// The state a solver starts from.
+#[derive(Debug, Clone, Copy)]
+pub enum Initial<'a> {
+    /// Every voxel's values.
+    Fields(&'a Fields),
+    /// One value per tissue class and field (C, A, P, T, N, K), as
+    /// [`crate::model::initial_per_class`] gives: nothing of grid size on the host but
+    /// the classes.
+    PerClass(&'a [[f64; N_CLASSES]; 6]),
+}
+
+/// Splits `nz` planes of `plane_bytes` into slabs whose buffers (own planes plus two
+/// halo planes) fit `max_bytes`: into `forced` slabs if given, else as few as fit. Own
+/// planes are shared out evenly (the first slabs take one more where nz does not
+/// divide).
+///
+/// # Errors
+/// `forced` is 0 or more than nz; or one plane with its two halos exceeds `max_bytes`;
+/// or the forced slabs do not fit.
+pub fn plan_slabs(
+    nz: usize,
+    plane_bytes: u64,
+    max_bytes: u64,
+    forced: Option<usize>,
+) -> Result<Vec<Slab>, String> {
+    let fits = |planes: usize| (planes as u64 + 2) * plane_bytes <= max_bytes;
+    if !fits(1) {
+        return Err(format!(
+            "one z-plane of a field with its two halo planes needs {} bytes, more than \
+             the {max_bytes} bytes one buffer may hold",
+            3 * plane_bytes
+        ));
+    }
+    let count = match forced {
+        Some(0) => return Err("the number of z-slabs must be at least 1".into()),
+        Some(n) if n > nz => {
+            return Err(format!(
+                "{n} z-slabs asked for a grid of {nz} z-planes (at most one slab per plane)"
+            ))
+        }
+        Some(n) => n,
+        None => {
+            let most = (max_bytes / plane_bytes - 2) as usize;
+            nz.div_ceil(most.max(1))
+        }
+    };
+    let (base, extra) = (nz / count, nz % count);
+    let mut z0 = 0;
+    let slabs: Vec<Slab> = (0..count)
+        .map(|i| {
+            let planes = base + usize::from(i < extra);
+            let slab = Slab { z0, planes };
+            z0 += planes;
+            slab
+        })
+        .collect();
+    if let Some(big) = slabs.iter().find(|s| !fits(s.planes)) {
+        return Err(format!(
+            "{count} z-slabs of up to {} planes need {} bytes per buffer, more than the \
+             {max_bytes} bytes one buffer may hold",
+            big.planes,
+            (big.planes as u64 + 2) * plane_bytes
+        ));
+    }
+    Ok(slabs)
+}
+
+/// Device memory the GPU solver allocates for a grid split into `slabs`: every field
+/// buffer and the classes of each slab (halos included), the read-back buffer (the
+/// largest slab's own planes) and the step entries.
+pub fn device_bytes(dims: [usize; 3], slabs: &[Slab]) -> u64 {
+    let plane = (padded_nx(dims[0]) * dims[1]) as u64;
+    let fields: u64 = slabs
+        .iter()
+        .map(|s| (s.planes as u64 + 2) * plane * (4 * FIELD_BUFFERS + 1))
+        .sum();
+    let staging = slabs.iter().map(|s| s.planes as u64).max().unwrap_or(0) * plane * 4;
+    fields + staging + (BATCH * STEP_STRIDE) as u64
+}
+
 struct Pipelines {
     chem: wgpu::ComputePipeline,
     chem_uptake: wgpu::ComputePipeline,
@@ -102,7 +213,8 @@ struct Pipelines {
     reduce: wgpu::ComputePipeline,
 }
 
-struct Buffers {
+/// One slab's buffers.
+struct SlabBuffers {
     /// C, A, P: two each.
     chem: [[wgpu::Buffer; 2]; 3],
     t: [wgpu::Buffer; 2],
@@ -111,16 +223,34 @@ struct Buffers {
     s: wgpu::Buffer,
     w: wgpu::Buffer,
     classes: wgpu::Buffer,
+    /// Its [`GpuSlab`].
+    slab: wgpu::Buffer,
+}
+
+impl SlabBuffers {
+    fn ping_pong(&self, f: PingPong) -> &wgpu::Buffer {
+        if f.field == T {
+            &self.t[f.parity]
+        } else {
+            &self.chem[f.field][f.parity]
+        }
+    }
+}
+
+/// Buffers every slab shares.
+struct Shared {
     params: wgpu::Buffer,
     step: wgpu::Buffer,
     maxima: wgpu::Buffer,
     maxima_read: wgpu::Buffer,
-    /// One field's bytes, mappable: read-back goes through it field by field.
+    /// The largest slab's own planes of one field, mappable: read-back goes through it
+    /// slab by slab, field by field.
     staging: wgpu::Buffer,
 }
 
+/// One slab's bind groups.
 struct BindGroups {
-    /// Params, classes, the step entry (dynamic offset).
+    /// Params, classes, the step entry (dynamic offset), the slab.
     fixed: wgpu::BindGroup,
     /// `[u][parity of u]`.
     chem: [[wgpu::BindGroup; 2]; 3],
@@ -141,20 +271,24 @@ pub struct GpuSolver {
     queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
     params: Params,
-    /// Row stride (padded nx) and voxels including padding.
+    /// Row stride (padded nx) and voxels of one padded plane.
     nxp: usize,
-    padded: usize,
-    /// Workgroups per dispatch of a scalar field kernel (signal, reduce).
-    groups: [u32; 3],
-    /// Workgroups per dispatch of a vec4 stencil kernel (chem, cell).
-    quad_groups: [u32; 3],
+    plane: usize,
+    slabs: Vec<Slab>,
+    /// Workgroups in x and y of a scalar field kernel (signal, reduce); in z it takes
+    /// the slab's planes.
+    groups: [u32; 2],
+    /// Workgroups in x and y of a vec4 stencil kernel (chem, cell).
+    quad_groups: [u32; 2],
     /// Whether CXCL12 steps with uptake by T cells.
     uptake: bool,
     /// Bytes between step entries.
     stride: usize,
     pipelines: Pipelines,
-    buffers: Buffers,
-    groups_: BindGroups,
+    shared: Shared,
+    /// Per slab.
+    buffers: Vec<SlabBuffers>,
+    groups_: Vec<BindGroups>,
     /// Which buffer of C, A, P, T is current (0 or 1).
     cur: [usize; 4],
     pending: Vec<Op>,
@@ -182,17 +316,38 @@ fn quad_workgroups(dims: [usize; 3]) -> [u32; 3] {
     workgroups([padded_nx(dims[0]) / 4, dims[1], dims[2]])
 }
 
-/// Whether a grid fits the adapter (each field in one storage binding, the dispatch
-/// within the workgroup limits); the device limits it needs if so. Needs no fields, so
-/// that a grid can be checked before it is built.
-pub fn check_grid(adapter: &wgpu::Adapter, dims: [usize; 3]) -> Result<wgpu::Limits, GpuError> {
-    let padded = padded_nx(dims[0]) as u64 * dims[1] as u64 * dims[2] as u64;
-    required_limits(
+/// Whether a grid fits the adapter, and how: the z-slabs of each field (`options`) and
+/// the device limits they need (each slab's buffers within one storage binding, the
+/// dispatch within the workgroup limits). Needs no fields, so that a grid can be
+/// checked before it is built. Device memory is not known to wgpu: a grid too large
+/// for it fails when its buffers are created ([`GpuSolver::with_options`]).
+pub fn check_grid(
+    adapter: &wgpu::Adapter,
+    dims: [usize; 3],
+    options: GpuOptions,
+) -> Result<(wgpu::Limits, Vec<Slab>), GpuError> {
+    let allowed = adapter.limits();
+    let plane_bytes = (padded_nx(dims[0]) * dims[1] * 4) as u64;
+    let most = allowed.max_storage_buffer_binding_size.min(allowed.max_buffer_size);
+    let slabs =
+        plan_slabs(dims[2], plane_bytes, most, options.slabs).map_err(|why| GpuError::Limit {
+            limit: "max_storage_buffer_binding_size".into(),
+            needed: format!("{} bytes", 3 * plane_bytes),
+            allowed: format!("{most} bytes"),
+            adapter: adapter.get_info().name,
+            note: format!(
+                "; {why} (fields are split into z-slabs, each at least one plane and its \
+                 two halo planes; --backend cpu runs the grid)"
+            ),
+        })?;
+    let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
+    let limits = required_limits(
         adapter,
-        padded * 4,
+        (largest as u64 + 2) * plane_bytes,
         (BATCH * STEP_STRIDE) as u64,
-        workgroups(dims),
-    )
+        workgroups([dims[0], dims[1], largest + 2]),
+    )?;
+    Ok((limits, slabs))
 }
 
 fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -285,23 +440,47 @@ fn read_mapped<R>(
 }
 
 impl GpuSolver {
-    /// Creates a device on `adapter` with the limits the grid needs, uploads the classes
-    /// and the fields, and builds every pipeline and bind group (nothing is allocated
-    /// later, per step or per snapshot).
+    /// [`GpuSolver::with_options`] from every voxel's values, with as few slabs as fit.
     ///
     /// # Errors
-    /// A field larger than the adapter's storage binding or buffer limits (naming the
-    /// limit, the bytes needed and the adapter's value), or a device that cannot be
-    /// created.
+    /// As [`GpuSolver::with_options`].
     ///
     /// # Panics
-    /// As [`crate::cpu::CpuSolver::new`]: an empty grid, or `class` or a field without
-    /// `nx·ny·nz` entries, or a class code not below `N_CLASSES`.
+    /// As [`GpuSolver::with_options`].
     pub fn new(
         adapter: &wgpu::Adapter,
         params: Params,
         class: Vec<u8>,
         fields: Fields,
+    ) -> Result<Self, GpuError> {
+        Self::with_options(
+            adapter,
+            params,
+            &class,
+            Initial::Fields(&fields),
+            GpuOptions::default(),
+        )
+    }
+
+    /// Creates a device on `adapter` with the limits the grid needs, splits the grid
+    /// into z-slabs ([`check_grid`]), uploads the classes and the initial fields slab by
+    /// slab, and builds every pipeline and bind group (nothing is allocated later, per
+    /// step or per snapshot).
+    ///
+    /// # Errors
+    /// A grid beyond the adapter's limits (naming the limit, the bytes needed and the
+    /// adapter's value), device memory exhausted (naming the bytes needed), or a device
+    /// that cannot be created.
+    ///
+    /// # Panics
+    /// As [`crate::cpu::CpuSolver::new`]: an empty grid, or `class` or a field without
+    /// `nx·ny·nz` entries, or a class code not below `N_CLASSES`.
+    pub fn with_options(
+        adapter: &wgpu::Adapter,
+        params: Params,
+        class: &[u8],
+        initial: Initial<'_>,
+        options: GpuOptions,
     ) -> Result<Self, GpuError> {
         let [nx, ny, nz] = params.dims;
         assert!(nx > 0 && ny > 0 && nz > 0, "empty grid {:?}", params.dims);
@@ -311,17 +490,19 @@ impl GpuSolver {
             class.iter().all(|&c| (c as usize) < N_CLASSES),
             "class code out of range"
         );
-        for (name, f) in fields.named() {
-            assert_eq!(f.len(), n, "field {name} has the wrong length");
+        if let Initial::Fields(fields) = initial {
+            for (name, f) in fields.named() {
+                assert_eq!(f.len(), n, "field {name} has the wrong length");
+            }
         }
         let info = adapter.get_info();
         let nxp = padded_nx(nx);
-        let padded = nxp * ny * nz;
-        let field_bytes = (padded * 4) as u64;
-        let groups = workgroups(params.dims);
-        let quad_groups = quad_workgroups(params.dims);
+        let plane = nxp * ny;
+        let plane_bytes = (plane * 4) as u64;
+        let [gx, gy, _] = workgroups(params.dims);
+        let [qx, qy, _] = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;
-        let limits = check_grid(adapter, params.dims)?;
+        let (limits, slabs) = check_grid(adapter, params.dims, options)?;
         let device_err = |message: String| GpuError::Device {
             adapter: info.name.clone(),
             message,
@@ -339,29 +520,14 @@ impl GpuSolver {
             stride % device.limits().min_uniform_buffer_offset_alignment as usize,
             0
         );
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
 
-        // Buffers.
-        let pad = |v: &[f64]| -> Vec<f32> {
-            let mut out = vec![0.0f32; padded];
-            for (row, src) in v.chunks(nx).enumerate() {
-                let dst = &mut out[row * nxp..row * nxp + nx];
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = *s as f32;
-                }
-            }
-            out
-        };
+        // Buffers, slab by slab: each field's planes z0 − 1 … z0 + planes (the halos; 0
+        // outside the domain), padded rows.
         let field_usage = wgpu::BufferUsages::STORAGE
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST;
-        let init = |label: &str, data: &[f64]| {
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(&pad(data)),
-                usage: field_usage,
-            })
-        };
         let empty = |label: &str, size: u64, usage: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -370,40 +536,92 @@ impl GpuSolver {
                 mapped_at_creation: false,
             })
         };
-        let pair =
-            |label: &str, data: &[f64]| [init(label, data), empty(label, field_bytes, field_usage)];
-        let w = empty("w", field_bytes, wgpu::BufferUsages::STORAGE);
-        let mut packed = vec![0u32; padded / 4];
-        for (row, src) in class.chunks(nx).enumerate() {
-            for (x, &c) in src.iter().enumerate() {
-                let i = row * nxp + x;
-                packed[i / 4] |= u32::from(c) << (8 * (i % 4));
+        // The global voxel index of buffer plane zb, row y of a slab, if inside.
+        let row_start = |slab: &Slab, zb: usize, y: usize| -> Option<usize> {
+            let z = (slab.z0 + zb).checked_sub(1)?;
+            (z < nz).then_some(nx * (y + ny * z))
+        };
+        let field_data = |slab: &Slab, k: usize| -> Vec<f32> {
+            let mut out = vec![0.0f32; (slab.planes + 2) * plane];
+            for zb in 0..slab.planes + 2 {
+                for y in 0..ny {
+                    let Some(g) = row_start(slab, zb, y) else {
+                        continue;
+                    };
+                    let dst = &mut out[(zb * ny + y) * nxp..][..nx];
+                    match initial {
+                        Initial::Fields(f) => {
+                            let src = &f.named()[k].1[g..g + nx];
+                            for (d, s) in dst.iter_mut().zip(src) {
+                                *d = *s as f32;
+                            }
+                        }
+                        Initial::PerClass(table) => {
+                            for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
+                                *d = table[k][*c as usize] as f32;
+                            }
+                        }
+                    }
+                }
             }
+            out
+        };
+        let mut buffers = Vec::with_capacity(slabs.len());
+        for slab in &slabs {
+            let bytes = ((slab.planes + 2) * plane * 4) as u64;
+            let init = |label: &str, k: usize| {
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents: bytemuck::cast_slice(&field_data(slab, k)),
+                    usage: field_usage,
+                })
+            };
+            let pair = |label: &str, k: usize| [init(label, k), empty(label, bytes, field_usage)];
+            let mut packed = vec![0u32; (slab.planes + 2) * plane / 4];
+            for zb in 0..slab.planes + 2 {
+                for y in 0..ny {
+                    let Some(g) = row_start(slab, zb, y) else {
+                        continue;
+                    };
+                    for (x, &c) in class[g..g + nx].iter().enumerate() {
+                        let i = (zb * ny + y) * nxp + x;
+                        packed[i / 4] |= u32::from(c) << (8 * (i % 4));
+                    }
+                }
+            }
+            let gpu_slab = GpuSlab {
+                z0: slab.z0 as u32,
+                planes: slab.planes as u32,
+                pad0: 0,
+                pad1: 0,
+            };
+            buffers.push(SlabBuffers {
+                chem: [pair("C", 0), pair("A", 1), pair("P", 2)],
+                t: pair("T", 3),
+                n: init("N", 4),
+                k: init("K", 5),
+                s: empty("s", bytes, field_usage),
+                w: empty("w", bytes, wgpu::BufferUsages::STORAGE),
+                classes: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("classes"),
+                    contents: bytemuck::cast_slice(&packed),
+                    usage: wgpu::BufferUsages::STORAGE,
+                }),
+                slab: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("slab"),
+                    contents: bytemuck::bytes_of(&gpu_slab),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                }),
+            });
         }
-        let classes = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("classes"),
-            contents: bytemuck::cast_slice(&packed),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
         let gpu_params = GpuParams::new(&params);
-        let params_buf = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::bytes_of(&gpu_params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let buffers = Buffers {
-            chem: [
-                pair("C", &fields.c),
-                pair("A", &fields.a),
-                pair("P", &fields.p),
-            ],
-            t: pair("T", &fields.t),
-            n: init("N", &fields.n),
-            k: init("K", &fields.k),
-            s: empty("s", field_bytes, field_usage),
-            w,
-            classes,
-            params: params_buf,
+        let shared = Shared {
+            params: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::bytes_of(&gpu_params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            }),
             step: empty(
                 "steps",
                 (BATCH * stride) as u64,
@@ -417,7 +635,7 @@ impl GpuSolver {
             ),
             staging: empty(
                 "read-back",
-                field_bytes,
+                largest as u64 * plane_bytes,
                 wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             ),
         };
@@ -428,6 +646,7 @@ impl GpuSolver {
                 uniform_entry(0, std::mem::size_of::<GpuParams>(), false),
                 storage_entry(1, true),
                 uniform_entry(2, std::mem::size_of::<GpuStep>(), true),
+                uniform_entry(3, std::mem::size_of::<GpuSlab>(), false),
             ],
         });
         let chem_layout = storage_layout(&device, "chem", &[true, false]);
@@ -473,89 +692,109 @@ impl GpuSolver {
             reduce: pipeline("block_change", &reduce_module, &reduce_layout),
         };
 
-        // Bind groups, one per combination of current buffers.
-        let b = &buffers;
-        let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("fixed"),
-            layout: &fixed_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: b.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: b.classes.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &b.step,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(std::mem::size_of::<GpuStep>() as u64),
-                    }),
-                },
-            ],
-        });
-        let chem = std::array::from_fn(|u| {
-            std::array::from_fn(|p| {
-                let f = &b.chem[u];
-                bind(&device, "chem", &chem_layout, &[&f[p], &f[1 - p]])
-            })
-        });
-        let uptake = (0..8)
-            .map(|key| {
-                let (c, t, a) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
-                let cs = &b.chem[0];
-                bind(
-                    &device,
-                    "chem uptake",
-                    &uptake_layout,
-                    &[&cs[c], &cs[1 - c], &b.t[t], &b.chem[1][a]],
-                )
+        // Bind groups, per slab, one per combination of current buffers.
+        let groups_ = buffers
+            .iter()
+            .map(|b| {
+                let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some("fixed"),
+                    layout: &fixed_layout,
+                    entries: &[
+                        wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: shared.params.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 1,
+                            resource: b.classes.as_entire_binding(),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 2,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: &shared.step,
+                                offset: 0,
+                                size: wgpu::BufferSize::new(std::mem::size_of::<GpuStep>() as u64),
+                            }),
+                        },
+                        wgpu::BindGroupEntry {
+                            binding: 3,
+                            resource: b.slab.as_entire_binding(),
+                        },
+                    ],
+                });
+                let chem = std::array::from_fn(|u| {
+                    std::array::from_fn(|p| {
+                        let f = &b.chem[u];
+                        bind(&device, "chem", &chem_layout, &[&f[p], &f[1 - p]])
+                    })
+                });
+                let uptake = (0..8)
+                    .map(|key| {
+                        let (c, t, a) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
+                        let cs = &b.chem[0];
+                        bind(
+                            &device,
+                            "chem uptake",
+                            &uptake_layout,
+                            &[&cs[c], &cs[1 - c], &b.t[t], &b.chem[1][a]],
+                        )
+                    })
+                    .collect();
+                let signal = (0..8)
+                    .map(|key| {
+                        let (c, a, t) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
+                        bind(
+                            &device,
+                            "signal",
+                            &signal_layout,
+                            &[&b.chem[0][c], &b.chem[1][a], &b.t[t], &b.s, &b.w],
+                        )
+                    })
+                    .collect();
+                let cell = (0..4)
+                    .map(|key| {
+                        let (t, p) = (key & 1, (key >> 1) & 1);
+                        bind(
+                            &device,
+                            "cell",
+                            &cell_layout,
+                            &[&b.s, &b.w, &b.t[t], &b.chem[2][p], &b.t[1 - t], &b.n, &b.k],
+                        )
+                    })
+                    .collect();
+                let reduce = std::array::from_fn(|u| {
+                    std::array::from_fn(|p| {
+                        bind(
+                            &device,
+                            "reduce",
+                            &reduce_layout,
+                            &[&b.chem[u][p], &b.s, &shared.maxima],
+                        )
+                    })
+                });
+                BindGroups {
+                    fixed,
+                    chem,
+                    uptake,
+                    signal,
+                    cell,
+                    reduce,
+                }
             })
             .collect();
-        let signal = (0..8)
-            .map(|key| {
-                let (c, a, t) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
-                bind(
-                    &device,
-                    "signal",
-                    &signal_layout,
-                    &[&b.chem[0][c], &b.chem[1][a], &b.t[t], &b.s, &b.w],
-                )
-            })
-            .collect();
-        let cell = (0..4)
-            .map(|key| {
-                let (t, p) = (key & 1, (key >> 1) & 1);
-                bind(
-                    &device,
-                    "cell",
-                    &cell_layout,
-                    &[&b.s, &b.w, &b.t[t], &b.chem[2][p], &b.t[1 - t], &b.n, &b.k],
-                )
-            })
-            .collect();
-        let reduce = std::array::from_fn(|u| {
-            std::array::from_fn(|p| {
-                bind(
-                    &device,
-                    "reduce",
-                    &reduce_layout,
-                    &[&b.chem[u][p], &b.s, &b.maxima],
-                )
-            })
-        });
-        let groups_ = BindGroups {
-            fixed,
-            chem,
-            uptake,
-            signal,
-            cell,
-            reduce,
-        };
-        if let Some(e) = pollster::block_on(scope.pop()) {
+        let invalid = pollster::block_on(scope.pop());
+        if let Some(e) = pollster::block_on(memory.pop()) {
+            let needed = device_bytes(params.dims, &slabs);
+            return Err(device_err(format!(
+                "out of device memory: the grid {nx} × {ny} × {nz} needs {needed} bytes \
+                 ({}) on the GPU ({} slabs; about {:.0} bytes per voxel); use a coarser \
+                 grid or --backend cpu ({e})",
+                crate::run::human_bytes(needed as f64),
+                slabs.len(),
+                needed as f64 / n as f64
+            )));
+        }
+        if let Some(e) = invalid {
             return Err(device_err(format!("building the pipelines: {e}")));
         }
         Ok(GpuSolver {
@@ -565,11 +804,13 @@ impl GpuSolver {
             uptake: params.c_uptake != 0.0,
             params,
             nxp,
-            padded,
-            groups,
-            quad_groups,
+            plane,
+            slabs,
+            groups: [gx, gy],
+            quad_groups: [qx, qy],
             stride,
             pipelines,
+            shared,
             buffers,
             groups_,
             cur: [0; 4],
@@ -586,6 +827,11 @@ impl GpuSolver {
 
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// The z-slabs each field is split into.
+    pub fn slabs(&self) -> &[Slab] {
+        &self.slabs
     }
 
     /// Steady solves and their total iterations so far, per chemical (C, A, P).
@@ -618,8 +864,83 @@ impl GpuSolver {
         self.pending.push(op);
     }
 
-    /// Uploads the step entries of the pending dispatches, encodes them into one compute
-    /// pass and submits it; keeps at most two submissions in flight.
+    /// Encodes the dispatches of one step entry (`slot`) over every slab: a chemical
+    /// sub-step, or the receptor pass and the cell step. Advances `cur` and returns the
+    /// ping-pong buffer it wrote (whose halos are then stale).
+    fn encode_op(
+        &self,
+        pass: &mut wgpu::ComputePass,
+        op: Op,
+        slot: usize,
+        cur: &mut [usize; 4],
+    ) -> PingPong {
+        let p = &self.pipelines;
+        let [gx, gy] = self.groups;
+        let [qx, qy] = self.quad_groups;
+        let offset = [(slot * self.stride) as u32];
+        let planes = |s: &Slab| s.planes as u32;
+        match op {
+            Op::Chem { which, .. } => {
+                let uptake = which == 0 && self.uptake;
+                pass.set_pipeline(if uptake { &p.chem_uptake } else { &p.chem });
+                for (slab, g) in self.slabs.iter().zip(&self.groups_) {
+                    pass.set_bind_group(0, &g.fixed, &offset);
+                    if uptake {
+                        pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
+                    } else {
+                        pass.set_bind_group(1, &g.chem[which][cur[which]], &[]);
+                    }
+                    pass.dispatch_workgroups(qx, qy, planes(slab));
+                }
+                cur[which] ^= 1;
+                PingPong {
+                    field: which,
+                    parity: cur[which],
+                }
+            }
+            Op::Cell { .. } => {
+                pass.set_pipeline(&p.signal);
+                for (slab, g) in self.slabs.iter().zip(&self.groups_) {
+                    pass.set_bind_group(0, &g.fixed, &offset);
+                    pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
+                    // Own planes and both halos.
+                    pass.dispatch_workgroups(gx, gy, planes(slab) + 2);
+                }
+                pass.set_pipeline(&p.cell);
+                for (slab, g) in self.slabs.iter().zip(&self.groups_) {
+                    pass.set_bind_group(0, &g.fixed, &offset);
+                    pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
+                    pass.dispatch_workgroups(qx, qy, planes(slab));
+                }
+                cur[T] ^= 1;
+                PingPong {
+                    field: T,
+                    parity: cur[T],
+                }
+            }
+        }
+    }
+
+    /// Refreshes the halo planes of ping-pong buffer `f` in every slab from its
+    /// neighbours' edge planes (nothing with one slab).
+    fn exchange_halos(&self, encoder: &mut wgpu::CommandEncoder, f: PingPong) {
+        let plane = (self.plane * 4) as u64;
+        for (s, pair) in self.slabs.windows(2).enumerate() {
+            let (lo, hi) = (
+                self.buffers[s].ping_pong(f),
+                self.buffers[s + 1].ping_pong(f),
+            );
+            let top = pair[0].planes as u64;
+            // The lower slab's last own plane is the upper one's lower halo, the upper
+            // slab's first own plane the lower one's upper halo.
+            encoder.copy_buffer_to_buffer(lo, top * plane, hi, 0, plane);
+            encoder.copy_buffer_to_buffer(hi, plane, lo, (top + 1) * plane, plane);
+        }
+    }
+
+    /// Uploads the step entries of the pending dispatches, encodes them into one command
+    /// buffer (one compute pass with one slab; with several, a pass per step followed by
+    /// its halo copies) and submits it; keeps at most two submissions in flight.
     fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -650,58 +971,33 @@ impl GpuSolver {
         }
         let used = self.pending.len() * self.stride;
         self.queue
-            .write_buffer(&self.buffers.step, 0, &self.step_bytes[..used]);
+            .write_buffer(&self.shared.step, 0, &self.step_bytes[..used]);
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("batch"),
             });
         let mut cur = self.cur;
-        {
-            let (p, g) = (&self.pipelines, &self.groups_);
-            let [gx, gy, gz] = self.groups;
-            let [qx, qy, qz] = self.quad_groups;
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("batch"),
-                timestamp_writes: None,
-            });
-            // Pipelines are set only when they change (consecutive sub-steps of one
-            // chemical share theirs).
-            let pipes = [&p.chem, &p.chem_uptake, &p.signal, &p.cell];
-            let [chem, chem_uptake, signal, cell] = [0, 1, 2, 3];
-            let mut last = usize::MAX;
-            let mut use_pipeline = |pass: &mut wgpu::ComputePass, k: usize| {
-                if k != last {
-                    pass.set_pipeline(pipes[k]);
-                    last = k;
-                }
-            };
-            for (slot, op) in self.pending.iter().enumerate() {
-                pass.set_bind_group(0, &g.fixed, &[(slot * self.stride) as u32]);
-                match *op {
-                    Op::Chem { which, .. } => {
-                        if which == 0 && self.uptake {
-                            use_pipeline(&mut pass, chem_uptake);
-                            let key = cur[0] + 2 * cur[T] + 4 * cur[1];
-                            pass.set_bind_group(1, &g.uptake[key], &[]);
-                        } else {
-                            use_pipeline(&mut pass, chem);
-                            pass.set_bind_group(1, &g.chem[which][cur[which]], &[]);
-                        }
-                        pass.dispatch_workgroups(qx, qy, qz);
-                        cur[which] ^= 1;
-                    }
-                    Op::Cell { .. } => {
-                        use_pipeline(&mut pass, signal);
-                        let key = cur[0] + 2 * cur[1] + 4 * cur[T];
-                        pass.set_bind_group(1, &g.signal[key], &[]);
-                        pass.dispatch_workgroups(gx, gy, gz);
-                        use_pipeline(&mut pass, cell);
-                        pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
-                        pass.dispatch_workgroups(qx, qy, qz);
-                        cur[T] ^= 1;
+        let split = self.slabs.len() > 1;
+        let mut next = 0;
+        while next < self.pending.len() {
+            let mut written = None;
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("batch"),
+                    timestamp_writes: None,
+                });
+                while next < self.pending.len() {
+                    let f = self.encode_op(&mut pass, self.pending[next], next, &mut cur);
+                    next += 1;
+                    if split {
+                        written = Some(f);
+                        break;
                     }
                 }
+            }
+            if let Some(f) = written {
+                self.exchange_halos(&mut encoder, f);
             }
         }
         self.cur = cur;
@@ -746,9 +1042,15 @@ impl GpuSolver {
             chem: u as u32,
         };
         self.queue
-            .write_buffer(&self.buffers.step, 0, bytemuck::bytes_of(&step));
+            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
+        let op = Op::Chem {
+            which: u,
+            dt,
+            plasma,
+            bath,
+        };
         loop {
-            let (d, m) = self.steady_block(u)?;
+            let (d, m) = self.steady_block(op, u)?;
             if conv.done(d, m) {
                 break;
             }
@@ -758,46 +1060,53 @@ impl GpuSolver {
     }
 
     /// One block of a steady solve: marks the field, runs [`BLOCK`] sub-steps with step
-    /// entry 0, and reads back (max |u − mark|, max |u|).
-    fn steady_block(&mut self, u: usize) -> Result<(f64, f64), GpuError> {
-        let b = &self.buffers;
-        let (p, g) = (&self.pipelines, &self.groups_);
-        let [gx, gy, gz] = self.groups;
-        let [qx, qy, qz] = self.quad_groups;
+    /// entry 0, and reads back (max |u − mark|, max |u|) over every slab.
+    fn steady_block(&mut self, op: Op, u: usize) -> Result<(f64, f64), GpuError> {
+        let [gx, gy] = self.groups;
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("steady block"),
             });
-        encoder.copy_buffer_to_buffer(&b.chem[u][self.cur[u]], 0, &b.s, 0, None);
-        encoder.clear_buffer(&b.maxima, 0, None);
-        let mut cur = self.cur;
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("steady block"),
-                timestamp_writes: None,
-            });
-            pass.set_bind_group(0, &g.fixed, &[0]);
-            let uptake = u == 0 && self.uptake;
-            pass.set_pipeline(if uptake { &p.chem_uptake } else { &p.chem });
-            for _ in 0..BLOCK {
-                if uptake {
-                    let key = cur[0] + 2 * cur[T] + 4 * cur[1];
-                    pass.set_bind_group(1, &g.uptake[key], &[]);
-                } else {
-                    pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
-                }
-                pass.dispatch_workgroups(qx, qy, qz);
-                cur[u] ^= 1;
-            }
-            pass.set_pipeline(&p.reduce);
-            pass.set_bind_group(1, &g.reduce[u][cur[u]], &[]);
-            pass.dispatch_workgroups(gx, gy, gz);
+        for b in &self.buffers {
+            encoder.copy_buffer_to_buffer(&b.chem[u][self.cur[u]], 0, &b.s, 0, None);
         }
-        encoder.copy_buffer_to_buffer(&b.maxima, 0, &b.maxima_read, 0, None);
+        encoder.clear_buffer(&self.shared.maxima, 0, None);
+        let mut cur = self.cur;
+        let split = self.slabs.len() > 1;
+        let mut done = 0;
+        while done < BLOCK {
+            let mut written = None;
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("steady block"),
+                    timestamp_writes: None,
+                });
+                while done < BLOCK {
+                    let f = self.encode_op(&mut pass, op, 0, &mut cur);
+                    done += 1;
+                    if split {
+                        written = Some(f);
+                        break;
+                    }
+                }
+                if done == BLOCK {
+                    pass.set_pipeline(&self.pipelines.reduce);
+                    for (slab, g) in self.slabs.iter().zip(&self.groups_) {
+                        pass.set_bind_group(0, &g.fixed, &[0]);
+                        pass.set_bind_group(1, &g.reduce[u][cur[u]], &[]);
+                        pass.dispatch_workgroups(gx, gy, slab.planes as u32);
+                    }
+                }
+            }
+            if let Some(f) = written {
+                self.exchange_halos(&mut encoder, f);
+            }
+        }
+        encoder.copy_buffer_to_buffer(&self.shared.maxima, 0, &self.shared.maxima_read, 0, None);
         self.cur = cur;
         self.submit(encoder);
-        let bits = read_mapped(&self.device, &self.buffers.maxima_read, 8, |bytes| {
+        let bits = read_mapped(&self.device, &self.shared.maxima_read, 8, |bytes| {
             let w: &[u32] = bytemuck::cast_slice(bytes);
             [w[0], w[1]]
         })
@@ -833,47 +1142,44 @@ impl GpuSolver {
         Ok(())
     }
 
-    /// Runs what is pending and reads every field back: padding stripped, widened to
-    /// f64.
+    /// Runs what is pending and reads every field back, slab by slab: own planes only,
+    /// padding stripped, widened to f64.
     pub fn read_fields(&mut self) -> Result<Fields, GpuError> {
         self.flush();
         let [nx, ny, nz] = self.params.dims;
-        let n = nx * ny * nz;
-        let mut out = Fields::zeros(n);
-        let b = &self.buffers;
-        let sources = [
-            &b.chem[0][self.cur[0]],
-            &b.chem[1][self.cur[1]],
-            &b.chem[2][self.cur[2]],
-            &b.t[self.cur[T]],
-            &b.n,
-            &b.k,
-        ];
-        let targets = [
-            &mut out.c, &mut out.a, &mut out.p, &mut out.t, &mut out.n, &mut out.k,
-        ];
-        let bytes = (self.padded * 4) as u64;
-        for (src, dst) in sources.into_iter().zip(targets) {
-            let mut encoder = self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("read-back"),
-                });
-            encoder.copy_buffer_to_buffer(src, 0, &b.staging, 0, bytes);
-            self.queue.submit([encoder.finish()]);
-            let nxp = self.nxp;
-            read_mapped(&self.device, &b.staging, bytes, |raw| {
-                let v: &[f32] = bytemuck::cast_slice(raw);
-                for (row, out) in dst.chunks_mut(nx).enumerate() {
-                    for (d, s) in out.iter_mut().zip(&v[row * nxp..row * nxp + nx]) {
-                        *d = f64::from(*s);
+        let mut out = Fields::zeros(nx * ny * nz);
+        let cur = self.cur;
+        let plane_bytes = (self.plane * 4) as u64;
+        for (k, dst) in out.all_mut().into_iter().enumerate() {
+            for (slab, b) in self.slabs.iter().zip(&self.buffers) {
+                let src = match k {
+                    0..=2 => &b.chem[k][cur[k]],
+                    3 => &b.t[cur[T]],
+                    4 => &b.n,
+                    _ => &b.k,
+                };
+                let bytes = slab.planes as u64 * plane_bytes;
+                let mut encoder =
+                    self.device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("read-back"),
+                        });
+                // Own planes: from buffer plane 1.
+                encoder.copy_buffer_to_buffer(src, plane_bytes, &self.shared.staging, 0, bytes);
+                self.queue.submit([encoder.finish()]);
+                let nxp = self.nxp;
+                let at = nx * ny * slab.z0;
+                let part = &mut dst[at..at + nx * ny * slab.planes];
+                read_mapped(&self.device, &self.shared.staging, bytes, |raw| {
+                    let v: &[f32] = bytemuck::cast_slice(raw);
+                    for (row, out) in part.chunks_mut(nx).enumerate() {
+                        for (d, s) in out.iter_mut().zip(&v[row * nxp..row * nxp + nx]) {
+                            *d = f64::from(*s);
+                        }
                     }
-                }
-            })
-            .map_err(|m| GpuError::Device {
-                adapter: self.info.name.clone(),
-                message: m,
-            })?;
+                })
+                .map_err(|m| self.device_error(m))?;
+            }
         }
         self.last_submission = None;
         Ok(out)
@@ -887,13 +1193,18 @@ impl GpuSolver {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("reset K"),
             });
-        encoder.clear_buffer(&self.buffers.k, 0, None);
+        for b in &self.buffers {
+            encoder.clear_buffer(&b.k, 0, None);
+        }
         self.submit(encoder);
     }
 
-    /// The backend in words: adapter, API, device type, precision.
+    /// The backend in words: adapter, API, device type, precision, slabs.
     pub fn describe(&self) -> String {
-        format!("gpu: {}, f32", short_name(&self.info))
+        match self.slabs.len() {
+            1 => format!("gpu: {}, f32", short_name(&self.info)),
+            n => format!("gpu: {}, f32, {n} z-slabs", short_name(&self.info)),
+        }
     }
 }
 

@@ -194,3 +194,29 @@ impl GpuStep {
         ]
     };
 }
+
+/// The slab a dispatch steps (one uniform buffer per slab, bound in group 0).
+// Keep in sync with `struct Slab` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct GpuSlab {
+    /// Global z of the slab's first own plane.
+    pub z0: u32,
+    /// Own planes (its buffers hold two more: the halos).
+    pub planes: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+}
+
+impl GpuSlab {
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 4] = {
+        use std::mem::offset_of;
+        [
+            ("z0", offset_of!(GpuSlab, z0)),
+            ("planes", offset_of!(GpuSlab, planes)),
+            ("pad0", offset_of!(GpuSlab, pad0)),
+            ("pad1", offset_of!(GpuSlab, pad1)),
+        ]
+    };
+}

@@ -230,26 +230,28 @@ impl Fields {
     }
 
     /// The initial state: T and N per class, CXCL12 at local equilibrium (or zero),
-    /// no drug, nothing killed.
+    /// no drug, nothing killed ([`initial_per_class`] expanded over the voxels).
     pub fn initial(s: &Scenario, params: &Params, class: &[u8]) -> Self {
+        let table = initial_per_class(s, params);
         let mut f = Fields::zeros(class.len());
-        let t0 = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
-        for (i, &cl) in class.iter().enumerate() {
-            let k = cl as usize;
-            f.t[i] = t0[k];
-            if cl == TUMOR {
-                f.n[i] = s.tumor.initial_density;
-            }
-            if s.cxcl12.initial == crate::scenario::Cxcl12Initial::LocalEquilibrium {
-                let d = params.cxcl12.decay[k];
-                f.c[i] = if d > 0.0 {
-                    params.cxcl12.secretion[k] / d
-                } else {
-                    0.0
-                };
+        for (k, field) in f.all_mut().into_iter().enumerate() {
+            for (v, &cl) in field.iter_mut().zip(class) {
+                *v = table[k][cl as usize];
             }
         }
         f
+    }
+
+    /// The fields mutably, in the order of [`Fields::named`].
+    pub fn all_mut(&mut self) -> [&mut Vec<f64>; 6] {
+        [
+            &mut self.c,
+            &mut self.a,
+            &mut self.p,
+            &mut self.t,
+            &mut self.n,
+            &mut self.k,
+        ]
     }
 
     /// The fields by name, in a fixed order (for outputs and checks).
@@ -263,4 +265,26 @@ impl Fields {
             ("killed_fraction", &self.k),
         ]
     }
+}
+
+/// The initial value of every field per tissue class, in the order of
+/// [`Fields::named`] (C, A, P, T, N, K): T per class, N in the tumour, CXCL12 at local
+/// equilibrium σ/λ (or zero), no drug, nothing killed. The one definition of the
+/// initial state: [`Fields::initial`] expands it over the voxels, and the GPU solver
+/// uploads it slab by slab without a host copy of the fields.
+pub fn initial_per_class(s: &Scenario, params: &Params) -> [[f64; N_CLASSES]; 6] {
+    let mut table = [[0.0; N_CLASSES]; 6];
+    table[3] = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
+    table[4][TUMOR as usize] = s.tumor.initial_density;
+    if s.cxcl12.initial == crate::scenario::Cxcl12Initial::LocalEquilibrium {
+        for (k, c) in table[0].iter_mut().enumerate() {
+            let d = params.cxcl12.decay[k];
+            *c = if d > 0.0 {
+                params.cxcl12.secretion[k] / d
+            } else {
+                0.0
+            };
+        }
+    }
+    table
 }
