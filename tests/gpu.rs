@@ -161,7 +161,9 @@ fn grids_beyond_one_binding_are_split_into_z_slabs() {
     use infiltrate::gpu::{check_grid, plan_slabs, GpuOptions, Slab};
     let a = adapter();
     let limits = a.limits();
-    let most = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    let most = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
     // 1024 × 1024 × nz voxels of 4 bytes, twice the binding limit.
     let plane = 1024 * 1024 * 4;
     let nz = (2 * most / plane + 1) as usize;
@@ -385,6 +387,73 @@ fn chem_step_matches_cpu_for_each_chemical() {
             steps[u] = Some(done);
             compare(
                 &format!("{which:?}, bath {bath_faces:?}, after {done} steps"),
+                c.fields(),
+                &g.read_fields().unwrap(),
+                steps,
+            );
+        }
+    }
+}
+
+/// Grid 37 × 23 × 11 of class blocks (up to 13 × 12 × 6 voxels, random classes), as
+/// tissue is (regions of one class with faces between them), where the random classes
+/// of the test above have almost no quad of one class: one sub-step of each chemical
+/// and 100 more at 0.9 × its bound, bath on x− and z+; every field within
+/// [`f32_bound`].
+#[test]
+fn chem_step_matches_cpu_inside_regions_of_one_class() {
+    let p = busy([37, 23, 11]);
+    let (_, fields) = random_state(&p, 4);
+    let mut rng = Rng(9);
+    let blocks: Vec<u8> = (0..3 * 2 * 2).map(|_| rng.class()).collect();
+    let n = p.voxels();
+    let class: Vec<u8> = (0..n)
+        .map(|i| {
+            let [x, y, z] = coords(p.dims, i);
+            blocks[x / 13 + 3 * (y / 12 + 2 * (z / 6))]
+        })
+        .collect();
+    // Voxels whose six neighbours share their class (the short path's share).
+    let [nx, ny, nz] = p.dims;
+    let at = |x: usize, y: usize, z: usize| class[x + nx * (y + ny * z)];
+    let interior = (0..n)
+        .filter(|&i| {
+            let [x, y, z] = coords(p.dims, i);
+            let c = at(x, y, z);
+            x > 0 && y > 0 && z > 0 && x + 1 < nx && y + 1 < ny && z + 1 < nz && {
+                [
+                    at(x - 1, y, z),
+                    at(x + 1, y, z),
+                    at(x, y - 1, z),
+                    at(x, y + 1, z),
+                    at(x, y, z - 1),
+                    at(x, y, z + 1),
+                ]
+                .iter()
+                .all(|&n| n == c)
+            }
+        })
+        .count();
+    assert!(interior * 3 > class.len(), "{interior} interior voxels");
+    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
+    for (u, which) in [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1]
+        .into_iter()
+        .enumerate()
+    {
+        let dt = 0.9 * chem_bound(&p, p.chem(which));
+        let (plasma, bath) = levels[u];
+        let (mut c, mut g) = twins(p.clone(), class.clone(), fields.clone());
+        let mut done = 0;
+        for steps in [1, 100] {
+            for _ in 0..steps {
+                c.chem_step(which, dt, plasma, bath);
+                g.chem_step(which, dt, plasma, bath);
+            }
+            done += steps;
+            let mut steps = [Some(0); 6];
+            steps[u] = Some(done);
+            compare(
+                &format!("{which:?} in class blocks, after {done} steps"),
                 c.fields(),
                 &g.read_fields().unwrap(),
                 steps,

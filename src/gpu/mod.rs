@@ -328,7 +328,9 @@ pub fn check_grid(
 ) -> Result<(wgpu::Limits, Vec<Slab>), GpuError> {
     let allowed = adapter.limits();
     let plane_bytes = (padded_nx(dims[0]) * dims[1] * 4) as u64;
-    let most = allowed.max_storage_buffer_binding_size.min(allowed.max_buffer_size);
+    let most = allowed
+        .max_storage_buffer_binding_size
+        .min(allowed.max_buffer_size);
     let slabs =
         plan_slabs(dims[2], plane_bytes, most, options.slabs).map_err(|why| GpuError::Limit {
             limit: "max_storage_buffer_binding_size".into(),
