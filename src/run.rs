@@ -292,10 +292,6 @@ fn check_quasi_steady(loaded: &Loaded) -> Result<()> {
 /// (next-step copies and the signal), the class byte and the f32 distance.
 pub const CPU_BYTES_PER_VOXEL: usize = 11 * 8 + 1 + 4;
 
-/// Bytes per (padded) voxel the GPU backend holds: C, A, P, T twice (ping-pong), N, K
-/// and the scratch s and μT, f32 (the classes, a byte, are left out).
-pub const GPU_BYTES_PER_VOXEL: usize = 12 * 4;
-
 impl Prepared {
     /// A human-readable account of the grid, steps and memory (for `infiltrate check`).
     pub fn describe(&self) -> String {
@@ -376,14 +372,22 @@ impl Prepared {
             human_bytes(bytes as f64),
             CPU_BYTES_PER_VOXEL
         ));
-        let padded = crate::gpu::padded_nx(g.dims[0]) * g.dims[1] * g.dims[2];
-        line(format!(
-            "           gpu backend: {} (12 f32 fields, rows padded to {}), {} per field \
-             (must fit the adapter's max_storage_buffer_binding_size)",
-            human_bytes((padded * GPU_BYTES_PER_VOXEL) as f64),
-            crate::gpu::padded_nx(g.dims[0]),
-            human_bytes((padded * 4) as f64)
-        ));
+        // Slabs as on an adapter binding 2 GiB (an H200; `infiltrate adapters` shows
+        // this machine's limit).
+        let plane = (crate::gpu::padded_nx(g.dims[0]) * g.dims[1] * 4) as u64;
+        match crate::gpu::plan_slabs(g.dims[2], plane, 2 << 30, None) {
+            Ok(slabs) => line(format!(
+                "           gpu backend: {} of device memory ({} B per voxel: 12 f32 fields \
+                 and the classes, rows padded to {}, halo planes), in {} z-slab(s) where \
+                 the adapter binds 2 GiB (an H200); the host also holds the fields in f64 \
+                 at snapshots",
+                human_bytes(crate::gpu::device_bytes(g.dims, &slabs) as f64),
+                4 * crate::gpu::FIELD_BUFFERS + 1,
+                crate::gpu::padded_nx(g.dims[0]),
+                slabs.len()
+            )),
+            Err(why) => line(format!("           gpu backend: does not fit: {why}")),
+        }
         out
     }
 }

@@ -38,6 +38,9 @@ fn check_prints_steps_counts_and_memory() {
         "quasi-steady",
         "memory",
         "MiB",
+        "cpu backend",
+        "gpu backend",
+        "z-slab",
     ] {
         assert!(t.contains(want), "missing `{want}` in:\n{t}");
     }
