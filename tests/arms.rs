@@ -20,9 +20,9 @@
 //!   doses, so a quasi-steady AMD3100 is re-solved at nearly every cell step and is
 //!   slower here).
 //!
-//! Measured on this 2-core machine (release, shared with other builds): slice arms
-//! 2–5 s each, in-vivo arms 2 s untreated and anti-PD-1, about 20 s each with AMD3100;
-//! about 60 s for the whole file. The coarse grids keep the ordering with a margin (at
+//! Measured on this 2-core machine (release): 29 s of CPU time for the whole file (the
+//! two in-vivo arms with AMD3100 about two thirds of it); 119 s wall while four other
+//! builds shared the two cores. The coarse grids keep the ordering with a margin (at
 //! the time of writing: slice IR 0.15 → 0.71, ΔK_P/ΔK_AP 0.47, K_AP/max 1.87; in vivo IR
 //! 0.068 → 0.49, ΔK_P/ΔK_AP 0.29, K_AP/max 2.9). The readouts are printed on failure.
 

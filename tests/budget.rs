@@ -2,7 +2,7 @@
 //! forward-Euler step changes every stock by exactly Δt × its net rate; the ledger takes
 //! the levels just after a dose at the start of an interval and just before it at the
 //! end; and a whole run's budgets close, with a residual that shrinks as snapshots get
-//! closer. About 15 s on 2 cores (release), most of it the two short slice runs.
+//! closer. About 8 s on 2 cores (release, shared), most of it the two short in-vivo runs.
 
 mod common;
 
@@ -163,8 +163,9 @@ fn a_dose_at_a_snapshot_counts_in_the_interval_after_it() {
     assert_eq!(ti.budget.amd3100_from_plasma_pmol, got);
 }
 
-/// The in-vivo combination arm on a coarse 20 × 16 × 6 grid of 50 µm, 6 h burn-in then
-/// 12 h, with snapshots every `every_h`: its metrics.csv rows (by column name) and its
+/// The in-vivo tumour edge (flc/base.toml) on a coarse 20 × 16 × 6 grid of 50 µm, 6 h
+/// burn-in then 12 h of AMD3100 (plasma boluses at 0 and 6 h) and anti-PD-1 (one bolus
+/// at 0), with snapshots every `every_h`: its metrics.csv rows (by column name) and its
 /// summary.json.
 fn flc_run(
     every_h: f64,
@@ -180,10 +181,12 @@ fn flc_run(
         format!(
             "extends = {:?}\n[grid]\nnx = 20\nny = 16\nnz = 6\nvoxel_um = 50.0\n\
              [time]\nburn_in_h = 6.0\nduration_h = 12.0\nsnapshot_every_h = {every_h}\n\
-             [numerics]\nquasi_steady = []\n[readout]\nprofile_bin_um = 50.0\n",
-            root.join("scenarios/flc/combination.toml")
-                .display()
-                .to_string()
+             [numerics]\nquasi_steady = []\n[readout]\nprofile_bin_um = 50.0\n\
+             [[treatment]]\ndrug = \"amd3100\"\nroute = \"plasma\"\nhalf_life_h = 4.0\n\
+             doses = [{{ at_h = 0.0, peak_uM = 1.6 }}, {{ at_h = 6.0, peak_uM = 1.6 }}]\n\
+             [[treatment]]\ndrug = \"anti_pd1\"\nroute = \"plasma\"\nhalf_life_h = 600.0\n\
+             doses = [{{ at_h = 0.0, peak_nM = 410.0 }}]\n",
+            root.join("scenarios/flc/base.toml").display().to_string()
         ),
     )
     .unwrap();
