@@ -47,7 +47,7 @@ fn busy_state() -> (infiltrate::model::Params, Vec<u8>, Fields) {
 #[test]
 fn one_step_changes_each_stock_by_dt_times_its_rate() {
     let (p, class, f) = busy_state();
-    assert!(class.iter().any(|&c| c == VESSEL) && N_CLASSES == 5);
+    assert!(class.contains(&VESSEL) && N_CLASSES == 5);
     let vol = (p.h * 1e-3).powi(3);
     let total = |u: &[f64]| u.iter().sum::<f64>() * vol;
     let r0 = Rates::at(&f, &class, &p, CAPACITY);
