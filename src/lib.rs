@@ -13,6 +13,7 @@ pub mod solver;
 pub mod units;
 
 pub use error::{Error, Result};
+pub mod budget;
 pub mod output;
 pub mod readout;
 pub mod run;

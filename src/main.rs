@@ -203,12 +203,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let summary = run::run_on(prep, &opts, selected)
                 .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;
             if !quiet {
-                let m = &summary.final_metrics;
+                let m = &summary.at_end.metrics;
                 println!(
                     "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
-                    summary.wall_time_s,
-                    summary.cell_steps,
-                    summary.snapshots,
+                    summary.run.wall_time_s,
+                    summary.run.cell_steps,
+                    summary.run.snapshots,
                     out.display()
                 );
                 println!(

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::budget::{self, TimeIntegrated};
 use crate::cpu::CpuSolver;
 use crate::dosing::Dosing;
 use crate::error::{Error, Result};
@@ -418,9 +419,29 @@ pub struct RunOptions {
     pub gpu: crate::gpu::GpuOptions,
 }
 
-/// What a finished run reports.
+/// What a finished run reports (summary.json): the last snapshot's readouts, the time
+/// integrals and budgets over the run, and how the run was made.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
+    /// The last metrics.csv row, column by column.
+    #[serde(rename = "final")]
+    pub at_end: Final,
+    pub time_integrated: TimeIntegrated,
+    pub run: RunInfo,
+}
+
+/// The readouts of the last snapshot: its metrics and budget columns.
+#[derive(Debug, Clone, Serialize)]
+pub struct Final {
+    #[serde(flatten)]
+    pub metrics: Metrics,
+    #[serde(flatten)]
+    pub budget: budget::Row,
+}
+
+/// How a run was made.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
     pub scenario: String,
     pub name: String,
     pub program_version: String,
@@ -429,11 +450,14 @@ pub struct RunSummary {
     pub backend: Backend,
     /// The solver in words (adapter and API for the GPU, threads for the CPU).
     pub solver: String,
+    /// The GPU adapter's name (null on the CPU backend).
+    pub adapter: Option<String>,
+    /// The GPU driver and its version as wgpu reports them (null on the CPU backend).
+    pub driver: Option<String>,
     pub threads: usize,
     pub wall_time_s: f64,
     pub cell_steps: u64,
     pub snapshots: usize,
-    pub final_metrics: Metrics,
 }
 
 /// Runs a prepared scenario, writing `scenario.resolved.toml`, `metrics.csv`,
@@ -523,36 +547,41 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     solver.reset_killed()?;
     start.k.iter_mut().for_each(|k| *k = 0.0);
 
-    let mut metrics_csv = format!("{}\n", Metrics::CSV_HEADER);
+    let mut metrics_csv = format!("{},{}\n", Metrics::CSV_HEADER, budget::Row::CSV_HEADER);
     let edges = regions.bin_edges();
     let mut profile_csv = String::from("time_h,distance_lo_um,distance_hi_um,t_mean_per_mm3\n");
-    let mut snap = |fields: &Fields, t_min: f64, n0: Option<f64>| -> Result<Snapshot> {
-        let sn = readout::reduce(
-            fields,
-            &geometry,
-            &params,
-            capacity,
-            &regions,
-            t_min / 60.0,
-            n0,
-        );
-        metrics_csv.push_str(&sn.metrics.csv_row());
-        metrics_csv.push('\n');
-        for (b, v) in sn.profile.iter().enumerate() {
-            profile_csv.push_str(&format!(
-                "{:.6},{},{},{v:.9e}\n",
+    let mut ledger = budget::Ledger::new(&params, &dosing, capacity);
+    let mut snap =
+        |fields: &Fields, t_min: f64, n0: Option<f64>| -> Result<(Snapshot, budget::Row)> {
+            let sn = readout::reduce(
+                fields,
+                &geometry,
+                &params,
+                capacity,
+                &regions,
                 t_min / 60.0,
-                edges[b],
-                edges[b + 1]
-            ));
-        }
-        write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
-        write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
-        Ok(sn)
-    };
+                n0,
+            );
+            let row = ledger.record(fields, &geometry.class, (&sn.metrics).into(), t_min);
+            metrics_csv.push_str(&sn.metrics.csv_row());
+            metrics_csv.push(',');
+            metrics_csv.push_str(&row.csv_row());
+            metrics_csv.push('\n');
+            for (b, v) in sn.profile.iter().enumerate() {
+                profile_csv.push_str(&format!(
+                    "{:.6},{},{},{v:.9e}\n",
+                    t_min / 60.0,
+                    edges[b],
+                    edges[b + 1]
+                ));
+            }
+            write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
+            write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
+            Ok((sn, row))
+        };
 
     let first = snap(&start, 0.0, None)?;
-    let n0 = Some(first.sum_n);
+    let n0 = Some(first.0.sum_n);
     let mut last = first;
     let mut snapshots = 1;
     for seg in &plan.segments {
@@ -569,18 +598,29 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     }
     bar.finish();
 
+    let info = selected.adapter.as_ref().map(|a| a.get_info());
     let summary = RunSummary {
-        scenario: loaded.path().display().to_string(),
-        name: s.name.clone(),
-        program_version: env!("CARGO_PKG_VERSION").to_string(),
-        scenario_hash: format!("{:016x}", fnv1a(resolved.as_bytes())),
-        backend: selected.backend,
-        solver: solver.describe(),
-        threads: rayon::current_num_threads(),
-        wall_time_s: started.elapsed().as_secs_f64(),
-        cell_steps: step_count,
-        snapshots,
-        final_metrics: last.metrics,
+        at_end: Final {
+            metrics: last.0.metrics,
+            budget: last.1,
+        },
+        time_integrated: ledger.time_integrated(),
+        run: RunInfo {
+            scenario: loaded.path().display().to_string(),
+            name: s.name.clone(),
+            program_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario_hash: format!("{:016x}", fnv1a(resolved.as_bytes())),
+            backend: selected.backend,
+            solver: solver.describe(),
+            adapter: info.as_ref().map(|i| i.name.clone()),
+            driver: info
+                .as_ref()
+                .map(|i| format!("{} {}", i.driver, i.driver_info).trim().to_string()),
+            threads: rayon::current_num_threads(),
+            wall_time_s: started.elapsed().as_secs_f64(),
+            cell_steps: step_count,
+            snapshots,
+        },
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
