@@ -14,5 +14,6 @@ pub mod units;
 
 pub use error::{Error, Result};
 pub mod output;
+pub mod plot;
 pub mod readout;
 pub mod run;
