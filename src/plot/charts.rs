@@ -191,6 +191,8 @@ impl Heatmap {
             .unwrap_or_else(|| finite_range(self.values.iter().copied()));
         let cw = (640 / nx as u32).clamp(6, 80);
         let ch = (440 / ny as u32).clamp(6, 60);
+        // Tall enough for the y label written along the axis.
+        let ch = ch.max((text_width(&self.y_label, S) + 10).div_ceil(ny as u32));
         let lh = line_height(S);
         let ytw = self
             .y_ticks
@@ -417,7 +419,12 @@ impl ImagePanel {
         let width = (10 + iw + cb_w + 10)
             .max(text_width(&self.title, S) + 20)
             .max(text_width(&self.subtitle, S) + 20);
-        let height = top + ih + 8 + legend_h + 4;
+        // Tall enough for the colour bar's label, written along the bar.
+        let bar_label = self
+            .colorbar
+            .as_ref()
+            .map_or(0, |b| text_width(&b.label, S));
+        let height = (top + ih + 8 + legend_h + 4).max(top + bar_label + 8);
         let mut c = Canvas::new(width, height, WHITE);
         c.text(10, 8, &self.title, S, BLACK);
         c.text(10, (8 + lh) as i64, &self.subtitle, S, BLACK);
