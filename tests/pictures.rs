@@ -147,10 +147,10 @@ fn apng_has_one_frame_per_canvas_and_each_decodes() {
     let actl = r.info().animation_control.expect("acTL chunk");
     assert_eq!(actl.num_frames, 5);
     let mut buf = vec![0; r.output_buffer_size().expect("size")];
-    for i in 0..5 {
+    for (i, frame) in frames.iter().enumerate() {
         let info = r.next_frame(&mut buf).expect("frame decodes");
         assert_eq!((info.width, info.height), (9, 6));
-        assert_eq!(&buf[..info.buffer_size()], &frames[i].rgb[..], "frame {i}");
+        assert_eq!(&buf[..info.buffer_size()], &frame.rgb[..], "frame {i}");
     }
     assert!(bytes.windows(4).any(|w| w == b"acTL"));
     assert_eq!(bytes.windows(4).filter(|w| *w == b"fcTL").count(), 5);
@@ -239,7 +239,8 @@ fn planes_cut_the_right_voxels_and_round_trip() {
     }
     // Maximum along y of T = 3·index: reached at y = 4.
     let mip = p.get("tcells_mip").unwrap();
-    assert_eq!(mip[2 + 7 * 1], 3.0 * idx(2, 4, 1) as f32);
+    let (x, z) = (2, 1);
+    assert_eq!(mip[x + 7 * z], 3.0 * idx(x, 4, z) as f32);
     assert_eq!(p.get("class").unwrap()[6], (idx(6, 3, 0) % 5) as f32);
     let back = Planes::from_bytes(&p.to_bytes(), std::path::Path::new("x.plane")).unwrap();
     assert_eq!(back.header, p.header);

@@ -97,7 +97,8 @@ pub fn common_ranges<'a>(sets: impl IntoIterator<Item = &'a Planes>, fixed: &Ran
         }
     }
     for (_, r) in out.iter_mut() {
-        if !(r.1 > r.0) {
+        // Also catches a field with no finite value (hi = −∞).
+        if r.1.partial_cmp(&r.0) != Some(std::cmp::Ordering::Greater) {
             let c = if r.1.is_finite() { r.1 } else { 0.0 };
             *r = (c.min(0.0), c.min(0.0) + 1.0);
         }
