@@ -75,6 +75,19 @@ enum Command {
         #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
         ranges: Vec<(String, (f64, f64))>,
     },
+    /// Draw a run's pictures again from its stored planes (pictures/planes/): frames,
+    /// time-lapses and final.png, in one colour range per field (or those given).
+    Pictures {
+        /// The run folder (written by `infiltrate run`).
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// Fix a colour range, FIELD=LOW:HIGH in the field's unit; repeatable.
+        #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
+        ranges: Vec<(String, (f64, f64))>,
+        /// Milliseconds per time-lapse frame.
+        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u16).range(10..))]
+        frame_ms: u16,
+    },
     /// Validate a scenario and print the grid, the derived steps and step counts, and the
     /// memory the grid needs. Writes nothing.
     Check {
@@ -218,6 +231,29 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             })?;
             print!("{}", done.markdown);
             println!("-> {}", out.display());
+        }
+        Command::Pictures {
+            run,
+            ranges,
+            frame_ms,
+        } => {
+            let mut fixed: infiltrate::pictures::Ranges = ranges.into_iter().collect();
+            if let Some(t) = fixed.get("tcells").copied() {
+                fixed.entry("tcells_mip".into()).or_insert(t);
+            }
+            let done = infiltrate::pictures::render_run(&run, &fixed, frame_ms)?;
+            if done.snapshots == 0 {
+                anyhow::bail!(
+                    "{}: no stored planes (pictures/planes/*.plane); was the run made with pictures off?",
+                    run.display()
+                );
+            }
+            println!(
+                "{} snapshots, {} files -> {}",
+                done.snapshots,
+                done.files.len(),
+                run.join("pictures").display()
+            );
         }
         Command::Adapters => {
             let all = wgpu::Backends::all();

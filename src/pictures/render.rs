@@ -180,8 +180,10 @@ pub fn field_panel(p: &Planes, spec: &FieldSpec, range: (f64, f64)) -> Option<Ca
     )
 }
 
-/// The composite's pixels (picture rows, top first): viable tumour in red and T cells
-/// in green, each in proportion to its range, and stroma in blue, added on black.
+/// The composite's pixels (picture rows, top first): viable tumour in red (in
+/// proportion to its range), T cells in green (the square root of their share of the
+/// range, as fluorescence is often shown with a gamma of 0.5, so that sparse cells
+/// show), stroma in blue, added on black.
 pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
     let (w, h) = (p.header.width, p.header.height);
     let zeros = vec![0f32; w * h];
@@ -199,7 +201,7 @@ pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
     };
     flip_rows(w, h, |i| {
         let r = unit(tumor[i] as f64, n_hi);
-        let g = unit(t[i] as f64, t_hi);
+        let g = unit(t[i] as f64, t_hi).sqrt();
         let b = if class[i] as u8 == STROMA { 1.0 } else { 0.0 };
         let mix = |k: usize| {
             let v = r * COMPOSITE_TUMOR[k] as f64
@@ -225,7 +227,7 @@ pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
         pixel_um: Some(p.header.voxel_um),
         legend: vec![
             ("tumour".into(), COMPOSITE_TUMOR),
-            ("T cells".into(), COMPOSITE_TCELLS),
+            ("T cells (sqrt)".into(), COMPOSITE_TCELLS),
             ("stroma".into(), COMPOSITE_STROMA),
         ],
         target_px: 320,

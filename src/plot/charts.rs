@@ -416,9 +416,15 @@ impl ImagePanel {
         let cb_w = self.colorbar.as_ref().map_or(0, |b| b.width() + 16);
         let legend_h = if self.legend.is_empty() { 0 } else { lh + 8 };
         let top = 8 + 2 * lh + 8;
+        let legend_w: u32 = self
+            .legend
+            .iter()
+            .map(|(name, _)| 18 + text_width(name, S) + 16)
+            .sum();
         let width = (10 + iw + cb_w + 10)
             .max(text_width(&self.title, S) + 20)
-            .max(text_width(&self.subtitle, S) + 20);
+            .max(text_width(&self.subtitle, S) + 20)
+            .max(10 + legend_w);
         // Tall enough for the colour bar's label, written along the bar.
         let bar_label = self
             .colorbar
