@@ -485,6 +485,26 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
         lapse
     );
 
+    // `infiltrate pictures` draws again with a fixed range; a folder without planes is refused.
+    let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+        .arg("pictures")
+        .arg(&untreated)
+        .args(["--range", "tcells=0:1e6"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(
+        std::fs::read(untreated.join("pictures/final.png")).unwrap(),
+        final_png
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+        .arg("pictures")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no stored planes"));
+
     let out = tmp.path().join("cmp");
     let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
         .arg("compare")
