@@ -57,6 +57,41 @@ enum Command {
         /// The results do not depend on it.
         #[arg(long, value_name = "N")]
         slabs: Option<usize>,
+        #[command(flatten)]
+        pictures: PictureArgs,
+    },
+    /// Compare finished runs: killed fraction and infiltration ratio over time
+    /// (metrics.png), a summary table with each run's gain over the untreated baseline
+    /// (summary.md, summary.csv), and the final pictures side by side in one colour
+    /// range per field (final-*.png).
+    Compare {
+        /// Run folders (written by `infiltrate run`).
+        #[arg(required = true, value_name = "RUN_DIR")]
+        runs: Vec<PathBuf>,
+        /// Output folder (created if absent; files of the same name are replaced).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The run the gains are measured against (default: the first run whose
+        /// scenario name contains "untreated").
+        #[arg(long, value_name = "RUN_DIR")]
+        baseline: Option<PathBuf>,
+        /// Fix a colour range, FIELD=LOW:HIGH in the field's unit (cxcl12 nM, amd3100
+        /// µM, anti_pd1 nM, tcells cells/mm³, tumor and killed fractions); repeatable.
+        #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
+        ranges: Vec<(String, (f64, f64))>,
+    },
+    /// Draw a run's pictures again from its stored planes (pictures/planes/): frames,
+    /// time-lapses and final.png, in one colour range per field (or those given).
+    Pictures {
+        /// The run folder (written by `infiltrate run`).
+        #[arg(value_name = "RUN_DIR")]
+        run: PathBuf,
+        /// Fix a colour range, FIELD=LOW:HIGH in the field's unit; repeatable.
+        #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
+        ranges: Vec<(String, (f64, f64))>,
+        /// Milliseconds per time-lapse frame.
+        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u16).range(10..))]
+        frame_ms: u16,
     },
     /// Validate a scenario and print the grid, the derived steps and step counts, and the
     /// memory the grid needs. Writes nothing.
@@ -118,6 +153,28 @@ impl From<Clock> for Overrides {
     }
 }
 
+/// Picture and ParaView options of `run`, over the scenario's `[output]` table.
+#[derive(clap::Args)]
+struct PictureArgs {
+    /// No slice pictures or time-lapses.
+    #[arg(long)]
+    no_pictures: bool,
+    /// No ParaView (.vti) files.
+    #[arg(long)]
+    no_vti: bool,
+    /// The picture plane: AXIS or AXIS:INDEX (x, y or z, and the voxel index along it;
+    /// default the middle), e.g. `z:12`.
+    #[arg(long, value_name = "AXIS[:INDEX]")]
+    plane: Option<String>,
+    /// Also write ParaView files every TIME (e.g. 6h), not only at the end.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    vti_every: Option<f64>,
+}
+
+fn range_arg(s: &str) -> Result<(String, (f64, f64)), String> {
+    infiltrate::pictures::parse_range(s).map_err(|e| e.to_string())
+}
+
 fn time_arg(s: &str) -> Result<f64, String> {
     parse_time_min(s).map_err(|e| e.to_string())
 }
@@ -165,6 +222,44 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 json,
             })?;
         }
+        Command::Compare {
+            runs,
+            out,
+            baseline,
+            ranges,
+        } => {
+            let done = infiltrate::compare::compare(&infiltrate::compare::CompareOptions {
+                runs,
+                out: out.clone(),
+                baseline,
+                fixed: ranges.into_iter().collect(),
+            })?;
+            print!("{}", done.markdown);
+            println!("-> {}", out.display());
+        }
+        Command::Pictures {
+            run,
+            ranges,
+            frame_ms,
+        } => {
+            let mut fixed: infiltrate::pictures::Ranges = ranges.into_iter().collect();
+            if let Some(t) = fixed.get("tcells").copied() {
+                fixed.entry("tcells_mip".into()).or_insert(t);
+            }
+            let done = infiltrate::pictures::render_run(&run, &fixed, frame_ms)?;
+            if done.snapshots == 0 {
+                anyhow::bail!(
+                    "{}: no stored planes (pictures/planes/*.plane); was the run made with pictures off?",
+                    run.display()
+                );
+            }
+            println!(
+                "{} snapshots, {} files -> {}",
+                done.snapshots,
+                done.files.len(),
+                run.join("pictures").display()
+            );
+        }
         Command::Adapters => {
             let all = wgpu::Backends::all();
             let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(all), all);
@@ -186,8 +281,19 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             force,
             quiet,
             slabs,
+            pictures,
         } => {
-            let prep = run::prepare(&scenario, clock.into())?;
+            let mut prep = run::prepare(&scenario, clock.into())?;
+            infiltrate::pictures::apply_cli(
+                &mut prep.loaded.scenario.output,
+                prep.geometry.dims,
+                &infiltrate::pictures::CliOverrides {
+                    no_pictures: pictures.no_pictures,
+                    no_vti: pictures.no_vti,
+                    plane: pictures.plane,
+                    vti_every_min: pictures.vti_every,
+                },
+            )?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
             if !quiet {
                 eprintln!("backend: {}", selected.why);
