@@ -2,6 +2,7 @@
 //! carcinoma under CXCR4 (AMD3100) and PD-1 blockade. See `docs/ARCHITECTURE.md`.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod cpu;
 pub mod dosing;
 pub mod error;
@@ -15,4 +16,5 @@ pub mod units;
 pub use error::{Error, Result};
 pub mod output;
 pub mod readout;
+pub mod resume;
 pub mod run;

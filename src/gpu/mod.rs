@@ -55,6 +55,7 @@ mod adapter;
 pub mod bench;
 mod params;
 pub mod shaders;
+mod state;
 pub mod steady;
 
 pub use adapter::{
