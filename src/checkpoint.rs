@@ -377,7 +377,8 @@ pub fn write(run_dir: &Path, header: &Header, fields: &Fields) -> Result<PathBuf
     let into = if first {
         let tmp = run_dir.join(".checkpoint.tmp");
         let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        // Not create_dir_all: a run folder that vanished is an error, not re-created.
+        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         tmp
     } else {
         final_dir.clone()
