@@ -358,7 +358,7 @@ pub fn list(run_dir: &Path) -> Result<Vec<PathBuf>> {
             found.push((s, e.path()));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 

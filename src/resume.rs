@@ -302,7 +302,7 @@ pub fn describe(plan: &Plan) -> String {
     let h = &plan.resumed.checkpoint.header;
     let end = plan.prepared.plan.segments.last().map_or(0.0, |s| s.t1());
     format!(
-        "resuming from {} (t = {}, cell step {}, written by {} {}) to t = {}",
+        "resuming from {} (t = {}, cell step {}, written by the {} backend: {}) to t = {}",
         plan.resumed.path.display(),
         format_min(h.time_min),
         h.cell_steps,

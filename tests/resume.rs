@@ -505,3 +505,82 @@ fn a_failed_write_keeps_the_last_checkpoint_and_the_outputs() {
         read(&out.join("metrics.csv"))
     );
 }
+
+/// `save_state` / `restore_state` through the `Solver` trait on both backends: a state
+/// of f32-representable values (as a GPU read-back gives) uploaded and read back to the
+/// bit, with the quasi-steady records.
+#[test]
+fn a_state_uploads_and_reads_back_exactly_on_both_backends() {
+    use infiltrate::run::{choose_backend, make_solver, prepare, Backend, Overrides};
+    use infiltrate::solver::State;
+    let dir = tempfile::tempdir().unwrap();
+    let prep = prepare(&scenario(dir.path()), Overrides::default()).unwrap();
+    let n = prep.geometry.class.len();
+    let mut state = State::default();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for f in [
+        &mut state.fields.c,
+        &mut state.fields.a,
+        &mut state.fields.p,
+        &mut state.fields.t,
+        &mut state.fields.n,
+        &mut state.fields.k,
+    ] {
+        *f = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                f64::from((x >> 40) as f32 * 1.7e-3)
+            })
+            .collect();
+    }
+    state.steady[1].solved_for = Some((0.0, 1.0));
+    state.steady[1].rate = Some((0.25, 0.93));
+    state.steady[1].solves = 3;
+    state.steady[1].iterations = 4096;
+    for backend in [Backend::Cpu, Backend::Vulkan] {
+        let selected = choose_backend(backend, None).unwrap();
+        let initial = infiltrate::model::Fields::zeros(n);
+        let mut solver = make_solver(
+            &selected,
+            prep.params.clone(),
+            prep.geometry.class.clone(),
+            initial,
+        )
+        .unwrap();
+        solver.restore_state(&state).unwrap();
+        let back = solver.save_state().unwrap();
+        assert_eq!(back.steady, state.steady, "{backend:?}");
+        for ((name, a), (_, b)) in back.fields.named().iter().zip(state.fields.named()) {
+            assert!(
+                a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits()),
+                "{backend:?}: {name} changed"
+            );
+        }
+    }
+}
+
+/// Checkpoints fall on the cell step nearest their time; one that rounds to a
+/// segment's start is the end of the segment before; the start of dosing and the end
+/// are always there.
+#[test]
+fn the_checkpoint_schedule_rounds_to_cell_steps() {
+    use infiltrate::model::{Segment, StepPlan};
+    let seg = |t0: f64, steps: u64, dt: f64| Segment { t0, steps, dt };
+    let plan = StepPlan {
+        cell_bound: 1.0,
+        chem_bound: [1.0; 3],
+        cell_dt: 0.7,
+        chem_dt: [0.7; 3],
+        substeps: [1; 3],
+        quasi_steady: [false; 3],
+        burn_in: seg(0.0, 0, 0.0),
+        segments: vec![seg(0.0, 3, 20.0 / 3.0), seg(20.0, 7, 20.0 / 7.0)],
+    };
+    let at: Vec<(usize, u64)> = checkpoint::schedule(&plan, 7.0).into_iter().collect();
+    // 7 → step 1 (6.67 min); 14 → step 2 (13.3); 21 → nearest the second segment's
+    // start (20), so the first's end; 28 → step 3 of the second (28.6); 35 → step 5
+    // (34.3); the end (40).
+    assert_eq!(at, [(0, 0), (0, 1), (0, 2), (0, 3), (1, 3), (1, 5), (1, 7)]);
+}
