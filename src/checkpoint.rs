@@ -362,8 +362,11 @@ pub fn list(run_dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
+/// Syncs a folder so that renames in it reach the disk (best effort: some file systems
+/// cannot sync a folder; the files themselves are complete either way).
 fn sync_dir(d: &Path) -> std::io::Result<()> {
-    fs::File::open(d)?.sync_all()
+    let _ = fs::File::open(d).and_then(|f| f.sync_all());
+    Ok(())
 }
 
 /// Writes a checkpoint of `fields` atomically into `run_dir/checkpoint/` and deletes

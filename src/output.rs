@@ -23,7 +23,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         }
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        // The rename reaches the disk with the folder (best effort: some file systems
+        // cannot sync a folder, and the file itself is complete either way).
+        let folder = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let _ = fs::File::open(folder).and_then(|d| d.sync_all());
+        Ok(())
     })();
     res.map_err(|e| {
         let _ = fs::remove_file(&tmp);
