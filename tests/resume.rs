@@ -336,22 +336,23 @@ impl Rng {
 /// random moments, each time continued the way a job script would (`resume` if the
 /// checkpoint folder exists, else `run --force`): every completed output readable
 /// after each kill, and the final metrics.csv and profile.csv the bits of a run left
-/// alone.
+/// alone. A kill falls a random 0–30 ms after the run's newest checkpoint has passed a
+/// random point of round r's third of the run (so it lands while the run is going on
+/// a machine of any speed, anywhere in a step, a snapshot or a write).
 #[test]
 fn killed_three_times_then_resumed_matches_a_run_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let sc = scenario(dir.path());
     let args = ["--backend", "cpu", "--duration", "24h"];
     let whole = dir.path().join("whole");
-    let t0 = Instant::now();
     ok(run(&sc, &whole, &args));
-    let wall = t0.elapsed().as_secs_f64();
+    let total = newest(&whole).0.header.cell_steps;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
         | 1;
-    eprintln!("uninterrupted run {wall:.2} s; kill delays from seed {seed}");
+    eprintln!("{total} cell steps; kill points from seed {seed}");
     let mut rng = Rng(seed);
     let out = dir.path().join("killed");
     let next = |out: &Path| -> Command {
@@ -361,26 +362,39 @@ fn killed_three_times_then_resumed_matches_a_run_left_alone() {
             run(&sc, out, &[&args[..], &["--force"]].concat())
         }
     };
-    let mut killed = 0;
-    for round in 0..3 {
+    let steps_done = |out: &Path| -> u64 {
+        checkpoint::list(out)
+            .ok()
+            .and_then(|l| l.first().cloned())
+            .and_then(|p| {
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                name.strip_prefix("step-")?
+                    .strip_suffix(".ckpt")?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    for round in 0..3u32 {
+        let target = (total as f64 * 0.85 * (f64::from(round) + rng.next()) / 3.0) as u64;
         let mut child = next(&out).spawn().unwrap();
-        let delay = wall * (0.1 + 0.6 * rng.next());
-        std::thread::sleep(Duration::from_secs_f64(delay));
-        let still_running = child.try_wait().unwrap().is_none();
+        let started = Instant::now();
+        while steps_done(&out) < target && child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(300), "stuck");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let extra = 0.03 * rng.next();
+        std::thread::sleep(Duration::from_secs_f64(extra));
+        let running = child.try_wait().unwrap().is_none();
         child.kill().unwrap();
         child.wait().unwrap();
-        killed += usize::from(still_running);
         eprintln!(
-            "round {round}: {} after {delay:.2} s",
-            if still_running {
-                "killed"
-            } else {
-                "had finished"
-            }
+            "round {round}: past cell step {target}, {extra:.3} s later: {}",
+            if running { "killed" } else { "had finished" }
         );
+        assert!(running, "round {round}: the run ended before the kill");
         assert_readable(&out);
     }
-    assert!(killed >= 1, "no kill landed while the run was going");
     ok(next(&out));
     assert_readable(&out);
     for f in ["metrics.csv", "profile.csv"] {
