@@ -17,7 +17,7 @@
 //! tumour cells in cells. The definitions are in docs/outputs.md.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dosing::Dosing;
 use crate::model::{blockade, ChemParams, Fields, Params, TUMOR};
@@ -28,7 +28,7 @@ use crate::scenario::{DrugName, Route};
 /// With `V` the voxel volume (mm³) and `u` the field: exchange with plasma
 /// `plasma · kappa − kappa_u`, through bath faces `bath · bath_g − bath_gu`, decay
 /// `decay`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct DrugSums {
     /// Σ u V (pmol for AMD3100, fmol for anti-PD-1).
     pub total: f64,
@@ -66,7 +66,7 @@ impl DrugSums {
 }
 
 /// Every stock and level-independent rate at one instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
     pub amd3100: DrugSums,
     pub anti_pd1: DrugSums,
@@ -197,7 +197,7 @@ fn drug_flows(s: &DrugSums, (plasma, bath): (f64, f64)) -> [f64; 3] {
 /// The flows of one interval (or of the whole run), each integrated over time. Drug
 /// flows are net: a negative `from_plasma` went back into the plasma, a negative
 /// `from_bath` into the bath. Residual = Δstock − (inflows − outflows).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Flows {
     pub amd3100_from_plasma_pmol: f64,
     pub amd3100_from_bath_pmol: f64,
@@ -267,7 +267,7 @@ impl Flows {
 /// The budget columns of one metrics.csv row: the drug stocks at the snapshot and the
 /// flows over the interval that ends there (all 0 in the first row). The T-cell and
 /// tumour stocks are the row's `t_total_cells` and `viable_tumor_cells`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub amd3100_total_pmol: f64,
     pub anti_pd1_total_fmol: f64,
@@ -298,7 +298,7 @@ tumor_grown_cells,tumor_killed_cells,tumor_residual_cells";
 /// trapezoid rule over the snapshots, and the run's budget: the flows summed over every
 /// interval, with the stocks at the start. A NaN readout (an empty region) makes its
 /// integral NaN (`null` in JSON).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeIntegrated {
     pub from_h: f64,
     pub to_h: f64,
@@ -322,7 +322,7 @@ pub struct TimeIntegrated {
 }
 
 /// The readouts a [`Ledger`] integrates over time (from a snapshot's [`Metrics`]).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Readouts {
     /// Mean T in the core, cells/mm³.
     pub t_core_per_mm3: f64,
@@ -342,13 +342,21 @@ impl From<&Metrics> for Readouts {
 }
 
 /// The last snapshot a [`Ledger`] saw.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Last {
     t_min: f64,
     rates: Rates,
     /// The drugs' flows (from plasma, from bath, decay) just after the snapshot, per min.
     after: [[f64; 3]; 2],
     readouts: Readouts,
+}
+
+/// What a checkpoint keeps of a [`Ledger`].
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct LedgerState {
+    last: Option<Last>,
+    last_row: Row,
+    integrated: TimeIntegrated,
 }
 
 /// Integrates the budgets and the readouts' time integrals snapshot by snapshot.
@@ -358,6 +366,8 @@ pub struct Ledger {
     dosing: Dosing,
     capacity: f64,
     last: Option<Last>,
+    /// The budget columns of the last snapshot.
+    last_row: Row,
     integrated: TimeIntegrated,
 }
 
@@ -370,6 +380,7 @@ impl Ledger {
             dosing: dosing.clone(),
             capacity,
             last: None,
+            last_row: Row::default(),
             integrated: TimeIntegrated::default(),
         }
     }
@@ -453,15 +464,46 @@ impl Ledger {
             f64::NAN
         };
         self.last = Some(now);
-        Row {
+        self.last_row = Row {
             amd3100_total_pmol: rates.amd3100.total,
             anti_pd1_total_fmol: rates.anti_pd1.total,
             flows,
-        }
+        };
+        self.last_row
+    }
+
+    /// The budget columns of the last snapshot recorded.
+    pub fn last_row(&self) -> Row {
+        self.last_row
     }
 
     /// The time integrals and the budget from the first snapshot to the last.
     pub fn time_integrated(&self) -> TimeIntegrated {
         self.integrated
+    }
+
+    /// The ledger's state (the last snapshot's rates and the integrals so far) as text,
+    /// for a checkpoint: TOML, in which NaN (an empty region's readout) and every f64
+    /// survive the round trip.
+    pub fn save(&self) -> String {
+        let state = LedgerState {
+            last: self.last,
+            last_row: self.last_row,
+            integrated: self.integrated,
+        };
+        toml::to_string(&state).expect("a ledger state is plain numbers")
+    }
+
+    /// Restores a state written by [`Ledger::save`].
+    ///
+    /// # Errors
+    /// Text that is not such a state.
+    pub fn restore(&mut self, text: &str) -> Result<(), String> {
+        let state: LedgerState =
+            toml::from_str(text).map_err(|e| format!("budget ledger in the checkpoint: {e}"))?;
+        self.last = state.last;
+        self.last_row = state.last_row;
+        self.integrated = state.integrated;
+        Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! carcinoma under CXCR4 (AMD3100) and PD-1 blockade. See `docs/ARCHITECTURE.md`.
 
 pub mod bench;
+pub mod checkpoint;
 pub mod compare;
 pub mod cpu;
 pub mod dosing;
@@ -19,4 +20,5 @@ pub mod output;
 pub mod pictures;
 pub mod plot;
 pub mod readout;
+pub mod resume;
 pub mod run;

@@ -49,6 +49,11 @@ enum Command {
         /// Write into a non-empty output folder, replacing files of the same name.
         #[arg(long)]
         force: bool,
+        /// Write a checkpoint every TIME of simulated time (with a unit: 6h, 1d),
+        /// rounded to the nearest cell step, and at the start of dosing and at the end,
+        /// into OUT/checkpoint/ (the newest two are kept); see `infiltrate resume`.
+        #[arg(long, value_name = "TIME", value_parser = positive_time_arg)]
+        checkpoint_every: Option<f64>,
         /// No progress bar and no summary lines.
         #[arg(long, short)]
         quiet: bool,
@@ -59,6 +64,30 @@ enum Command {
         slabs: Option<usize>,
         #[command(flatten)]
         pictures: PictureArgs,
+    },
+    /// Continue a run from its newest checkpoint (RUN_DIR/checkpoint/), appending to
+    /// its metrics.csv and profile.csv. Refused if RUN_DIR/scenario.resolved.toml has
+    /// changed or the checkpoint is of another format version.
+    Resume {
+        /// The run folder (the --out of `infiltrate run`).
+        run_dir: PathBuf,
+        /// End the run at TIME of simulated time (with a unit) instead of the scenario's
+        /// duration: later to extend it, earlier to stop it.
+        #[arg(long, value_name = "TIME", value_parser = time_arg)]
+        until: Option<f64>,
+        /// The solver (default: the backend that wrote the checkpoint; the same backend
+        /// continues bit for bit, another within its precision).
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Run on the first adapter whose name contains SUBSTRING (case-insensitive).
+        #[arg(long, value_name = "SUBSTRING")]
+        adapter: Option<String>,
+        /// A new checkpoint interval (default: the run's).
+        #[arg(long, value_name = "TIME", value_parser = positive_time_arg)]
+        checkpoint_every: Option<f64>,
+        /// No progress bar and no summary lines.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Compare finished runs: killed fraction and infiltration ratio over time
     /// (metrics.png), a summary table with each run's gain over the untreated baseline
@@ -179,6 +208,13 @@ fn time_arg(s: &str) -> Result<f64, String> {
     parse_time_min(s).map_err(|e| e.to_string())
 }
 
+fn positive_time_arg(s: &str) -> Result<f64, String> {
+    match time_arg(s)? {
+        t if t > 0.0 => Ok(t),
+        _ => Err("must be longer than 0 (write a number and a unit: 30min, 6h)".into()),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
@@ -279,6 +315,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             adapter,
             clock,
             force,
+            checkpoint_every,
             quiet,
             slabs,
             pictures,
@@ -306,27 +343,61 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 progress: !quiet,
                 gpu: infiltrate::gpu::GpuOptions { slabs },
             };
-            let summary = run::run_on(prep, &opts, selected)
+            let checkpointing = run::Checkpointing {
+                every_min: checkpoint_every,
+                until_min: None,
+            };
+            let summary = run::drive(prep, &opts, selected, run::Start::Fresh, &checkpointing)
                 .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;
             if !quiet {
-                let m = &summary.at_end.metrics;
-                println!(
-                    "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
-                    summary.run.wall_time_s,
-                    summary.run.cell_steps,
-                    summary.run.snapshots,
-                    out.display()
-                );
-                println!(
-                    "at {:.1} h: infiltration ratio {:.3}, killed fraction {:.4}, T core {:.4e} / margin {:.4e} per mm³",
-                    m.time_h,
-                    m.infiltration_ratio,
-                    m.killed_fraction,
-                    m.t_core_per_mm3,
-                    m.t_margin_per_mm3
-                );
+                report(&summary, &out);
+            }
+        }
+        Command::Resume {
+            run_dir,
+            until,
+            backend,
+            adapter,
+            checkpoint_every,
+            quiet,
+        } => {
+            let opts = infiltrate::resume::ResumeOptions {
+                run_dir: run_dir.clone(),
+                until_min: until,
+                backend,
+                adapter: adapter.clone(),
+                every_min: checkpoint_every,
+                progress: !quiet,
+            };
+            let context = || format!("resume of {}", run_dir.display());
+            let plan = infiltrate::resume::plan(&opts).with_context(context)?;
+            let selected = run::choose_backend(plan.backend, adapter.as_deref())?;
+            if !quiet {
+                eprintln!("{}", infiltrate::resume::describe(&plan));
+                eprintln!("backend: {}", selected.why);
+            }
+            let summary =
+                infiltrate::resume::resume(plan, &opts, selected).with_context(context)?;
+            if !quiet {
+                report(&summary, &run_dir);
             }
         }
     }
     Ok(())
+}
+
+/// The lines printed after a run.
+fn report(summary: &run::RunSummary, out: &std::path::Path) {
+    let m = &summary.at_end.metrics;
+    println!(
+        "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
+        summary.run.wall_time_s,
+        summary.run.cell_steps,
+        summary.run.snapshots,
+        out.display()
+    );
+    println!(
+        "at {:.1} h: infiltration ratio {:.3}, killed fraction {:.4}, T core {:.4e} / margin {:.4e} per mm³",
+        m.time_h, m.infiltration_ratio, m.killed_fraction, m.t_core_per_mm3, m.t_margin_per_mm3
+    );
 }

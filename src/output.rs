@@ -17,14 +17,46 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let res = (|| {
         let mut f = fs::File::create(&tmp)?;
+        if let Some(e) = injected_failure() {
+            f.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(e);
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        // The rename reaches the disk with the folder (best effort: some file systems
+        // cannot sync a folder, and the file itself is complete either way).
+        let folder = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let _ = fs::File::open(folder).and_then(|d| d.sync_all());
+        Ok(())
     })();
     res.map_err(|e| {
         let _ = fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// The environment variable of the write-failure test hook: `INFILTRATE_FAIL_WRITE=N`
+/// makes the N-th atomic write of the process (1-based; results and checkpoints alike)
+/// fail as a full disk would (`ENOSPC`), after half its bytes reached the temporary
+/// file. For tests of crash safety; unset in normal use.
+pub const FAIL_WRITE_ENV: &str = "INFILTRATE_FAIL_WRITE";
+
+/// Counts an atomic write and returns the injected failure if [`FAIL_WRITE_ENV`] names
+/// this one.
+pub fn injected_failure() -> Option<std::io::Error> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static FAIL_AT: OnceLock<Option<u64>> = OnceLock::new();
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let at = (*FAIL_AT.get_or_init(|| std::env::var(FAIL_WRITE_ENV).ok()?.trim().parse().ok()))?;
+    let n = WRITES.fetch_add(1, Ordering::SeqCst) + 1;
+    // ENOSPC: "No space left on device".
+    (n == at).then(|| std::io::Error::from_raw_os_error(28))
 }
 
 /// Makes `dir` ready for a run: created if absent; refused if it holds files, unless

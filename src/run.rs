@@ -468,37 +468,78 @@ pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
     run_on(prep, opts, selected)
 }
 
-/// The solver for a selection, in the initial state of `scenario`: the GPU solver on
-/// its adapter (uploaded per class, with no host copy of the fields), or the CPU solver.
+/// The solver for a selection, in the given state: the GPU solver on its adapter
+/// (laid out by `gpu`), or the CPU solver. [`crate::gpu::Initial::PerClass`] keeps a
+/// host copy of the fields off the GPU path.
 pub fn make_solver(
     selected: &Selected,
-    scenario: &crate::scenario::Scenario,
     params: &Params,
     class: &[u8],
+    initial: crate::gpu::Initial<'_>,
     gpu: crate::gpu::GpuOptions,
 ) -> Result<Box<dyn Solver>> {
     Ok(match &selected.adapter {
-        Some(adapter) => {
-            let table = crate::model::initial_per_class(scenario, params);
-            Box::new(crate::gpu::GpuSolver::with_options(
-                adapter,
-                params.clone(),
-                class,
-                crate::gpu::Initial::PerClass(&table),
-                gpu,
-            )?)
-        }
-        None => Box::new(CpuSolver::new(
+        Some(adapter) => Box::new(crate::gpu::GpuSolver::with_options(
+            adapter,
             params.clone(),
-            class.to_vec(),
-            Fields::initial(scenario, params, class),
-        )),
+            class,
+            initial,
+            gpu,
+        )?),
+        None => {
+            let fields = match initial {
+                crate::gpu::Initial::Fields(f) => f.clone(),
+                crate::gpu::Initial::PerClass(table) => Fields::from_table(table, class),
+            };
+            Box::new(CpuSolver::new(params.clone(), class.to_vec(), fields))
+        }
     })
 }
 
 /// As [`run`], on an already selected backend (`opts.backend` and `opts.adapter` are
 /// not consulted).
 pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<RunSummary> {
+    drive(
+        prep,
+        opts,
+        selected,
+        Start::Fresh,
+        &Checkpointing::default(),
+    )
+}
+
+/// Where [`drive`] starts a run.
+pub enum Start {
+    /// From the scenario's initial state: a new output folder, burn-in, K reset, the
+    /// snapshot at time 0.
+    Fresh,
+    /// From a checkpoint, into its run folder (`crate::resume`).
+    Resume(Box<crate::resume::Resumed>),
+}
+
+/// Checkpoints of a run (see `crate::checkpoint`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checkpointing {
+    /// Simulated time between checkpoints, min; `None`: no checkpoints at all.
+    pub every_min: Option<f64>,
+    /// The end of the run when `infiltrate resume --until` moved it, min (recorded in
+    /// each checkpoint, so that a later resume keeps it).
+    pub until_min: Option<f64>,
+}
+
+/// The driver, for a fresh run and a resumed one alike: after the start (burn-in and
+/// the snapshot at 0, or a checkpoint's state), every segment of `prep.plan` from
+/// where the start left off, a snapshot at each segment's end (the same closure for
+/// both), a checkpoint at each point of [`crate::checkpoint::schedule`], and
+/// summary.json at the end. A segment with a checkpoint inside it is stepped in parts
+/// with the times of the whole segment, so checkpointing never changes the results.
+pub fn drive(
+    prep: Prepared,
+    opts: &RunOptions,
+    selected: Selected,
+    start: Start,
+    checkpointing: &Checkpointing,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let Prepared {
         loaded,
@@ -508,51 +549,70 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         dosing,
     } = prep;
     let s = &loaded.scenario;
+    let resumed = match start {
+        Start::Fresh => None,
+        Start::Resume(r) => Some(*r),
+    };
     // The solver first (a grid too large for the adapter fails here), then the output
     // folder: a run refused at the start writes nothing.
-    let mut solver = make_solver(&selected, s, &params, &geometry.class, opts.gpu)?;
-    prepare_dir(&opts.out, opts.force)?;
-    let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
-    write_atomic(
-        &opts.out.join("scenario.resolved.toml"),
-        format!(
-            "# resolved by infiltrate {} from {}\n{resolved}",
-            env!("CARGO_PKG_VERSION"),
-            loaded.path().display()
-        )
-        .as_bytes(),
-    )?;
+    let (mut solver, resolved, mut metrics_csv, mut profile_csv, at) = match resumed {
+        None => {
+            let table = crate::model::initial_per_class(s, &params);
+            let initial = crate::gpu::Initial::PerClass(&table);
+            let solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
+            prepare_dir(&opts.out, opts.force)?;
+            crate::checkpoint::clear(&opts.out)?;
+            let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
+            write_atomic(
+                &opts.out.join("scenario.resolved.toml"),
+                format!(
+                    "# resolved by infiltrate {} from {}\n{resolved}",
+                    env!("CARGO_PKG_VERSION"),
+                    loaded.path().display()
+                )
+                .as_bytes(),
+            )?;
+            let metrics = format!("{},{}\n", Metrics::CSV_HEADER, budget::Row::CSV_HEADER);
+            let profile = String::from("time_h,distance_lo_um,distance_hi_um,t_mean_per_mm3\n");
+            (solver, resolved, metrics, profile, None)
+        }
+        Some(r) => {
+            let crate::checkpoint::Checkpoint { header, fields } = r.checkpoint;
+            check_fields(&fields, header.cell_steps, header.time_min)?;
+            let initial = crate::gpu::Initial::Fields(&fields);
+            let mut solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
+            solver.set_steady_records(header.steady);
+            let resolved = header.resolved.clone();
+            (
+                solver,
+                resolved,
+                r.metrics_csv,
+                r.profile_csv,
+                Some((header, r.path)),
+            )
+        }
+    };
+    let scenario_hash = fnv1a(resolved.as_bytes());
 
-    let mut pictures =
-        crate::pictures::Pictures::new(&s.output, &geometry, &opts.out, &plan.snapshot_times());
     let regions = Regions::new(&s.readout);
     let tol = s.numerics.quasi_steady_tolerance;
     let capacity = s.tumor.carrying_capacity_per_mm3;
 
     let total_steps = plan.total_cell_steps();
     let bar = Progress::new(total_steps, opts.progress);
-    let mut done = 0u64;
-    let mut step_count = 0u64;
 
-    // Untreated burn-in (negative time), then killed cells count from the start of dosing.
-    if plan.burn_in.steps > 0 {
-        let seg = plan.burn_in;
-        solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
-            bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
-        })?;
-        done += seg.steps;
-        step_count += seg.steps;
+    let mut pictures =
+        crate::pictures::Pictures::new(&s.output, &geometry, &opts.out, &plan.snapshot_times());
+    // The budgets, continued from the checkpoint's state on resume (shared by the
+    // snapshot and checkpoint closures).
+    let ledger = std::cell::RefCell::new(budget::Ledger::new(&params, &dosing, capacity));
+    if let Some((h, _)) = &at {
+        ledger
+            .borrow_mut()
+            .restore(&h.ledger)
+            .map_err(Error::Other)?;
     }
-    // One read-back serves the burn-in's check and the snapshot at time 0.
-    let mut start = solver.read_fields()?;
-    check_fields(&start, step_count, 0.0)?;
-    solver.reset_killed()?;
-    start.k.iter_mut().for_each(|k| *k = 0.0);
-
-    let mut metrics_csv = format!("{},{}\n", Metrics::CSV_HEADER, budget::Row::CSV_HEADER);
     let edges = regions.bin_edges();
-    let mut profile_csv = String::from("time_h,distance_lo_um,distance_hi_um,t_mean_per_mm3\n");
-    let mut ledger = budget::Ledger::new(&params, &dosing, capacity);
     let mut snap =
         |fields: &Fields, t_min: f64, n0: Option<f64>| -> Result<(Snapshot, budget::Row)> {
             let sn = readout::reduce(
@@ -564,7 +624,10 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
                 t_min / 60.0,
                 n0,
             );
-            let row = ledger.record(fields, &geometry.class, (&sn.metrics).into(), t_min);
+            let row =
+                ledger
+                    .borrow_mut()
+                    .record(fields, &geometry.class, (&sn.metrics).into(), t_min);
             metrics_csv.push_str(&sn.metrics.csv_row());
             metrics_csv.push(',');
             metrics_csv.push_str(&row.csv_row());
@@ -581,27 +644,165 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
             write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
             Ok((sn, row))
         };
+    let schedule = checkpointing
+        .every_min
+        .map(|every| crate::checkpoint::schedule(&plan, every))
+        .unwrap_or_default();
+    let mut last_checkpoint: Option<(PathBuf, f64)> =
+        at.as_ref().map(|(h, path)| (path.clone(), h.time_min));
+    // Writes a checkpoint of the state after cell step `m` of segment `i`.
+    let mut checkpoint = |fields: &Fields,
+                          steady: [crate::solver::SteadyState; 3],
+                          (i, m): (usize, u64),
+                          t_min: f64,
+                          cell_steps: u64,
+                          snapshots: usize,
+                          n0: f64|
+     -> Result<()> {
+        let header = crate::checkpoint::Header {
+            program_version: env!("CARGO_PKG_VERSION").to_string(),
+            backend: backend_name(selected.backend),
+            solver: solver_description(&selected),
+            resolved: resolved.clone(),
+            ledger: ledger.borrow().save(),
+            scenario_hash,
+            every_min: checkpointing.every_min.unwrap_or(0.0),
+            until_min: checkpointing.until_min,
+            time_min: t_min,
+            segment: i as u64,
+            step: m,
+            cell_steps,
+            snapshots: snapshots as u64,
+            n0,
+            steady,
+            dims: geometry.dims,
+        };
+        let path = crate::checkpoint::write(&opts.out, &header, fields)?;
+        last_checkpoint = Some((path, t_min));
+        Ok(())
+    };
 
-    let first = snap(&start, 0.0, None)?;
-    pictures.snapshot(&start, 0.0, 0)?;
-    let n0 = Some(first.0.sum_n);
-    let mut last = first;
-    let mut snapshots = 1;
-    for seg in &plan.segments {
-        let seg = *seg;
-        solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
-            bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
-        })?;
-        done += seg.steps;
-        step_count += seg.steps;
-        let fields = solver.read_fields()?;
-        check_fields(&fields, step_count, seg.t1())?;
-        last = snap(&fields, seg.t1(), n0)?;
-        pictures.snapshot(&fields, seg.t1(), snapshots)?;
-        snapshots += 1;
+    let mut done = 0u64;
+    let mut step_count = 0u64;
+    let n0: f64;
+    let mut last: Option<(Snapshot, budget::Row)> = None;
+    let mut snapshots;
+    let from: (usize, u64);
+    match at {
+        None => {
+            // Untreated burn-in (negative time), then killed cells count from the start
+            // of dosing.
+            if plan.burn_in.steps > 0 {
+                let seg = plan.burn_in;
+                solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
+                    bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
+                })?;
+                done += seg.steps;
+                step_count += seg.steps;
+            }
+            // One read-back serves the burn-in's check and the snapshot at time 0.
+            let mut start = solver.read_fields()?;
+            check_fields(&start, step_count, 0.0)?;
+            solver.reset_killed()?;
+            start.k.iter_mut().for_each(|k| *k = 0.0);
+            let first = snap(&start, 0.0, None)?;
+            pictures.snapshot(&start, 0.0, 0)?;
+            n0 = first.0.sum_n;
+            last = Some(first);
+            snapshots = 1;
+            from = (0, 0);
+            if schedule.contains(&from) {
+                let steady = solver.steady_records();
+                checkpoint(&start, steady, from, 0.0, step_count, snapshots, n0)?;
+            }
+        }
+        Some((h, _)) => {
+            from = (h.segment as usize, h.step);
+            step_count = h.cell_steps;
+            snapshots = h.snapshots as usize;
+            n0 = h.n0;
+            done = plan.burn_in.steps
+                + plan.segments[..from.0].iter().map(|s| s.steps).sum::<u64>()
+                + from.1;
+        }
+    }
+    let stepped = (|| -> Result<()> {
+        for (i, seg) in plan.segments.iter().enumerate().skip(from.0) {
+            let seg = *seg;
+            let mut m = if i == from.0 { from.1 } else { 0 };
+            if m >= seg.steps {
+                // Resumed at the segment's end: its snapshot is written.
+                continue;
+            }
+            let base = done - m;
+            // Parts end at the checkpoints inside the segment and at its end.
+            let stops: Vec<u64> = schedule
+                .range((i, m + 1)..(i, seg.steps))
+                .map(|&(_, k)| k)
+                .chain(std::iter::once(seg.steps))
+                .collect();
+            for stop in stops {
+                let part = crate::model::Segment { steps: stop, ..seg };
+                solver.advance_from(&part, m, &plan, &dosing, tol, &mut |k| {
+                    bar.tick(base + k, seg.t0 + k as f64 * seg.dt)
+                })?;
+                step_count += stop - m;
+                done += stop - m;
+                m = stop;
+                let t = seg.t0 + m as f64 * seg.dt;
+                let fields = solver.read_fields()?;
+                check_fields(&fields, step_count, t)?;
+                if m == seg.steps {
+                    last = Some(snap(&fields, t, Some(n0))?);
+                    pictures.snapshot(&fields, t, snapshots)?;
+                    snapshots += 1;
+                }
+                if schedule.contains(&(i, m)) {
+                    let steady = solver.steady_records();
+                    checkpoint(&fields, steady, (i, m), t, step_count, snapshots, n0)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = stepped {
+        return Err(match (&last_checkpoint, e) {
+            (None, e) => e,
+            (Some((path, t)), e) => {
+                let note = format!(
+                    "the last good checkpoint (t = {}, {}) is intact: \
+                     `infiltrate resume {}` continues from it",
+                    format_min(*t),
+                    path.display(),
+                    opts.out.display()
+                );
+                match e {
+                    Error::Numerical(m) => Error::Numerical(format!("{m}; {note}")),
+                    e => Error::Other(format!("{e}; {note}")),
+                }
+            }
+        });
     }
     bar.finish();
     pictures.finish()?;
+    // A run resumed at its end has no new snapshot: the last one is its state.
+    let last = match last {
+        Some(l) => l,
+        None => {
+            let fields = solver.read_fields()?;
+            let t = plan.segments.last().map_or(0.0, |s| s.t1());
+            let sn = readout::reduce(
+                &fields,
+                &geometry,
+                &params,
+                capacity,
+                &regions,
+                t / 60.0,
+                Some(n0),
+            );
+            (sn, ledger.borrow().last_row())
+        }
+    };
 
     let info = selected.adapter.as_ref().map(|a| a.get_info());
     let summary = RunSummary {
@@ -609,12 +810,12 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
             metrics: last.0.metrics,
             budget: last.1,
         },
-        time_integrated: ledger.time_integrated(),
+        time_integrated: ledger.borrow().time_integrated(),
         run: RunInfo {
             scenario: loaded.path().display().to_string(),
             name: s.name.clone(),
             program_version: env!("CARGO_PKG_VERSION").to_string(),
-            scenario_hash: format!("{:016x}", fnv1a(resolved.as_bytes())),
+            scenario_hash: format!("{scenario_hash:016x}"),
             backend: selected.backend,
             solver: solver.describe(),
             adapter: info.as_ref().map(|i| i.name.clone()),
@@ -630,6 +831,22 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
     Ok(summary)
+}
+
+/// A backend's `--backend` name (`cpu`, `vulkan`, …).
+pub fn backend_name(b: Backend) -> String {
+    use clap::ValueEnum;
+    b.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The solver of a selection in words, for checkpoints.
+fn solver_description(selected: &Selected) -> String {
+    match &selected.adapter {
+        Some(a) => format!("gpu: {}, f32", crate::gpu::short_name(&a.get_info())),
+        None => "cpu, f64".to_string(),
+    }
 }
 
 /// FNV-1a, 64 bits: a stable fingerprint of a text (not a cryptographic hash).

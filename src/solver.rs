@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
 
-pub trait Solver {
+/// What the driver asks of any solver (the checkpoint half of it is [`Resume`]).
+pub trait Solver: Resume {
     /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, each preceded by the
     /// chemicals' sub-steps (or quasi-steady solves) of `plan`; `on_step(k)` after cell
     /// step k of the segment (1-based), for progress.
@@ -29,6 +30,98 @@ pub trait Solver {
 
     /// The backend in words, for logs and summaries (e.g. `cpu (2 threads)`).
     fn describe(&self) -> String;
+
+    /// Everything a checkpoint needs to continue bit for bit: every field (a
+    /// read-back on the GPU) and the quasi-steady records.
+    fn save_state(&mut self) -> Result<State> {
+        Ok(State {
+            fields: self.read_fields()?,
+            steady: self.steady_records(),
+        })
+    }
+
+    /// Replaces every field and the quasi-steady records (after what is pending).
+    fn restore_state(&mut self, state: &State) -> Result<()> {
+        self.write_fields(&state.fields)?;
+        self.set_steady_records(state.steady);
+        Ok(())
+    }
+}
+
+/// A solver's whole state as a checkpoint holds it. Scratch buffers are not part of it:
+/// every step recomputes them before reading them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct State {
+    pub fields: Fields,
+    /// The quasi-steady record of each chemical (C, A, P).
+    pub steady: [SteadyState; 3],
+}
+
+/// What checkpoint and resume need of a backend, beyond [`Solver`]: the quasi-steady
+/// records (they decide when a quasi-steady chemical is solved again, and warm-start
+/// the GPU's convergence test), replacing the fields, and stepping part of a segment.
+/// The GPU's implementation is in `gpu/state.rs`.
+pub trait Resume {
+    /// The quasi-steady records (C, A, P).
+    fn steady_records(&self) -> [SteadyState; 3];
+
+    /// Replaces the quasi-steady records.
+    fn set_steady_records(&mut self, steady: [SteadyState; 3]);
+
+    /// Replaces every field (after what is pending). On the GPU the values are rounded
+    /// to f32, which is exact for values read back from it.
+    fn write_fields(&mut self, fields: &Fields) -> Result<()>;
+
+    /// Cell steps `first + 1 ..= seg.steps` of `seg` (as [`Solver::advance`] from step
+    /// `first`): step k starts at `seg.t0 + (k − 1)·seg.dt`, the same bits as in an
+    /// unbroken segment, so a segment stepped in parts gives the same fields as one
+    /// stepped whole. `on_step(k)` after cell step k.
+    fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<()>;
+}
+
+impl Resume for CpuSolver {
+    fn steady_records(&self) -> [SteadyState; 3] {
+        CpuSolver::steady_records(self)
+    }
+
+    fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
+        CpuSolver::set_steady_records(self, steady);
+    }
+
+    fn write_fields(&mut self, fields: &Fields) -> Result<()> {
+        let n = self.params().voxels();
+        for (name, f) in fields.named() {
+            if f.len() != n {
+                return Err(crate::error::Error::Other(format!(
+                    "field {name} has {} values; the grid has {n} voxels",
+                    f.len()
+                )));
+            }
+        }
+        *self.fields_mut() = fields.clone();
+        Ok(())
+    }
+
+    fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        CpuSolver::advance_from(self, seg, first, plan, dosing, tolerance, on_step);
+        Ok(())
+    }
 }
 
 impl Solver for CpuSolver {
@@ -94,11 +187,28 @@ pub fn advance_steps<S: Stepper + ?Sized>(
     plan: &StepPlan,
     dosing: &Dosing,
     tolerance: f64,
+    dormant: [bool; 3],
+    on_step: &mut dyn FnMut(u64),
+) -> Result<(), S::Error> {
+    advance_steps_from(solver, seg, 0, plan, dosing, tolerance, dormant, on_step)
+}
+
+/// As [`advance_steps`], for cell steps `first + 1 ..= seg.steps` only: the times are
+/// those of the whole segment (`seg.t0 + (k − 1)·seg.dt` for step k), so stepping a
+/// segment in parts (a checkpoint inside it, a resume from one) gives the same bits.
+#[allow(clippy::too_many_arguments)]
+pub fn advance_steps_from<S: Stepper + ?Sized>(
+    solver: &mut S,
+    seg: &Segment,
+    first: u64,
+    plan: &StepPlan,
+    dosing: &Dosing,
+    tolerance: f64,
     mut dormant: [bool; 3],
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
     let follows_t = solver.params().c_uptake != 0.0;
-    for k in 1..=seg.steps {
+    for k in first + 1..=seg.steps {
         let t = seg.t0 + (k - 1) as f64 * seg.dt;
         for (u, &which) in CHEMICALS.iter().enumerate() {
             if plan.quasi_steady[u] {
@@ -137,7 +247,7 @@ pub fn levels(params: &Params, dosing: &Dosing, which: Chemical, t: f64) -> (f64
 }
 
 /// What the quasi-steady machinery of either backend remembers of one chemical.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SteadyState {
     /// The (plasma, bath) levels of the last solve.
     pub solved_for: Option<(f64, f64)>,

@@ -51,6 +51,7 @@ fn run_arm(dir: &Path, shipped: &str, coarse: &str) -> RunSummary {
         adapter: None,
         force: false,
         progress: false,
+        gpu: Default::default(),
     };
     let selected = run::choose_backend(Backend::Cpu, None).unwrap();
     run::run_on(prep, &opts, selected).unwrap()

@@ -198,6 +198,7 @@ fn flc_run(
         adapter: None,
         force: false,
         progress: false,
+        gpu: Default::default(),
     };
     let selected = infiltrate::run::choose_backend(infiltrate::run::Backend::Cpu, None).unwrap();
     infiltrate::run::run_on(prep, &opts, selected).unwrap();

@@ -56,7 +56,7 @@ use rayon::prelude::*;
 use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
-use crate::solver::{advance_steps, SteadyState, Stepper};
+use crate::solver::{advance_steps_from, SteadyState, Stepper};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
@@ -143,6 +143,16 @@ impl CpuSolver {
     /// Steady solves and their total iterations so far, per chemical (C, A, P).
     pub fn steady_counts(&self) -> [(u64, u64); 3] {
         self.steady.map(|s| (s.solves, s.iterations))
+    }
+
+    /// The quasi-steady records (C, A, P), for checkpoints.
+    pub fn steady_records(&self) -> [SteadyState; 3] {
+        self.steady
+    }
+
+    /// Replaces the quasi-steady records (resuming from a checkpoint).
+    pub fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
+        self.steady = steady;
     }
 
     fn check_lengths(&self) {
@@ -268,13 +278,27 @@ impl CpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) {
+        self.advance_from(seg, 0, plan, dosing, tolerance, on_step);
+    }
+
+    /// As [`Self::advance`], for cell steps `first + 1 ..= seg.steps` of the segment
+    /// only, at the times of the whole segment ([`crate::solver::advance_steps_from`]).
+    pub fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) {
         let dormant = CHEMICALS.map(|which| {
             which != Chemical::Cxcl12
                 && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
                 && self.chem_field(which).iter().all(|&x| x == 0.0)
         });
         let done: Result<(), std::convert::Infallible> =
-            advance_steps(self, seg, plan, dosing, tolerance, dormant, on_step);
+            advance_steps_from(self, seg, first, plan, dosing, tolerance, dormant, on_step);
         let Ok(()) = done;
     }
 }

@@ -60,6 +60,7 @@ mod adapter;
 pub mod bench;
 mod params;
 pub mod shaders;
+mod state;
 pub mod steady;
 
 pub use adapter::{
@@ -205,6 +206,50 @@ pub fn device_bytes(dims: [usize; 3], slabs: &[Slab]) -> u64 {
     fields + staging + (BATCH * STEP_STRIDE) as u64
 }
 
+/// The global index of the first voxel of row y in buffer plane zb of a slab (plane 0
+/// and planes + 1 are the halos), or None outside the domain.
+fn row_start(dims: [usize; 3], slab: &Slab, zb: usize, y: usize) -> Option<usize> {
+    let [nx, ny, nz] = dims;
+    let z = (slab.z0 + zb).checked_sub(1)?;
+    (z < nz).then_some(nx * (y + ny * z))
+}
+
+/// Field k (C, A, P, T, N, K) of a slab's buffer as the device holds it: own and halo
+/// planes, padded rows, f32; 0 outside the domain and in the padding.
+fn slab_values(
+    dims: [usize; 3],
+    slab: &Slab,
+    class: &[u8],
+    initial: Initial<'_>,
+    k: usize,
+) -> Vec<f32> {
+    let [nx, ny, _] = dims;
+    let nxp = padded_nx(nx);
+    let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
+    for zb in 0..slab.planes + 2 {
+        for y in 0..ny {
+            let Some(g) = row_start(dims, slab, zb, y) else {
+                continue;
+            };
+            let dst = &mut out[(zb * ny + y) * nxp..][..nx];
+            match initial {
+                Initial::Fields(f) => {
+                    let src = &f.named()[k].1[g..g + nx];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = *s as f32;
+                    }
+                }
+                Initial::PerClass(table) => {
+                    for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
+                        *d = table[k][*c as usize] as f32;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 struct Pipelines {
     chem: wgpu::ComputePipeline,
     chem_uptake: wgpu::ComputePipeline,
@@ -228,6 +273,16 @@ struct SlabBuffers {
 }
 
 impl SlabBuffers {
+    /// The buffer holding field k (C, A, P, T, N, K) now, by the parities `cur`.
+    fn current(&self, k: usize, cur: [usize; 4]) -> &wgpu::Buffer {
+        match k {
+            0..=2 => &self.chem[k][cur[k]],
+            3 => &self.t[cur[T]],
+            4 => &self.n,
+            _ => &self.k,
+        }
+    }
+
     fn ping_pong(&self, f: PingPong) -> &wgpu::Buffer {
         if f.field == T {
             &self.t[f.parity]
@@ -539,35 +594,8 @@ impl GpuSolver {
             })
         };
         // The global voxel index of buffer plane zb, row y of a slab, if inside.
-        let row_start = |slab: &Slab, zb: usize, y: usize| -> Option<usize> {
-            let z = (slab.z0 + zb).checked_sub(1)?;
-            (z < nz).then_some(nx * (y + ny * z))
-        };
-        let field_data = |slab: &Slab, k: usize| -> Vec<f32> {
-            let mut out = vec![0.0f32; (slab.planes + 2) * plane];
-            for zb in 0..slab.planes + 2 {
-                for y in 0..ny {
-                    let Some(g) = row_start(slab, zb, y) else {
-                        continue;
-                    };
-                    let dst = &mut out[(zb * ny + y) * nxp..][..nx];
-                    match initial {
-                        Initial::Fields(f) => {
-                            let src = &f.named()[k].1[g..g + nx];
-                            for (d, s) in dst.iter_mut().zip(src) {
-                                *d = *s as f32;
-                            }
-                        }
-                        Initial::PerClass(table) => {
-                            for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
-                                *d = table[k][*c as usize] as f32;
-                            }
-                        }
-                    }
-                }
-            }
-            out
-        };
+        let row_start = |slab: &Slab, zb: usize, y: usize| row_start(params.dims, slab, zb, y);
+        let field_data = |slab: &Slab, k: usize| slab_values(params.dims, slab, class, initial, k);
         let mut buffers = Vec::with_capacity(slabs.len());
         for slab in &slabs {
             let bytes = ((slab.planes + 2) * plane * 4) as u64;
@@ -1154,12 +1182,7 @@ impl GpuSolver {
         let plane_bytes = (self.plane * 4) as u64;
         for (k, dst) in out.all_mut().into_iter().enumerate() {
             for (slab, b) in self.slabs.iter().zip(&self.buffers) {
-                let src = match k {
-                    0..=2 => &b.chem[k][cur[k]],
-                    3 => &b.t[cur[T]],
-                    4 => &b.n,
-                    _ => &b.k,
-                };
+                let src = b.current(k, cur);
                 let bytes = slab.planes as u64 * plane_bytes;
                 let mut encoder =
                     self.device

@@ -232,7 +232,11 @@ impl Fields {
     /// The initial state: T and N per class, CXCL12 at local equilibrium (or zero),
     /// no drug, nothing killed ([`initial_per_class`] expanded over the voxels).
     pub fn initial(s: &Scenario, params: &Params, class: &[u8]) -> Self {
-        let table = initial_per_class(s, params);
+        Fields::from_table(&initial_per_class(s, params), class)
+    }
+
+    /// Every field from one value per tissue class (in the order of [`Fields::named`]).
+    pub fn from_table(table: &[[f64; N_CLASSES]; 6], class: &[u8]) -> Self {
         let mut f = Fields::zeros(class.len());
         for (k, field) in f.all_mut().into_iter().enumerate() {
             for (v, &cl) in field.iter_mut().zip(class) {

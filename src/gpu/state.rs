@@ -1,0 +1,91 @@
+//! Checkpoint and resume on the GPU: replacing the fields on the device, the
+//! quasi-steady records, and stepping part of a segment ([`crate::solver::Resume`]).
+//! Kept apart from `mod.rs`; it uses the solver's buffers and batching as they are.
+
+use super::{slab_values, GpuError, GpuSolver};
+use crate::dosing::Dosing;
+use crate::model::{Fields, Segment, StepPlan};
+use crate::solver::{advance_steps_from, Resume, SteadyState};
+
+impl GpuSolver {
+    /// Replaces every field on the device after what is pending: rounded to f32 (exact
+    /// for values read back from the device) into the current buffer of each slab, halo
+    /// planes included, padding 0.
+    ///
+    /// # Errors
+    /// A field without `nx·ny·nz` values.
+    pub fn write_fields(&mut self, fields: &Fields) -> Result<(), GpuError> {
+        self.flush();
+        let [nx, ny, nz] = self.params.dims;
+        let n = nx * ny * nz;
+        if let Some((name, f)) = fields.named().into_iter().find(|(_, f)| f.len() != n) {
+            return Err(self.device_error(format!(
+                "field {name} has {} values; the grid has {n} voxels",
+                f.len()
+            )));
+        }
+        let class = vec![0u8; 0];
+        for (slab, b) in self.slabs.iter().zip(&self.buffers) {
+            for k in 0..6 {
+                let values = slab_values(
+                    self.params.dims,
+                    slab,
+                    &class,
+                    super::Initial::Fields(fields),
+                    k,
+                );
+                self.queue
+                    .write_buffer(b.current(k, self.cur), 0, bytemuck::cast_slice(&values));
+            }
+        }
+        // The writes take effect before the next submission, in queue order.
+        self.queue.submit([]);
+        Ok(())
+    }
+
+    /// As [`GpuSolver::advance`], for cell steps `first + 1 ..= seg.steps` only, at the
+    /// times of the whole segment.
+    pub fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<(), GpuError> {
+        advance_steps_from(
+            self, seg, first, plan, dosing, tolerance, [false; 3], on_step,
+        )?;
+        self.flush();
+        Ok(())
+    }
+}
+
+impl Resume for GpuSolver {
+    fn steady_records(&self) -> [SteadyState; 3] {
+        self.steady
+    }
+
+    fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
+        self.steady = steady;
+    }
+
+    fn write_fields(&mut self, fields: &Fields) -> crate::Result<()> {
+        Ok(GpuSolver::write_fields(self, fields)?)
+    }
+
+    fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) -> crate::Result<()> {
+        Ok(GpuSolver::advance_from(
+            self, seg, first, plan, dosing, tolerance, on_step,
+        )?)
+    }
+}
