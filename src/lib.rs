@@ -16,3 +16,4 @@ pub use error::{Error, Result};
 pub mod output;
 pub mod readout;
 pub mod run;
+pub mod sweep;
