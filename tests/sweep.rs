@@ -140,7 +140,10 @@ set = { treatment = [{ drug = "amd3100", route = "bath", level_uM = 2.0 }] }
          [[axis]]\nkey = \"tcells.death_per_day\"\nvalues = [0.1]\n",
     );
     let e = Sweep::read(&listed_wrong).unwrap_err().to_string();
-    assert!(e.contains("listed") && e.contains("2 values"), "{e}");
+    assert!(
+        e.contains("listed") && e.contains("`death_per_day` has 1 value"),
+        "{e}"
+    );
 }
 
 #[test]

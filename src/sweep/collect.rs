@@ -258,6 +258,98 @@ fn combos(axes: &[ManifestAxis], which: &[usize]) -> Vec<Vec<Option<usize>>> {
 /// At most this many fixed combinations of the other axes get their own heatmaps.
 const MAX_PANELS: usize = 16;
 
+/// Heatmaps of one readout over each pair of axes.
+struct Maps<'a> {
+    dir: &'a Path,
+    m: &'a Manifest,
+    readout: &'a Readout,
+    seeds: &'a str,
+}
+
+impl Maps<'_> {
+    /// One heatmap per pair of the axes `varied` and per combination of the others'
+    /// levels (at most [`MAX_PANELS`]); `value` gives a cell from the fixed levels.
+    fn draw(
+        &self,
+        varied: &[usize],
+        prefix: &str,
+        title_prefix: &str,
+        value: &dyn Fn(&[Option<usize>]) -> f64,
+    ) -> Result<Vec<PathBuf>> {
+        let (m, r) = (self.m, self.readout);
+        let unit = if r.unit.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.unit)
+        };
+        let mut written = Vec::new();
+        for (i, &ya) in varied.iter().enumerate() {
+            for &xa in &varied[i + 1..] {
+                let others: Vec<usize> = varied
+                    .iter()
+                    .copied()
+                    .filter(|&a| a != xa && a != ya)
+                    .collect();
+                let mut panels = combos(&m.axes, &others);
+                panels.truncate(MAX_PANELS);
+                for fixed in panels {
+                    let (x, y) = (&m.axes[xa], &m.axes[ya]);
+                    let mut values = Vec::new();
+                    for yl in 0..y.labels.len() {
+                        for xl in 0..x.labels.len() {
+                            let mut lv = fixed.clone();
+                            lv[xa] = Some(xl);
+                            lv[ya] = Some(yl);
+                            values.push(value(&lv));
+                        }
+                    }
+                    let fixed_text: Vec<String> = others
+                        .iter()
+                        .map(|&a| {
+                            let l = fixed[a].expect("others are fixed");
+                            format!("{} = {}", m.axes[a].name, m.axes[a].labels[l])
+                        })
+                        .collect();
+                    let mut title = format!("{title_prefix}{}", r.title);
+                    if !fixed_text.is_empty() {
+                        title.push_str(&format!(" | {}", fixed_text.join(", ")));
+                    }
+                    title.push_str(self.seeds);
+                    let h = Heatmap {
+                        title,
+                        x_label: x.title(),
+                        y_label: y.title(),
+                        x_ticks: x.labels.clone(),
+                        y_ticks: y.labels.clone(),
+                        values,
+                        colorbar_label: format!("{}{unit}", r.column),
+                        range: None,
+                        cmap: r.cmap,
+                    };
+                    let mut name = format!(
+                        "{prefix}{}__{}_vs_{}",
+                        r.column,
+                        slug(&x.name),
+                        slug(&y.name)
+                    );
+                    for &a in &others {
+                        let l = fixed[a].expect("others are fixed");
+                        name.push_str(&format!(
+                            "__{}-{}",
+                            slug(&m.axes[a].name),
+                            slug(&m.axes[a].labels[l])
+                        ));
+                    }
+                    let path = self.dir.join(format!("{name}.png"));
+                    write_atomic(&path, &h.render().png_bytes())?;
+                    written.push(path);
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
 fn draw(out: &Path, m: &Manifest, rows: &[Row]) -> Result<Vec<PathBuf>> {
     let dir = out.join("plots");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -276,62 +368,34 @@ fn draw(out: &Path, m: &Manifest, rows: &[Row]) -> Result<Vec<PathBuf>> {
         } else {
             format!(" ({})", r.unit)
         };
-        for (i, &ya) in varied.iter().enumerate() {
-            for &xa in &varied[i + 1..] {
-                let others: Vec<usize> = varied
-                    .iter()
-                    .copied()
-                    .filter(|&a| a != xa && a != ya)
-                    .collect();
-                let mut panels = combos(&m.axes, &others);
-                panels.truncate(MAX_PANELS);
-                for fixed in panels {
-                    let (x, y) = (&m.axes[xa], &m.axes[ya]);
-                    let mut values = Vec::new();
-                    for yl in 0..y.labels.len() {
-                        for xl in 0..x.labels.len() {
-                            let mut lv = fixed.clone();
-                            lv[xa] = Some(xl);
-                            lv[ya] = Some(yl);
-                            values.push(mean_at(rows, &lv, ri));
-                        }
-                    }
-                    let fixed_text: Vec<String> = others
-                        .iter()
-                        .map(|&a| {
-                            let l = fixed[a].expect("others are fixed");
-                            format!("{} = {}", m.axes[a].name, m.axes[a].labels[l])
-                        })
-                        .collect();
-                    let mut title = r.title.to_string();
-                    if !fixed_text.is_empty() {
-                        title.push_str(&format!(" | {}", fixed_text.join(", ")));
-                    }
-                    title.push_str(&seeds);
-                    let h = Heatmap {
-                        title,
-                        x_label: x.title(),
-                        y_label: y.title(),
-                        x_ticks: x.labels.clone(),
-                        y_ticks: y.labels.clone(),
-                        values,
-                        colorbar_label: format!("{}{unit}", r.column),
-                        range: None,
-                        cmap: r.cmap,
+        let maps = Maps {
+            dir: &dir,
+            m,
+            readout: r,
+            seeds: &seeds,
+        };
+        written.extend(maps.draw(&varied, "", "", &|lv| mean_at(rows, lv, ri))?);
+        if let Some(c) = &m.contrast {
+            let ca = m.axes.iter().position(|a| a.name == c.axis);
+            let level = |l: &str| ca.and_then(|a| m.axes[a].labels.iter().position(|x| x == l));
+            if let (Some(ca), Some(lc)) = (ca, level(&c.level)) {
+                let against: Vec<usize> = c.against.iter().filter_map(|l| level(l)).collect();
+                let rest: Vec<usize> = varied.iter().copied().filter(|&a| a != ca).collect();
+                let value = |lv: &[Option<usize>]| {
+                    let at = |l: usize| {
+                        let mut lv = lv.to_vec();
+                        lv[ca] = Some(l);
+                        mean_at(rows, &lv, ri)
                     };
-                    let mut name = format!("{}__{}_vs_{}", r.column, slug(&x.name), slug(&y.name));
-                    for &a in &others {
-                        let l = fixed[a].expect("others are fixed");
-                        name.push_str(&format!(
-                            "__{}-{}",
-                            slug(&m.axes[a].name),
-                            slug(&m.axes[a].labels[l])
-                        ));
-                    }
-                    let path = dir.join(format!("{name}.png"));
-                    write_atomic(&path, &h.render().png_bytes())?;
-                    written.push(path);
-                }
+                    let best = against
+                        .iter()
+                        .map(|&l| at(l))
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    at(lc) - best
+                };
+                let title = format!("{} minus the best of {}: ", c.level, c.against.join(", "));
+                let prefix = format!("contrast_{}__", slug(&c.level));
+                written.extend(maps.draw(&rest, &prefix, &title, &value)?);
             }
         }
         if let [xa] = varied[..] {

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use spec::{Axis, Combine, Edit, Level, Point, Sweep};
+pub use spec::{Axis, Combine, Contrast, Edit, Level, Point, Sweep};
 
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
@@ -124,6 +124,8 @@ pub struct Manifest {
     pub axes: Vec<ManifestAxis>,
     pub seeds: Vec<u64>,
     pub points: Vec<Point>,
+    #[serde(default)]
+    pub contrast: Option<Contrast>,
 }
 
 /// One axis in `sweep.json`.
@@ -166,6 +168,7 @@ impl Manifest {
                 .collect(),
             seeds: s.seeds.clone(),
             points: s.points.clone(),
+            contrast: s.contrast.clone(),
         }
     }
 

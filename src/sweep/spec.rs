@@ -32,6 +32,19 @@ struct SweepFile {
     set: toml::Table,
     #[serde(default, rename = "axis")]
     axes: Vec<AxisFile>,
+    /// A contrast for `collect` to draw: one level of an axis against the best of others.
+    contrast: Option<Contrast>,
+}
+
+/// One level of an axis against the best of some others (e.g. the combination arm
+/// against the better single drug): `collect` draws `level − max(against)` over the
+/// remaining axes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contrast {
+    pub axis: String,
+    pub level: String,
+    pub against: Vec<String>,
 }
 
 fn default_seed_key() -> String {
@@ -156,6 +169,7 @@ pub struct Sweep {
     pub set: toml::Table,
     pub axes: Vec<Axis>,
     pub points: Vec<Point>,
+    pub contrast: Option<Contrast>,
 }
 
 fn sweep_err(file: &Path, key: &str, message: String) -> Error {
@@ -296,6 +310,24 @@ impl Sweep {
             }
         }
         let points = expand(file, f.combine, &axes, &f.seeds)?;
+        if let Some(c) = &f.contrast {
+            let Some(a) = axes.iter().find(|a| a.name == c.axis) else {
+                return Err(sweep_err(
+                    file,
+                    "contrast.axis",
+                    format!("no axis is named `{}`", c.axis),
+                ));
+            };
+            for l in std::iter::once(&c.level).chain(&c.against) {
+                if !a.levels.iter().any(|x| &x.label == l) {
+                    return Err(sweep_err(
+                        file,
+                        "contrast",
+                        format!("axis `{}` has no level labelled `{l}`", a.name),
+                    ));
+                }
+            }
+        }
         Ok(Sweep {
             file: file.to_path_buf(),
             name: if f.name.is_empty() {
@@ -313,6 +345,7 @@ impl Sweep {
             set: f.set,
             axes,
             points,
+            contrast: f.contrast,
         })
     }
 
@@ -437,7 +470,14 @@ fn apply(t: &mut toml::Table, e: Edit) -> std::result::Result<(), String> {
             scenario::set_key(t, &key, value).map_err(|m| format!("key `{key}`: {m}"))
         }
         Edit::Overlay { set } => {
-            scenario::merge(t, set);
+            // Quoted dotted keys (`"treatment[0].schedule.count" = 4`) set one value;
+            // the rest merges key by key.
+            let (paths, tables): (toml::Table, toml::Table) =
+                set.into_iter().partition(|(k, _)| k.contains(['.', '[']));
+            scenario::merge(t, tables);
+            for (k, v) in paths {
+                scenario::set_key(t, &k, v).map_err(|m| format!("key `{k}`: {m}"))?;
+            }
             Ok(())
         }
     }
@@ -628,7 +668,7 @@ fn expand(file: &Path, combine: Combine, axes: &[Axis], seeds: &[u64]) -> Result
                     file,
                     "combine",
                     format!(
-                        "`listed` takes the i-th value of every axis, but axis `{}` has {} values and axis `{}` has {n}",
+                        "`listed` takes the i-th value of every axis, but axis `{}` has {} value(s) and axis `{}` has {n}",
                         a.name,
                         a.levels.len(),
                         axes[0].name
