@@ -2,6 +2,7 @@
 //! carcinoma under CXCR4 (AMD3100) and PD-1 blockade. See `docs/ARCHITECTURE.md`.
 
 pub mod bench;
+pub mod compare;
 pub mod cpu;
 pub mod dosing;
 pub mod error;
@@ -14,6 +15,8 @@ pub mod units;
 
 pub use error::{Error, Result};
 pub mod output;
+pub mod pictures;
+pub mod plot;
 pub mod readout;
 pub mod run;
 pub mod sweep;

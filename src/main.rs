@@ -52,6 +52,28 @@ enum Command {
         /// No progress bar and no summary lines.
         #[arg(long, short)]
         quiet: bool,
+        #[command(flatten)]
+        pictures: PictureArgs,
+    },
+    /// Compare finished runs: killed fraction and infiltration ratio over time
+    /// (metrics.png), a summary table with each run's gain over the untreated baseline
+    /// (summary.md, summary.csv), and the final pictures side by side in one colour
+    /// range per field (final-*.png).
+    Compare {
+        /// Run folders (written by `infiltrate run`).
+        #[arg(required = true, value_name = "RUN_DIR")]
+        runs: Vec<PathBuf>,
+        /// Output folder (created if absent; files of the same name are replaced).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The run the gains are measured against (default: the first run whose
+        /// scenario name contains "untreated").
+        #[arg(long, value_name = "RUN_DIR")]
+        baseline: Option<PathBuf>,
+        /// Fix a colour range, FIELD=LOW:HIGH in the field's unit (cxcl12 nM, amd3100
+        /// µM, anti_pd1 nM, tcells cells/mm³, tumor and killed fractions); repeatable.
+        #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
+        ranges: Vec<(String, (f64, f64))>,
     },
     /// Validate a scenario and print the grid, the derived steps and step counts, and the
     /// memory the grid needs. Writes nothing.
@@ -116,6 +138,28 @@ impl From<Clock> for Overrides {
     }
 }
 
+/// Picture and ParaView options of `run`, over the scenario's `[output]` table.
+#[derive(clap::Args)]
+struct PictureArgs {
+    /// No slice pictures or time-lapses.
+    #[arg(long)]
+    no_pictures: bool,
+    /// No ParaView (.vti) files.
+    #[arg(long)]
+    no_vti: bool,
+    /// The picture plane: AXIS or AXIS:INDEX (x, y or z, and the voxel index along it;
+    /// default the middle), e.g. `z:12`.
+    #[arg(long, value_name = "AXIS[:INDEX]")]
+    plane: Option<String>,
+    /// Also write ParaView files every TIME (e.g. 6h), not only at the end.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    vti_every: Option<f64>,
+}
+
+fn range_arg(s: &str) -> Result<(String, (f64, f64)), String> {
+    infiltrate::pictures::parse_range(s).map_err(|e| e.to_string())
+}
+
 fn time_arg(s: &str) -> Result<f64, String> {
     parse_time_min(s).map_err(|e| e.to_string())
 }
@@ -167,6 +211,21 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let exe = std::env::current_exe().context("finding the infiltrate binary")?;
             infiltrate::sweep::cli::main(cmd, &exe)?;
         }
+        Command::Compare {
+            runs,
+            out,
+            baseline,
+            ranges,
+        } => {
+            let done = infiltrate::compare::compare(&infiltrate::compare::CompareOptions {
+                runs,
+                out: out.clone(),
+                baseline,
+                fixed: ranges.into_iter().collect(),
+            })?;
+            print!("{}", done.markdown);
+            println!("-> {}", out.display());
+        }
         Command::Adapters => {
             let all = wgpu::Backends::all();
             let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(all), all);
@@ -187,8 +246,19 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             clock,
             force,
             quiet,
+            pictures,
         } => {
-            let prep = run::prepare(&scenario, clock.into())?;
+            let mut prep = run::prepare(&scenario, clock.into())?;
+            infiltrate::pictures::apply_cli(
+                &mut prep.loaded.scenario.output,
+                prep.geometry.dims,
+                &infiltrate::pictures::CliOverrides {
+                    no_pictures: pictures.no_pictures,
+                    no_vti: pictures.no_vti,
+                    plane: pictures.plane,
+                    vti_every_min: pictures.vti_every,
+                },
+            )?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
             if !quiet {
                 eprintln!("backend: {}", selected.why);

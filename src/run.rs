@@ -483,6 +483,8 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         .as_bytes(),
     )?;
 
+    let mut pictures =
+        crate::pictures::Pictures::new(&s.output, &geometry, &opts.out, &plan.snapshot_times());
     let regions = Regions::new(&s.readout);
     let tol = s.numerics.quasi_steady_tolerance;
     let capacity = s.tumor.carrying_capacity_per_mm3;
@@ -536,6 +538,7 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
     };
 
     let first = snap(&start, 0.0, None)?;
+    pictures.snapshot(&start, 0.0, 0)?;
     let n0 = Some(first.sum_n);
     let mut last = first;
     let mut snapshots = 1;
@@ -549,9 +552,11 @@ pub fn run_on(prep: Prepared, opts: &RunOptions, selected: Selected) -> Result<R
         let fields = solver.read_fields()?;
         check_fields(&fields, step_count, seg.t1())?;
         last = snap(&fields, seg.t1(), n0)?;
+        pictures.snapshot(&fields, seg.t1(), snapshots)?;
         snapshots += 1;
     }
     bar.finish();
+    pictures.finish()?;
 
     let summary = RunSummary {
         scenario: loaded.path().display().to_string(),

@@ -39,6 +39,8 @@ pub struct Scenario {
     pub readout: Readout,
     #[serde(default)]
     pub numerics: Numerics,
+    #[serde(default)]
+    pub output: Output,
 }
 
 /// The voxel grid: `nx × ny × nz` cubic voxels of edge `voxel_um`.
@@ -580,5 +582,99 @@ impl Default for Numerics {
             quasi_steady: Vec::new(),
             quasi_steady_tolerance: 1.0e-4,
         }
+    }
+}
+
+/// The axis a picture plane is perpendicular to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaneAxis {
+    X,
+    Y,
+    Z,
+}
+
+/// Pictures, time-lapses and ParaView files written during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// Slice pictures at every snapshot, time-lapses at the end (`pictures/`).
+    pub pictures: bool,
+    /// The picture plane is perpendicular to this axis.
+    pub plane_axis: PlaneAxis,
+    /// Voxel index of the plane along `plane_axis`; absent = the middle voxel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plane_index: Option<u32>,
+    /// ParaView files (`paraview/*.vti`, `run.pvd`) of every field.
+    pub vti: bool,
+    /// Interval between ParaView files; absent = the final snapshot only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vti_every_h: Option<f64>,
+    /// How long each time-lapse frame shows.
+    pub frame_ms: u32,
+    /// Fixed colour ranges `[low, high]` of the pictures; absent = the range of the
+    /// field over every snapshot of the run.
+    #[serde(rename = "cxcl12_range_nM", skip_serializing_if = "Option::is_none")]
+    pub cxcl12_range_nm: Option<[f64; 2]>,
+    #[serde(rename = "amd3100_range_uM", skip_serializing_if = "Option::is_none")]
+    pub amd3100_range_um: Option<[f64; 2]>,
+    #[serde(rename = "anti_pd1_range_nM", skip_serializing_if = "Option::is_none")]
+    pub anti_pd1_range_nm: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcells_range_per_mm3: Option<[f64; 2]>,
+    /// Viable and killed tumour, as fractions of the carrying capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tumor_range_fraction: Option<[f64; 2]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub killed_range_fraction: Option<[f64; 2]>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            pictures: true,
+            plane_axis: PlaneAxis::Z,
+            plane_index: None,
+            vti: true,
+            vti_every_h: None,
+            frame_ms: 400,
+            cxcl12_range_nm: None,
+            amd3100_range_um: None,
+            anti_pd1_range_nm: None,
+            tcells_range_per_mm3: None,
+            tumor_range_fraction: None,
+            killed_range_fraction: None,
+        }
+    }
+}
+
+impl Output {
+    /// The fixed colour ranges by plane name (see `pictures::render::FIELDS`), with
+    /// their keys.
+    pub fn ranges(&self) -> [(&'static str, &'static str, Option<[f64; 2]>); 6] {
+        [
+            ("cxcl12", "output.cxcl12_range_nM", self.cxcl12_range_nm),
+            ("amd3100", "output.amd3100_range_uM", self.amd3100_range_um),
+            (
+                "anti_pd1",
+                "output.anti_pd1_range_nM",
+                self.anti_pd1_range_nm,
+            ),
+            (
+                "tcells",
+                "output.tcells_range_per_mm3",
+                self.tcells_range_per_mm3,
+            ),
+            (
+                "tumor",
+                "output.tumor_range_fraction",
+                self.tumor_range_fraction,
+            ),
+            (
+                "killed",
+                "output.killed_range_fraction",
+                self.killed_range_fraction,
+            ),
+        ]
     }
 }

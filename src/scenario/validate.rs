@@ -186,6 +186,47 @@ pub fn check_ranges(c: &mut Checker) {
             "each chemical once",
         );
     }
+    check_output(c, s);
+}
+
+/// The `[output]` table: plane inside the grid, positive intervals, ordered ranges.
+fn check_output(c: &mut Checker, s: &Scenario) {
+    let o = &s.output;
+    if let Some(i) = o.plane_index {
+        let (axis, n) = match o.plane_axis {
+            PlaneAxis::X => ("x", s.grid.nx),
+            PlaneAxis::Y => ("y", s.grid.ny),
+            PlaneAxis::Z => ("z", s.grid.nz),
+        };
+        c.require(
+            i < n,
+            "output.plane_index",
+            i,
+            &format!(
+                "0 … {} (the grid has {n} voxels along {axis})",
+                n.saturating_sub(1)
+            ),
+        );
+    }
+    if let Some(v) = o.vti_every_h {
+        c.positive("output.vti_every_h", v);
+    }
+    c.require(
+        (10..=60_000).contains(&o.frame_ms),
+        "output.frame_ms",
+        o.frame_ms,
+        "10 … 60000 (ms per time-lapse frame)",
+    );
+    for (_, key, r) in o.ranges() {
+        if let Some([lo, hi]) = r {
+            c.require(
+                lo.is_finite() && hi.is_finite() && lo < hi,
+                key,
+                format!("[{lo}, {hi}]"),
+                "[low, high] with finite low < high",
+            );
+        }
+    }
 }
 
 /// The domain faces that touch a bath, as `x-`, ..., `z+`.

@@ -1,0 +1,316 @@
+//! `infiltrate compare`: several finished runs side by side. A plot of killed fraction
+//! and core infiltration ratio over time, a summary table (markdown and CSV) with each
+//! run's gain over the untreated baseline, and the final pictures of every run in one
+//! colour range per field.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+use crate::pictures::planes::{read_all, Planes};
+use crate::pictures::render::{common_ranges, composite_panel, field_panel, Ranges, FIELDS};
+use crate::plot::{format_number, line_height, Canvas, LinePlot, Series, BLACK, WHITE};
+
+/// What `compare` is asked to do.
+#[derive(Debug, Clone)]
+pub struct CompareOptions {
+    /// Run folders (each with `metrics.csv` and `scenario.resolved.toml`).
+    pub runs: Vec<PathBuf>,
+    /// Output folder (created if absent; files of the same name are replaced).
+    pub out: PathBuf,
+    /// The run the gains are measured against; None = the first whose name contains
+    /// "untreated" (case-insensitive), if any.
+    pub baseline: Option<PathBuf>,
+    /// Fixed colour ranges by plane name; others span all runs' final planes.
+    pub fixed: Ranges,
+}
+
+/// One run as compare reads it.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub dir: PathBuf,
+    /// `name` from `scenario.resolved.toml`, else the folder name.
+    pub name: String,
+    /// (time h, killed fraction, infiltration ratio) per snapshot.
+    pub rows: Vec<(f64, f64, f64)>,
+}
+
+impl RunData {
+    /// The final row (NaN if the run has none).
+    pub fn last(&self) -> (f64, f64, f64) {
+        self.rows
+            .last()
+            .copied()
+            .unwrap_or((f64::NAN, f64::NAN, f64::NAN))
+    }
+}
+
+/// Reads a run folder's name and metrics.
+pub fn read_run(dir: &Path) -> Result<RunData> {
+    let metrics = dir.join("metrics.csv");
+    let text = std::fs::read_to_string(&metrics).map_err(|e| Error::io(&metrics, e))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            Error::Other(format!(
+                "{}: no column `{name}` in the header (found: {})",
+                metrics.display(),
+                header.join(", ")
+            ))
+        })
+    };
+    let (ct, ck, ci) = (
+        col("time_h")?,
+        col("killed_fraction")?,
+        col("infiltration_ratio")?,
+    );
+    let mut rows = Vec::new();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let get = |c: usize| -> Result<f64> {
+            let s = cells.get(c).map(|s| s.trim()).unwrap_or("");
+            s.parse().map_err(|_| {
+                Error::Other(format!(
+                    "{}:{}: `{s}` in column {} is not a number",
+                    metrics.display(),
+                    n + 2,
+                    header.get(c).unwrap_or(&"?")
+                ))
+            })
+        };
+        rows.push((get(ct)?, get(ck)?, get(ci)?));
+    }
+    Ok(RunData {
+        dir: dir.to_path_buf(),
+        name: run_name(dir),
+        rows,
+    })
+}
+
+/// The scenario's `name` from `scenario.resolved.toml`, else the folder's name.
+pub fn run_name(dir: &Path) -> String {
+    let from_toml = std::fs::read_to_string(dir.join("scenario.resolved.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("name").and_then(|v| v.as_str()).map(str::to_string))
+        .filter(|n| !n.trim().is_empty());
+    from_toml.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string())
+    })
+}
+
+/// What compare wrote.
+#[derive(Debug, Clone)]
+pub struct Compared {
+    pub runs: Vec<RunData>,
+    /// Index of the baseline run in `runs`, if any.
+    pub baseline: Option<usize>,
+    /// The summary table in markdown.
+    pub markdown: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// Compares the runs, writing `metrics.png`, `summary.md`, `summary.csv` and (for runs
+/// with stored planes) `final-composite.png`, `final-tcells.png` and
+/// `final-tcells_mip.png` into `opts.out`.
+pub fn compare(opts: &CompareOptions) -> Result<Compared> {
+    if opts.runs.is_empty() {
+        return Err(Error::Other("compare needs at least one run folder".into()));
+    }
+    let runs: Vec<RunData> = opts
+        .runs
+        .iter()
+        .map(|d| read_run(d))
+        .collect::<Result<_>>()?;
+    let baseline = match &opts.baseline {
+        Some(b) => {
+            let want = canonical(b);
+            match runs.iter().position(|r| canonical(&r.dir) == want) {
+                Some(i) => Some(i),
+                None => {
+                    return Err(Error::Other(format!(
+                        "--baseline {} is not among the runs compared",
+                        b.display()
+                    )))
+                }
+            }
+        }
+        None => runs
+            .iter()
+            .position(|r| r.name.to_lowercase().contains("untreated")),
+    };
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let mut files = Vec::new();
+    let mut put = |name: &str, bytes: &[u8]| -> Result<()> {
+        let p = opts.out.join(name);
+        write_atomic(&p, bytes)?;
+        files.push(p);
+        Ok(())
+    };
+
+    let plot = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64| LinePlot {
+        title: title.into(),
+        x_label: "time after the start of dosing (h)".into(),
+        y_label: y.into(),
+        series: runs
+            .iter()
+            .map(|r| Series {
+                name: r.name.clone(),
+                points: r.rows.iter().map(|row| (row.0, pick(row))).collect(),
+            })
+            .collect(),
+    };
+    let chart = Canvas::vstack(
+        &[
+            plot("killed fraction", "killed fraction", |r| r.1).render(),
+            plot(
+                "core infiltration ratio (T core / T margin)",
+                "infiltration ratio",
+                |r| r.2,
+            )
+            .render(),
+        ],
+        10,
+        WHITE,
+    );
+    put("metrics.png", &chart.png_bytes())?;
+
+    let (markdown, csv) = tables(&runs, baseline);
+    put("summary.md", markdown.as_bytes())?;
+    put("summary.csv", csv.as_bytes())?;
+
+    let finals: Vec<(String, Planes)> = runs
+        .iter()
+        .filter_map(|r| {
+            let all = read_all(&r.dir.join("pictures").join("planes")).ok()?;
+            all.into_iter().last().map(|p| (r.name.clone(), p))
+        })
+        .collect();
+    if !finals.is_empty() {
+        let mut fixed = opts.fixed.clone();
+        if let Some(t) = fixed.get("tcells").copied() {
+            fixed.entry("tcells_mip".into()).or_insert(t);
+        }
+        let ranges = common_ranges(finals.iter().map(|(_, p)| p), &fixed);
+        let side = |draw: &dyn Fn(&Planes) -> Option<Canvas>| -> Canvas {
+            let parts: Vec<Canvas> = finals
+                .iter()
+                .filter_map(|(name, p)| draw(p).map(|c| label_above(name, &c)))
+                .collect();
+            Canvas::hstack(&parts, 12, WHITE)
+        };
+        put(
+            "final-composite.png",
+            &side(&|p| Some(composite_panel(p, &ranges))).png_bytes(),
+        )?;
+        for key in ["tcells", "tcells_mip"] {
+            let spec = FIELDS.iter().find(|f| f.key == key).expect("known field");
+            let r = ranges.get(key).copied().unwrap_or((0.0, 1.0));
+            put(
+                &format!("final-{key}.png"),
+                &side(&|p| field_panel(p, spec, r)).png_bytes(),
+            )?;
+        }
+    }
+    Ok(Compared {
+        runs,
+        baseline,
+        markdown,
+        files,
+    })
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `c` with `name` written above it (cut to the picture's width).
+fn label_above(name: &str, c: &Canvas) -> Canvas {
+    let lh = line_height(2);
+    let max_chars = (c.width / (6 * 2)).max(1) as usize;
+    let shown: String = name.chars().take(max_chars).collect();
+    let mut head = Canvas::new(c.width, lh + 6, WHITE);
+    head.text(10, 4, &shown, 2, BLACK);
+    Canvas::vstack(&[head, c.clone()], 0, WHITE)
+}
+
+/// The summary as a markdown table and as CSV. Gains: killed fraction minus the
+/// baseline's (absolute), infiltration ratio divided by the baseline's.
+pub fn tables(runs: &[RunData], baseline: Option<usize>) -> (String, String) {
+    let base = baseline.map(|i| runs[i].last());
+    let mut md = String::from(
+        "| run | final time (h) | killed fraction | infiltration ratio | killed fraction − baseline | infiltration ratio ÷ baseline |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut csv = String::from(
+        "name,run_dir,final_time_h,killed_fraction,infiltration_ratio,killed_fraction_gain,infiltration_ratio_fold\n",
+    );
+    for (i, r) in runs.iter().enumerate() {
+        let (t, k, ir) = r.last();
+        let (gain, fold) = match base {
+            Some((_, bk, bi)) => (k - bk, if bi != 0.0 { ir / bi } else { f64::NAN }),
+            None => (f64::NAN, f64::NAN),
+        };
+        let mark = if Some(i) == baseline {
+            " (baseline)"
+        } else {
+            ""
+        };
+        let cell = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.4}")
+            } else {
+                "–".into()
+            }
+        };
+        md.push_str(&format!(
+            "| {}{mark} | {} | {} | {} | {} | {} |\n",
+            r.name.replace('|', "/"),
+            format_number(t),
+            cell(k),
+            cell(ir),
+            if base.is_some() {
+                cell(gain)
+            } else {
+                "–".into()
+            },
+            if base.is_some() {
+                cell(fold)
+            } else {
+                "–".into()
+            },
+        ));
+        let num = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.6e}")
+            } else {
+                String::new()
+            }
+        };
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            csv_field(&r.name),
+            csv_field(&r.dir.display().to_string()),
+            num(t),
+            num(k),
+            num(ir),
+            num(gain),
+            num(fold)
+        ));
+    }
+    if base.is_none() {
+        md.push_str("\nNo baseline: no run's name contains \"untreated\" (see --baseline).\n");
+    }
+    (md, csv)
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,254 @@
+//! Pictures of a run: at each snapshot the planes of every field are stored
+//! (`pictures/planes/`, the state) and that snapshot's frames drawn; ParaView files
+//! (`paraview/*.vti`, `run.pvd`) at the chosen snapshots; at the end every frame, the
+//! time-lapses and the overview are drawn again from the stored planes with one colour
+//! range per field, so frames are comparable. See README "Pictures and time-lapses".
+//!
+//! The driver calls [`Pictures::new`] once, [`Pictures::snapshot`] at each snapshot and
+//! [`Pictures::finish`] at the end; a snapshot written again (a resumed run) replaces
+//! its planes, and [`render::render_run`] depends only on the stored planes.
+
+pub mod planes;
+pub mod render;
+pub mod vti;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::geometry::Geometry;
+use crate::model::Fields;
+use crate::output::write_atomic;
+use crate::scenario::{Output, PlaneAxis};
+
+pub use planes::{Axis, Planes, Slicing};
+pub use render::{render_run, Ranges};
+
+impl From<PlaneAxis> for Axis {
+    fn from(a: PlaneAxis) -> Axis {
+        match a {
+            PlaneAxis::X => Axis::X,
+            PlaneAxis::Y => Axis::Y,
+            PlaneAxis::Z => Axis::Z,
+        }
+    }
+}
+
+/// The fixed colour ranges an `[output]` table sets, by plane name.
+pub fn fixed_ranges(o: &Output) -> Ranges {
+    let mut r = Ranges::new();
+    for (key, _, range) in o.ranges() {
+        if let Some([lo, hi]) = range {
+            r.insert(key.to_string(), (lo, hi));
+            if key == "tcells" {
+                r.insert("tcells_mip".to_string(), (lo, hi));
+            }
+        }
+    }
+    r
+}
+
+/// Command-line changes to the `[output]` table of a run.
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    pub no_pictures: bool,
+    pub no_vti: bool,
+    /// `AXIS` or `AXIS:INDEX`.
+    pub plane: Option<String>,
+    /// ParaView interval, min.
+    pub vti_every_min: Option<f64>,
+}
+
+/// Applies command-line overrides to `output`, checking them against the grid `dims`.
+pub fn apply_cli(output: &mut Output, dims: [usize; 3], o: &CliOverrides) -> Result<()> {
+    if o.no_pictures {
+        output.pictures = false;
+    }
+    if o.no_vti {
+        output.vti = false;
+    }
+    if let Some(plane) = &o.plane {
+        let (axis, index) = plane.split_once(':').unwrap_or((plane, ""));
+        let axis = match axis.trim() {
+            "x" => PlaneAxis::X,
+            "y" => PlaneAxis::Y,
+            "z" => PlaneAxis::Z,
+            other => {
+                return Err(Error::Other(format!(
+                    "--plane {plane}: the axis `{other}` is not x, y or z"
+                )))
+            }
+        };
+        let n = dims[Axis::from(axis).dim()];
+        output.plane_axis = axis;
+        output.plane_index = if index.trim().is_empty() {
+            None
+        } else {
+            match index.trim().parse::<u32>() {
+                Ok(i) if (i as usize) < n => Some(i),
+                _ => {
+                    return Err(Error::Other(format!(
+                        "--plane {plane}: the index must be a whole number 0 … {} (the grid \
+                         has {n} voxels along {})",
+                        n.saturating_sub(1),
+                        axis_name(axis)
+                    )))
+                }
+            }
+        };
+    }
+    if let Some(m) = o.vti_every_min {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(Error::Other(format!(
+                "--vti-every {m} min: allowed a time > 0"
+            )));
+        }
+        output.vti_every_h = Some(m / 60.0);
+    }
+    Ok(())
+}
+
+fn axis_name(a: PlaneAxis) -> &'static str {
+    Axis::from(a).name()
+}
+
+/// Reads `FIELD=LOW:HIGH` (a fixed colour range, `FIELD` a plane name such as
+/// `tcells`).
+pub fn parse_range(s: &str) -> Result<(String, (f64, f64))> {
+    let names: Vec<&str> = render::FIELDS
+        .iter()
+        .map(|f| f.key)
+        .filter(|k| *k != "tcells_mip")
+        .collect();
+    let bad = |why: &str| {
+        Error::Other(format!(
+            "`{s}`: {why}; write FIELD=LOW:HIGH with FIELD one of {}",
+            names.join(", ")
+        ))
+    };
+    let (field, range) = s.split_once('=').ok_or_else(|| bad("no `=`"))?;
+    let field = field.trim();
+    if !names.contains(&field) {
+        return Err(bad(&format!("unknown field `{field}`")));
+    }
+    let (lo, hi) = range
+        .split_once(':')
+        .ok_or_else(|| bad("no `:` between LOW and HIGH"))?;
+    let num = |v: &str| v.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    match (num(lo), num(hi)) {
+        (Some(lo), Some(hi)) if lo < hi => Ok((field.to_string(), (lo, hi))),
+        _ => Err(bad("LOW and HIGH must be finite numbers with LOW < HIGH")),
+    }
+}
+
+/// The pictures and ParaView files of one run.
+pub struct Pictures<'a> {
+    run_dir: PathBuf,
+    pictures: bool,
+    axis: Axis,
+    slice: usize,
+    class: &'a [u8],
+    dims: [usize; 3],
+    voxel_um: f64,
+    /// Whether snapshot i gets a `.vti` file.
+    vti_at: Vec<bool>,
+    fixed: Ranges,
+    frame_ms: u16,
+    /// Ranges of the snapshots seen so far (for the frames drawn during the run).
+    seen: Ranges,
+}
+
+impl<'a> Pictures<'a> {
+    /// Prepares the pictures of a run writing into `run_dir`, with snapshots at
+    /// `snapshot_times_min`.
+    pub fn new(
+        output: &Output,
+        geometry: &'a Geometry,
+        run_dir: &Path,
+        snapshot_times_min: &[f64],
+    ) -> Pictures<'a> {
+        let axis = Axis::from(output.plane_axis);
+        let dims = geometry.dims;
+        let slice = output
+            .plane_index
+            .map_or(dims[axis.dim()] / 2, |i| i as usize)
+            .min(dims[axis.dim()].saturating_sub(1));
+        let n = snapshot_times_min.len();
+        let vti_at = (0..n)
+            .map(|i| {
+                output.vti
+                    && (i + 1 == n
+                        || output.vti_every_h.is_some_and(|every_h| {
+                            let k = |t: f64| (t / (every_h * 60.0) + 1e-9).floor();
+                            i == 0 || k(snapshot_times_min[i]) > k(snapshot_times_min[i - 1])
+                        }))
+            })
+            .collect();
+        Pictures {
+            run_dir: run_dir.to_path_buf(),
+            pictures: output.pictures,
+            axis,
+            slice,
+            class: &geometry.class,
+            dims,
+            voxel_um: geometry.voxel_um,
+            vti_at,
+            fixed: fixed_ranges(output),
+            frame_ms: output.frame_ms.clamp(1, u16::MAX as u32) as u16,
+            seen: Ranges::new(),
+        }
+    }
+
+    /// Stores the planes of snapshot `index` at `t_min` and draws its frames (in the
+    /// ranges seen so far); writes its `.vti` file if one is due.
+    pub fn snapshot(&mut self, fields: &Fields, t_min: f64, index: usize) -> Result<()> {
+        if self.pictures {
+            let at = Slicing {
+                axis: self.axis,
+                slice: self.slice,
+                dims: self.dims,
+                voxel_um: self.voxel_um,
+            };
+            let p = Planes::cut(fields, self.class, &at, index, t_min);
+            let pic = self.run_dir.join("pictures");
+            let dir = pic.join("planes");
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            p.write(&dir)?;
+            let now = render::common_ranges([&p], &Ranges::new());
+            for (k, (lo, hi)) in now {
+                let e = self.seen.entry(k).or_insert((lo, hi));
+                *e = (e.0.min(lo), e.1.max(hi));
+            }
+            let mut ranges = self.seen.clone();
+            ranges.extend(self.fixed.clone());
+            render::write_frames(&pic, &p, &ranges)?;
+        }
+        if self.vti_at.get(index).copied().unwrap_or(false) {
+            self.write_vti(fields, t_min, index)?;
+        }
+        Ok(())
+    }
+
+    fn write_vti(&self, fields: &Fields, t_min: f64, index: usize) -> Result<PathBuf> {
+        let dir = self.run_dir.join("paraview");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(format!("snapshot_{index:06}.vti"));
+        let bytes = vti::vti_bytes(
+            self.dims,
+            self.voxel_um,
+            t_min / 60.0,
+            &vti::snapshot_arrays(fields, self.class),
+        );
+        write_atomic(&path, &bytes)?;
+        vti::write_collection(&dir)?;
+        Ok(path)
+    }
+
+    /// Draws every frame again with one range per field over all stored snapshots,
+    /// and the time-lapses and overview.
+    pub fn finish(&self) -> Result<()> {
+        if self.pictures {
+            render_run(&self.run_dir, &self.fixed, self.frame_ms)?;
+        }
+        Ok(())
+    }
+}

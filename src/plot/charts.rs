@@ -1,0 +1,509 @@
+//! Charts drawn on a [`Canvas`]: colour bars, heatmaps, line plots and image panels.
+
+use super::{line_height, text_width, Canvas, ColorMap, BLACK, WHITE};
+
+/// Text scale of every label (font pixels are 2 × 2 screen pixels: 14 px capitals).
+const S: u32 = 2;
+/// Light grey of grid lines.
+const GRID: [u8; 3] = [225, 225, 225];
+/// Grey of missing values.
+const MISSING: [u8; 3] = [150, 150, 150];
+
+/// Series colours: the colour-blind-safe qualitative palette of Okabe & Ito (2008,
+/// "Color Universal Design"), black last.
+const SERIES: [[u8; 3]; 8] = [
+    [0, 114, 178],
+    [213, 94, 0],
+    [0, 158, 115],
+    [204, 121, 167],
+    [230, 159, 0],
+    [86, 180, 233],
+    [240, 228, 66],
+    [0, 0, 0],
+];
+
+/// Round, evenly spaced values (steps of 1, 2 or 5 × 10ⁿ) covering [lo, hi], about
+/// `target` of them; only values inside [lo, hi] are returned.
+pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return if lo.is_finite() { vec![lo] } else { vec![] };
+    }
+    let raw = (hi - lo) / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let m = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|m| m * mag >= raw)
+        .unwrap_or(10.0);
+    let step = m * mag;
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    // Below 1, divide by a whole power of ten (0.6, not 0.6000000000000001).
+    let inv = (1.0 / mag).round();
+    (first..=last)
+        .map(|k| {
+            let v = if mag < 1.0 {
+                k as f64 * m / inv
+            } else {
+                k as f64 * step
+            };
+            // Snap values within rounding of zero to zero (no "-0" or "1e-17").
+            if v.abs() < step * 1e-9 {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// A number in at most 3 significant digits, in scientific notation (`1.5e-3`) below
+/// 0.01 and from 10000 on, trailing zeros dropped.
+pub fn format_number(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-2..1e4).contains(&a) {
+        let s = format!("{v:.2e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = trim_zeros(m);
+        return format!("{m}e{e}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}"))
+}
+
+fn trim_zeros(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// A vertical colour bar: the map from `lo` (bottom) to `hi` (top), the two ends
+/// labelled with their values, round values between, and `label` (with its unit)
+/// written along the bar.
+#[derive(Debug, Clone)]
+pub struct Colorbar {
+    pub cmap: ColorMap,
+    pub lo: f64,
+    pub hi: f64,
+    pub label: String,
+}
+
+impl Colorbar {
+    const BAR_W: u32 = 18;
+
+    /// Pixels the bar and its labels take across.
+    pub fn width(&self) -> u32 {
+        let labels = [self.lo, self.hi]
+            .iter()
+            .chain(nice_ticks(self.lo, self.hi, 4).iter())
+            .map(|v| text_width(&format_number(*v), S))
+            .max()
+            .unwrap_or(0);
+        Self::BAR_W + 6 + labels + 8 + line_height(S)
+    }
+
+    /// Draws the bar with its top left at (x, y), `h` pixels tall.
+    pub fn draw(&self, c: &mut Canvas, x: i64, y: i64, h: u32) {
+        let h = h.max(2);
+        for r in 0..h {
+            let t = 1.0 - r as f64 / (h - 1) as f64;
+            c.fill_rect(x, y + r as i64, Self::BAR_W, 1, self.cmap.rgb(t));
+        }
+        c.stroke_rect(x, y, Self::BAR_W, h, BLACK);
+        let span = self.hi - self.lo;
+        let ypos = |v: f64| {
+            let t = if span > 0.0 {
+                (v - self.lo) / span
+            } else {
+                0.5
+            };
+            y + ((1.0 - t) * (h - 1) as f64).round() as i64
+        };
+        let lh = line_height(S) as i64;
+        let tick = |c: &mut Canvas, v: f64| {
+            let yy = ypos(v);
+            c.fill_rect(x + Self::BAR_W as i64, yy, 4, 1, BLACK);
+            let top = (yy - lh / 2 + 3).clamp(y - lh / 2, y + h as i64 - lh / 2);
+            c.text(x + Self::BAR_W as i64 + 6, top, &format_number(v), S, BLACK);
+        };
+        tick(c, self.lo);
+        if span > 0.0 {
+            tick(c, self.hi);
+            for v in nice_ticks(self.lo, self.hi, 4) {
+                // Leave out round values that would overprint an end label.
+                if (ypos(v) - ypos(self.lo)).abs() > lh && (ypos(v) - ypos(self.hi)).abs() > lh {
+                    tick(c, v);
+                }
+            }
+        }
+        let label_x = x + self.width() as i64 - line_height(S) as i64;
+        let lw = text_width(&self.label, S) as i64;
+        let bottom = y + h as i64 / 2 + lw / 2;
+        c.text_vertical(label_x, bottom.max(y + lw), &self.label, S, BLACK);
+    }
+}
+
+/// A grid of values coloured by a map, with a label for each column and row.
+pub struct Heatmap {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    /// One label per column / row; nx = x_ticks.len(), ny = y_ticks.len().
+    pub x_ticks: Vec<String>,
+    pub y_ticks: Vec<String>,
+    /// ny rows of nx values, row 0 drawn at the bottom; NaN = missing (drawn grey).
+    pub values: Vec<f64>,
+    pub colorbar_label: String,
+    /// Colour range; None = min..max of the finite values.
+    pub range: Option<(f64, f64)>,
+    pub cmap: ColorMap,
+}
+
+/// The (min, max) of the finite values, or (0, 1) when there are none.
+fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+impl Heatmap {
+    /// The chart: title on top, the grid with its labels, the colour bar on the right.
+    /// Values beyond the range take the end colours; a missing value is grey.
+    pub fn render(&self) -> Canvas {
+        let nx = self.x_ticks.len().max(1);
+        let ny = self.y_ticks.len().max(1);
+        let (lo, hi) = self
+            .range
+            .unwrap_or_else(|| finite_range(self.values.iter().copied()));
+        let cw = (640 / nx as u32).clamp(6, 80);
+        let ch = (440 / ny as u32).clamp(6, 60);
+        // Tall enough for the y label written along the axis.
+        let ch = ch.max((text_width(&self.y_label, S) + 10).div_ceil(ny as u32));
+        let lh = line_height(S);
+        let ytw = self
+            .y_ticks
+            .iter()
+            .map(|t| text_width(t, S))
+            .max()
+            .unwrap_or(0);
+        let xtw = self
+            .x_ticks
+            .iter()
+            .map(|t| text_width(t, S))
+            .max()
+            .unwrap_or(0);
+        // Label every k-th column / row so that labels do not overprint.
+        let kx = ((xtw + 8) / cw + 1).max(1) as usize;
+        let ky = ((lh + 2) / ch + 1).max(1) as usize;
+        let bar = Colorbar {
+            cmap: self.cmap,
+            lo,
+            hi,
+            label: self.colorbar_label.clone(),
+        };
+        let left = 10 + lh + 6 + ytw + 8;
+        let top = 10 + lh + 12;
+        let pw = cw * nx as u32;
+        let ph = ch * ny as u32;
+        let width = (left + pw + 24 + bar.width() + 10)
+            .max(text_width(&self.title, S) + 20)
+            .max(left + text_width(&self.x_label, S) + 20);
+        let height = top + ph + 8 + lh + 8 + lh + 10;
+        let mut c = Canvas::new(width, height, WHITE);
+        c.text_centered(width as i64 / 2, 10, &self.title, S, BLACK);
+        for j in 0..ny {
+            for i in 0..nx {
+                let v = self.values.get(i + nx * j).copied().unwrap_or(f64::NAN);
+                let col = if v.is_finite() {
+                    let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                    self.cmap.rgb(t)
+                } else {
+                    MISSING
+                };
+                let x = (left + i as u32 * cw) as i64;
+                let y = (top + (ny - 1 - j) as u32 * ch) as i64;
+                c.fill_rect(x, y, cw, ch, col);
+            }
+        }
+        c.stroke_rect(left as i64 - 1, top as i64 - 1, pw + 2, ph + 2, BLACK);
+        for (i, t) in self.x_ticks.iter().enumerate() {
+            if i % kx == 0 {
+                let x = (left + i as u32 * cw + cw / 2) as i64;
+                c.fill_rect(x, (top + ph + 1) as i64, 1, 4, BLACK);
+                c.text_centered(x, (top + ph + 8) as i64, t, S, BLACK);
+            }
+        }
+        for (j, t) in self.y_ticks.iter().enumerate() {
+            if j % ky == 0 {
+                let y = (top + (ny - 1 - j) as u32 * ch + ch / 2) as i64;
+                c.fill_rect(left as i64 - 5, y, 4, 1, BLACK);
+                c.text_right(left as i64 - 8, y - lh as i64 / 2 + 3, t, S, BLACK);
+            }
+        }
+        c.text_centered(
+            (left + pw / 2) as i64,
+            (top + ph + 8 + lh + 6) as i64,
+            &self.x_label,
+            S,
+            BLACK,
+        );
+        let yl = text_width(&self.y_label, S) as i64;
+        c.text_vertical(10, (top + ph / 2) as i64 + yl / 2, &self.y_label, S, BLACK);
+        bar.draw(&mut c, (left + pw + 24) as i64, top as i64, ph);
+        c
+    }
+}
+
+/// One named line of a [`LinePlot`].
+pub struct Series {
+    pub name: String,
+    /// (x, y) points in drawing order; non-finite points break the line.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Lines over shared axes, with round ticks, grid lines and a legend of series names.
+pub struct LinePlot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+}
+
+impl LinePlot {
+    /// The chart, 560 × 320 pixels of axes plus labels and a legend on the right.
+    pub fn render(&self) -> Canvas {
+        let (pw, ph) = (560u32, 320u32);
+        let lh = line_height(S);
+        let pts = || self.series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1) = finite_range(pts().map(|p| p.0));
+        let (mut y0, mut y1) = finite_range(pts().map(|p| p.1));
+        if y0 >= 0.0 && y0 <= 0.5 * y1 {
+            y0 = 0.0;
+        }
+        if x1 <= x0 {
+            x0 -= 0.5;
+            x1 += 0.5;
+        }
+        if y1 <= y0 {
+            let d = if y0 == 0.0 { 1.0 } else { 0.1 * y0.abs() };
+            y0 -= d;
+            y1 += d;
+        } else {
+            let pad = 0.05 * (y1 - y0);
+            y1 += pad;
+            if y0 != 0.0 {
+                y0 -= pad;
+            }
+        }
+        let xt = nice_ticks(x0, x1, 6);
+        let yt = nice_ticks(y0, y1, 5);
+        let ytw = yt
+            .iter()
+            .map(|v| text_width(&format_number(*v), S))
+            .max()
+            .unwrap_or(0);
+        let legend_w = self
+            .series
+            .iter()
+            .map(|s| text_width(&s.name, S))
+            .max()
+            .unwrap_or(0)
+            + 40;
+        let left = 10 + lh + 6 + ytw + 8;
+        let top = 10 + lh + 12;
+        let width = (left + pw + 16 + legend_w + 10).max(text_width(&self.title, S) + 20);
+        let height = top + ph + 8 + lh + 8 + lh + 10;
+        let mut c = Canvas::new(width, height, WHITE);
+        c.text_centered(width as i64 / 2, 10, &self.title, S, BLACK);
+        let px = |x: f64| left as i64 + ((x - x0) / (x1 - x0) * (pw - 1) as f64).round() as i64;
+        let py = |y: f64| top as i64 + ((y1 - y) / (y1 - y0) * (ph - 1) as f64).round() as i64;
+        for v in &xt {
+            let x = px(*v);
+            c.fill_rect(x, top as i64, 1, ph, GRID);
+            c.fill_rect(x, (top + ph) as i64, 1, 5, BLACK);
+            c.text_centered(x, (top + ph + 8) as i64, &format_number(*v), S, BLACK);
+        }
+        for v in &yt {
+            let y = py(*v);
+            c.fill_rect(left as i64, y, pw, 1, GRID);
+            c.fill_rect(left as i64 - 5, y, 5, 1, BLACK);
+            c.text_right(
+                left as i64 - 8,
+                y - lh as i64 / 2 + 3,
+                &format_number(*v),
+                S,
+                BLACK,
+            );
+        }
+        c.stroke_rect(left as i64 - 1, top as i64 - 1, pw + 2, ph + 2, BLACK);
+        for (k, s) in self.series.iter().enumerate() {
+            let col = SERIES[k % SERIES.len()];
+            let mut prev: Option<(i64, i64)> = None;
+            let few = s.points.len() <= 40;
+            for &(x, y) in &s.points {
+                if !(x.is_finite() && y.is_finite()) {
+                    prev = None;
+                    continue;
+                }
+                let p = (px(x), py(y));
+                if let Some(q) = prev {
+                    c.line(q.0, q.1, p.0, p.1, 2, col);
+                }
+                if few {
+                    c.fill_rect(p.0 - 2, p.1 - 2, 5, 5, col);
+                }
+                prev = Some(p);
+            }
+            let ly = (top + 6 + k as u32 * (lh + 4)) as i64;
+            let lx = (left + pw + 16) as i64;
+            c.fill_rect(lx, ly + lh as i64 / 2 - 3, 26, 3, col);
+            c.text(lx + 32, ly, &s.name, S, BLACK);
+        }
+        c.text_centered(
+            (left + pw / 2) as i64,
+            (top + ph + 8 + lh + 6) as i64,
+            &self.x_label,
+            S,
+            BLACK,
+        );
+        let yl = text_width(&self.y_label, S) as i64;
+        c.text_vertical(10, (top + ph / 2) as i64 + yl / 2, &self.y_label, S, BLACK);
+        c
+    }
+}
+
+/// A picture of a 2-D slice (pixels already coloured), enlarged by a whole factor,
+/// with a title, a subtitle (e.g. the simulated time), an optional colour bar, an
+/// optional scale bar and an optional legend of colours.
+pub struct ImagePanel {
+    pub title: String,
+    pub subtitle: String,
+    /// Image size in pixels (voxels).
+    pub width: u32,
+    pub height: u32,
+    /// `width × height` colours, row-major, row 0 at the top.
+    pub pixels: Vec<[u8; 3]>,
+    pub colorbar: Option<Colorbar>,
+    /// Edge of one pixel in µm; draws a scale bar in the lower left corner.
+    pub pixel_um: Option<f64>,
+    /// Named colours listed under the image (for composite stains).
+    pub legend: Vec<(String, [u8; 3])>,
+    /// Enlarge the image to about this many pixels on its longer side (whole factors).
+    pub target_px: u32,
+}
+
+impl ImagePanel {
+    /// The panel on white.
+    pub fn render(&self) -> Canvas {
+        let lh = line_height(S);
+        let longer = self.width.max(self.height).max(1);
+        let f = (self.target_px / longer).clamp(1, 32);
+        let (iw, ih) = (self.width * f, self.height * f);
+        let cb_w = self.colorbar.as_ref().map_or(0, |b| b.width() + 16);
+        let legend_h = if self.legend.is_empty() { 0 } else { lh + 8 };
+        let top = 8 + 2 * lh + 8;
+        let width = (10 + iw + cb_w + 10)
+            .max(text_width(&self.title, S) + 20)
+            .max(text_width(&self.subtitle, S) + 20);
+        // Tall enough for the colour bar's label, written along the bar.
+        let bar_label = self
+            .colorbar
+            .as_ref()
+            .map_or(0, |b| text_width(&b.label, S));
+        let height = (top + ih + 8 + legend_h + 4).max(top + bar_label + 8);
+        let mut c = Canvas::new(width, height, WHITE);
+        c.text(10, 8, &self.title, S, BLACK);
+        c.text(10, (8 + lh) as i64, &self.subtitle, S, BLACK);
+        let (ox, oy) = (10i64, top as i64);
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let col = self.pixels[(x + self.width * y) as usize];
+                c.fill_rect(ox + (x * f) as i64, oy + (y * f) as i64, f, f, col);
+            }
+        }
+        if let Some(um) = self.pixel_um.filter(|u| *u > 0.0) {
+            scale_bar(&mut c, ox, oy, iw, ih, um / f as f64);
+        }
+        if let Some(b) = &self.colorbar {
+            b.draw(&mut c, ox + iw as i64 + 16, oy, ih);
+        }
+        let mut lx = ox;
+        let ly = oy + ih as i64 + 8;
+        for (name, col) in &self.legend {
+            c.fill_rect(lx, ly + 2, 12, 12, *col);
+            c.stroke_rect(lx, ly + 2, 12, 12, BLACK);
+            c.text(lx + 18, ly, name, S, BLACK);
+            lx += 18 + text_width(name, S) as i64 + 16;
+        }
+        c
+    }
+}
+
+/// A white bar of a round length (1, 2 or 5 × 10ⁿ µm, about a fifth of the image)
+/// with its length above it, in the lower left corner of the image at (ox, oy).
+fn scale_bar(c: &mut Canvas, ox: i64, oy: i64, iw: u32, ih: u32, um_per_px: f64) {
+    let want = iw as f64 * um_per_px / 5.0;
+    let mag = 10f64.powf(want.log10().floor());
+    let len_um = [5.0, 2.0, 1.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|l| *l <= want)
+        .unwrap_or(mag);
+    let len_px = (len_um / um_per_px).round() as u32;
+    let label = if len_um >= 1000.0 {
+        format!("{} mm", format_number(len_um / 1000.0))
+    } else {
+        format!("{} µm", format_number(len_um))
+    };
+    let lh = line_height(S) as i64;
+    if len_px < 4 || (ih as i64) < 2 * lh + 12 || text_width(&label, S) + 12 > iw {
+        return;
+    }
+    let y = oy + ih as i64 - 10;
+    let x = ox + 8;
+    c.fill_rect(x - 1, y - 1, len_px + 2, 6, BLACK);
+    c.fill_rect(x, y, len_px, 4, WHITE);
+    // Dark outline under the white label so it reads on light and dark pixels.
+    for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+        c.text(x + dx, y - lh - 2 + dy, &label, S, BLACK);
+    }
+    c.text(x, y - lh - 2, &label, S, WHITE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_inside() {
+        assert_eq!(nice_ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        let t = nice_ticks(-3.7, 12.2, 4);
+        assert_eq!(t, vec![0.0, 5.0, 10.0]);
+        assert!(nice_ticks(1.0, 1.0, 4) == vec![1.0]);
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(0.25), "0.25");
+        assert_eq!(format_number(1234.5), "1235");
+        assert_eq!(format_number(12.345), "12.3");
+        assert_eq!(format_number(1.5e-3), "1.5e-3");
+        assert_eq!(format_number(25000.0), "2.5e4");
+        assert_eq!(format_number(-0.5), "-0.5");
+    }
+}

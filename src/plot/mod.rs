@@ -1,0 +1,233 @@
+//! Pictures without a plotting library: an RGB canvas with text in a built-in bitmap
+//! font, PNG and animated PNG encoding, perceptual colour maps, colour bars, and three
+//! charts: [`Heatmap`] (a labelled grid of values), [`LinePlot`] (series over a shared
+//! axis, with a legend) and [`ImagePanel`] (a picture of a field slice with a colour bar
+//! and scale bar). Used by the snapshot pictures, `infiltrate compare` and the sweeps.
+
+mod charts;
+mod colormap;
+pub mod font;
+mod tables;
+
+pub use charts::{format_number, nice_ticks, Colorbar, Heatmap, ImagePanel, LinePlot, Series};
+pub use colormap::{lightness, ColorMap};
+
+/// Background and ink of the charts.
+pub const WHITE: [u8; 3] = [255, 255, 255];
+/// Ink of text and axes.
+pub const BLACK: [u8; 3] = [0, 0, 0];
+
+/// An 8-bit RGB picture, rows top to bottom, 3 bytes per pixel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canvas {
+    pub width: u32,
+    pub height: u32,
+    /// `width × height × 3` bytes, row-major from the top left.
+    pub rgb: Vec<u8>,
+}
+
+impl Canvas {
+    /// A canvas filled with `background`.
+    pub fn new(width: u32, height: u32, background: [u8; 3]) -> Canvas {
+        let n = width as usize * height as usize;
+        let mut rgb = Vec::with_capacity(n * 3);
+        for _ in 0..n {
+            rgb.extend_from_slice(&background);
+        }
+        Canvas { width, height, rgb }
+    }
+
+    /// The colour at (x, y); None outside the canvas.
+    pub fn get(&self, x: u32, y: u32) -> Option<[u8; 3]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let i = 3 * (x as usize + self.width as usize * y as usize);
+        Some([self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]])
+    }
+
+    /// Sets (x, y) to `c`; pixels outside the canvas are ignored.
+    pub fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
+            return;
+        }
+        let i = 3 * (x as usize + self.width as usize * y as usize);
+        self.rgb[i..i + 3].copy_from_slice(&c);
+    }
+
+    /// Fills the rectangle of width `w` and height `h` at (x, y), clipped to the canvas.
+    pub fn fill_rect(&mut self, x: i64, y: i64, w: u32, h: u32, c: [u8; 3]) {
+        for yy in y.max(0)..(y + h as i64).min(self.height as i64) {
+            for xx in x.max(0)..(x + w as i64).min(self.width as i64) {
+                self.set(xx, yy, c);
+            }
+        }
+    }
+
+    /// The outline of a rectangle, one pixel wide.
+    pub fn stroke_rect(&mut self, x: i64, y: i64, w: u32, h: u32, c: [u8; 3]) {
+        if w == 0 || h == 0 {
+            return;
+        }
+        self.fill_rect(x, y, w, 1, c);
+        self.fill_rect(x, y + h as i64 - 1, w, 1, c);
+        self.fill_rect(x, y, 1, h, c);
+        self.fill_rect(x + w as i64 - 1, y, 1, h, c);
+    }
+
+    /// A straight line from (x0, y0) to (x1, y1), `width` pixels thick (Bresenham's
+    /// walk with a square pen).
+    pub fn line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, width: u32, c: [u8; 3]) {
+        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
+        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
+        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
+        let half = width as i64 / 2;
+        loop {
+            self.fill_rect(x - half, y - half, width.max(1), width.max(1), c);
+            if x == x1 && y == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+        }
+    }
+
+    /// Draws `text` with its cell's top left at (x, y), each font pixel `scale` pixels.
+    pub fn text(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
+        let s = scale.max(1);
+        for (i, ch) in text.chars().enumerate() {
+            let cx = x + (i as u32 * font::CELL_W * s) as i64;
+            font::for_each_pixel(ch, |px, py| {
+                self.fill_rect(cx + (px * s) as i64, y + (py * s) as i64, s, s, c);
+            });
+        }
+    }
+
+    /// Draws `text` centred on x (top at y).
+    pub fn text_centered(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
+        let w = text_width(text, scale) as i64;
+        self.text(x - w / 2, y, text, scale, c);
+    }
+
+    /// Draws `text` ending at x (top at y).
+    pub fn text_right(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
+        let w = text_width(text, scale) as i64;
+        self.text(x - w, y, text, scale, c);
+    }
+
+    /// Draws `text` turned a quarter left (read bottom to top), its first character's
+    /// cell with its left edge at x and its bottom at y.
+    pub fn text_vertical(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
+        let s = scale.max(1);
+        for (i, ch) in text.chars().enumerate() {
+            let cy = y - (i as u32 * font::CELL_W * s) as i64;
+            font::for_each_pixel(ch, |px, py| {
+                self.fill_rect(x + (py * s) as i64, cy - ((px + 1) * s) as i64, s, s, c);
+            });
+        }
+    }
+
+    /// Copies `other` onto this canvas with its top left at (x, y), clipped.
+    pub fn blit(&mut self, other: &Canvas, x: i64, y: i64) {
+        for oy in 0..other.height {
+            for ox in 0..other.width {
+                let i = 3 * (ox as usize + other.width as usize * oy as usize);
+                let c = [other.rgb[i], other.rgb[i + 1], other.rgb[i + 2]];
+                self.set(x + ox as i64, y + oy as i64, c);
+            }
+        }
+    }
+
+    /// Canvases side by side (top-aligned), `gap` pixels of `background` between them.
+    pub fn hstack(parts: &[Canvas], gap: u32, background: [u8; 3]) -> Canvas {
+        let w =
+            parts.iter().map(|p| p.width).sum::<u32>() + gap * parts.len().saturating_sub(1) as u32;
+        let h = parts.iter().map(|p| p.height).max().unwrap_or(0);
+        let mut out = Canvas::new(w.max(1), h.max(1), background);
+        let mut x = 0i64;
+        for p in parts {
+            out.blit(p, x, 0);
+            x += (p.width + gap) as i64;
+        }
+        out
+    }
+
+    /// Canvases one above the other (left-aligned), `gap` pixels between them.
+    pub fn vstack(parts: &[Canvas], gap: u32, background: [u8; 3]) -> Canvas {
+        let h = parts.iter().map(|p| p.height).sum::<u32>()
+            + gap * parts.len().saturating_sub(1) as u32;
+        let w = parts.iter().map(|p| p.width).max().unwrap_or(0);
+        let mut out = Canvas::new(w.max(1), h.max(1), background);
+        let mut y = 0i64;
+        for p in parts {
+            out.blit(p, 0, y);
+            y += (p.height + gap) as i64;
+        }
+        out
+    }
+
+    /// The canvas as PNG file bytes (8-bit RGB).
+    pub fn png_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, self.width, self.height);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            // Writing into a Vec cannot fail, and the sizes match by construction.
+            let mut w = enc.write_header().expect("PNG header into memory");
+            w.write_image_data(&self.rgb).expect("PNG data into memory");
+            w.finish().expect("PNG end into memory");
+        }
+        out
+    }
+}
+
+/// Width of `text` in pixels at `scale`.
+pub fn text_width(text: &str, scale: u32) -> u32 {
+    font::text_width(text) * scale.max(1)
+}
+
+/// Height of one line of text in pixels at `scale`.
+pub fn line_height(scale: u32) -> u32 {
+    font::CELL_H * scale.max(1)
+}
+
+/// An animated PNG (APNG) of `frames`, each shown `delay_ms` milliseconds, looping
+/// forever; browsers play it, and viewers without APNG show the first frame.
+/// Frames of other sizes than the first are padded or cropped to it (white).
+pub fn apng_bytes(frames: &[Canvas], delay_ms: u16) -> Vec<u8> {
+    let Some(first) = frames.first() else {
+        return Canvas::new(1, 1, WHITE).png_bytes();
+    };
+    let (w, h) = (first.width, first.height);
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_animated(frames.len() as u32, 0)
+            .expect("frame count is at least 1");
+        enc.set_frame_delay(delay_ms, 1000)
+            .expect("animated encoder takes a delay");
+        let mut wr = enc.write_header().expect("APNG header into memory");
+        for f in frames {
+            if f.width == w && f.height == h {
+                wr.write_image_data(&f.rgb).expect("APNG frame into memory");
+            } else {
+                let mut fitted = Canvas::new(w, h, WHITE);
+                fitted.blit(f, 0, 0);
+                wr.write_image_data(&fitted.rgb)
+                    .expect("APNG frame into memory");
+            }
+        }
+        wr.finish().expect("APNG end into memory");
+    }
+    out
+}
