@@ -182,3 +182,60 @@ pub fn submit(script: &Path) -> Result<String> {
     }
     Ok(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(checkpoint: Option<&str>) -> SlurmOptions {
+        SlurmOptions {
+            exe: "/opt/it's/infiltrate".into(),
+            out: "/scratch/sweep".into(),
+            job_name: "t".into(),
+            partition: Some("gpu".into()),
+            account: None,
+            gpus_per_task: Some(1),
+            cpus_per_task: 4,
+            mem_mib: 3000,
+            time_min: 1530,
+            throttle: Some(3),
+            backend: Backend::Auto,
+            checkpoint_every: checkpoint.map(str::to_string),
+            extra: vec!["--qos=short".into()],
+        }
+    }
+
+    fn points(n: usize) -> Vec<Point> {
+        (0..n)
+            .map(|i| Point {
+                index: i,
+                dir: format!("{i:04}-00000000"),
+                levels: vec![i],
+                seed: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_script_asks_for_the_resources_and_resumes_only_with_checkpoints() {
+        let s = script(&opts(Some("6h")), &points(5));
+        for want in [
+            "#SBATCH --array=0-4%3",
+            "#SBATCH --time=1-01:30:00",
+            "#SBATCH --mem=3000M",
+            "#SBATCH --cpus-per-task=4",
+            "#SBATCH --gpus-per-task=1",
+            "#SBATCH --partition=gpu",
+            "#SBATCH --qos=short",
+            "#SBATCH --requeue",
+            "exe='/opt/it'\\''s/infiltrate'",
+            "resume \"$dir/run\"",
+            "'--checkpoint-every' '6h'",
+        ] {
+            assert!(s.contains(want), "missing `{want}` in\n{s}");
+        }
+        assert!(!s.contains("--account"));
+        let plain = script(&opts(None), &points(5));
+        assert!(!plain.contains("resume") && !plain.contains("--checkpoint-every"));
+    }
+}
