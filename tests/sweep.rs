@@ -344,3 +344,45 @@ fn a_local_sweep_finishes_resumes_and_collects() {
     let (w, h) = png_size(&fs::read(&heat).unwrap());
     assert!(w >= 100 && h >= 100, "{w} × {h}");
 }
+
+#[test]
+fn a_failed_point_is_recorded_and_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = root().join("tests/sweeps/four.toml");
+    let out = dir.path().join("four");
+    let s = Sweep::read(&sweep).unwrap();
+    // Point 1 cannot write its outputs: its run folder is a file.
+    let bad = out.join("points").join(&s.points[1].dir);
+    fs::create_dir_all(&bad).unwrap();
+    fs::write(bad.join("run"), "in the way").unwrap();
+
+    let o = sweep_cmd(&["run", "--backend", "cpu", "--quiet"], &sweep, &out);
+    let t = text(&o);
+    assert!(
+        !o.status.success(),
+        "a sweep with a failed point exits non-zero: {t}"
+    );
+    assert!(
+        t.contains("3 finished (0 before this call), 1 failed"),
+        "{t}"
+    );
+    let failed = fs::read_to_string(bad.join("failed.json")).unwrap();
+    assert!(failed.contains("not a folder"), "{failed}");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+        .args(["sweep", "collect"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("3 of 4 points finished"), "{t}");
+    assert!(
+        t.contains(&format!("failed  {}", s.points[1].dir)) && t.contains("not a folder"),
+        "{t}"
+    );
+    let csv = fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let row: Vec<&str> = csv.lines().nth(2).unwrap().split(',').collect();
+    assert_eq!(row[4], "failed");
+    assert_eq!(&row[5..], ["", "", ""], "no readouts for a failed point");
+}
