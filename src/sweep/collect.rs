@@ -312,7 +312,7 @@ impl Maps<'_> {
                         .collect();
                     let mut title = format!("{title_prefix}{}", r.title);
                     if !fixed_text.is_empty() {
-                        title.push_str(&format!(" | {}", fixed_text.join(", ")));
+                        title.push_str(&format!(", {}", fixed_text.join(", ")));
                     }
                     title.push_str(self.seeds);
                     let h = Heatmap {
@@ -322,7 +322,11 @@ impl Maps<'_> {
                         x_ticks: x.labels.clone(),
                         y_ticks: y.labels.clone(),
                         values,
-                        colorbar_label: format!("{}{unit}", r.column),
+                        colorbar_label: if prefix.is_empty() {
+                            format!("{}{unit}", r.column)
+                        } else {
+                            format!("difference in {}{unit}", r.column)
+                        },
                         range: None,
                         cmap: r.cmap,
                     };
