@@ -126,6 +126,10 @@ pub struct Manifest {
     pub points: Vec<Point>,
     #[serde(default)]
     pub contrast: Option<Contrast>,
+    /// A hash of the base scenario's path and the sweep's `set`, which every point
+    /// shares (point folder names hash only the axis values and seed).
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 /// One axis in `sweep.json`.
@@ -169,6 +173,17 @@ impl Manifest {
             seeds: s.seeds.clone(),
             points: s.points.clone(),
             contrast: s.contrast.clone(),
+            fingerprint: format!(
+                "{:016x}",
+                crate::run::fnv1a(
+                    format!(
+                        "{}\n{}",
+                        s.base.display(),
+                        toml::Value::Table(s.set.clone())
+                    )
+                    .as_bytes()
+                )
+            ),
         }
     }
 
@@ -193,9 +208,9 @@ pub fn write_points(s: &Sweep, scenarios: &[crate::scenario::Loaded], out: &Path
     if out.join("sweep.json").is_file() {
         let old = Manifest::read(out)?;
         let dirs = |m: &Manifest| m.points.iter().map(|p| p.dir.clone()).collect::<Vec<_>>();
-        if dirs(&old) != dirs(&manifest) {
+        if dirs(&old) != dirs(&manifest) || old.fingerprint != manifest.fingerprint {
             return Err(Error::Other(format!(
-                "{}: the folder holds a different sweep ({} points, from {}); use a new folder",
+                "{}: the folder holds a different sweep ({} points, from {}: other points, base or `set`); use a new folder",
                 out.display(),
                 old.points.len(),
                 old.sweep_file
