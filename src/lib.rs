@@ -22,3 +22,4 @@ pub mod plot;
 pub mod readout;
 pub mod resume;
 pub mod run;
+pub mod sweep;

@@ -130,6 +130,9 @@ enum Command {
         #[command(flatten)]
         clock: Clock,
     },
+    /// Parameter sweeps: `check`, `run` here, `slurm` (a job array), `collect`.
+    #[command(subcommand)]
+    Sweep(infiltrate::sweep::cli::SweepCommand),
     /// List the adapters wgpu finds (name, API, device type, driver, the limits that
     /// decide which grids fit) and what `--backend auto` would choose.
     Adapters,
@@ -257,6 +260,10 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 cpu_max_voxels,
                 json,
             })?;
+        }
+        Command::Sweep(cmd) => {
+            let exe = std::env::current_exe().context("finding the infiltrate binary")?;
+            infiltrate::sweep::cli::main(cmd, &exe)?;
         }
         Command::Compare {
             runs,

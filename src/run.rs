@@ -200,7 +200,11 @@ pub struct Prepared {
 
 /// Reads, validates and prepares a scenario; nothing is written.
 pub fn prepare(path: &Path, overrides: Overrides) -> Result<Prepared> {
-    let mut loaded = scenario::load(path)?;
+    prepare_loaded(scenario::load(path)?, overrides)
+}
+
+/// As [`prepare`], for a scenario already read (a sweep point).
+pub fn prepare_loaded(mut loaded: Loaded, overrides: Overrides) -> Result<Prepared> {
     if let Some(d) = overrides.duration_min {
         let t = &mut loaded.scenario.time;
         t.duration_h = d / 60.0;

@@ -91,6 +91,79 @@ fn split_key(key: &str) -> Vec<Seg> {
     out
 }
 
+/// Sets the value at a dotted key path (`treatment[0].doses[1].at_h`) in a value tree:
+/// missing tables on the way are created; an array element must already exist. The
+/// error says which part of the path could not be followed.
+pub fn set_key(
+    table: &mut toml::Table,
+    key: &str,
+    value: toml::Value,
+) -> std::result::Result<(), String> {
+    let segs = split_key(key);
+    let Some((last, parents)) = segs.split_last() else {
+        return Err("an empty key".into());
+    };
+    let Seg::Key(first) = &segs[0] else {
+        return Err("a key starts with a name, not an index".into());
+    };
+    let mut cur: &mut toml::Value = if parents.is_empty() {
+        match last {
+            Seg::Key(k) => {
+                table.insert(k.clone(), value);
+                return Ok(());
+            }
+            Seg::Index(_) => unreachable!("checked above"),
+        }
+    } else {
+        table
+            .entry(first.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    };
+    let mut path = first.clone();
+    for seg in parents[1..].iter().chain(std::iter::once(last)) {
+        let is_last = std::ptr::eq(seg, last);
+        cur = match (seg, cur) {
+            (Seg::Key(k), toml::Value::Table(t)) => {
+                path = format!("{path}.{k}");
+                if is_last {
+                    t.insert(k.clone(), value);
+                    return Ok(());
+                }
+                t.entry(k.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            (Seg::Index(i), toml::Value::Array(a)) => {
+                let n = a.len();
+                let Some(v) = a.get_mut(*i) else {
+                    return Err(format!(
+                        "`{path}` has {n} element{}, so [{i}] does not exist",
+                        if n == 1 { "" } else { "s" }
+                    ));
+                };
+                path = format!("{path}[{i}]");
+                if is_last {
+                    *v = value;
+                    return Ok(());
+                }
+                v
+            }
+            (Seg::Index(i), other) => {
+                return Err(format!(
+                    "`{path}` is a {}, not a list: [{i}] cannot follow it",
+                    other.type_str()
+                ))
+            }
+            (Seg::Key(k), other) => {
+                return Err(format!(
+                    "`{path}` is a {}, not a table: .{k} cannot follow it",
+                    other.type_str()
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
 fn table_has(table: &toml::Table, segs: &[Seg]) -> bool {
     let mut cur: Option<&toml::Value> = None;
     for (i, seg) in segs.iter().enumerate() {
@@ -188,7 +261,7 @@ fn read_layer(path: &Path) -> Result<Layer> {
 
 /// Deep-merges `over` into `base`: tables merge key by key, anything else (numbers,
 /// strings, arrays such as `treatment`) is replaced whole.
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -202,6 +275,12 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 /// Reads a scenario file, follows its `extends` chain, and applies the schema.
 /// Value ranges are checked separately by [`super::validate`].
 pub fn load(path: &Path) -> Result<Loaded> {
+    load_with(path, |_| Ok(()))
+}
+
+/// As [`load`], with `edit` applied to the merged value tree (every file of the chain
+/// merged, `extends` removed) before the schema: how a sweep sets its axis values.
+pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>) -> Result<Loaded> {
     let mut layers = Vec::new();
     let mut seen = BTreeSet::new();
     let mut next = Some(path.to_path_buf());
@@ -258,6 +337,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
     for layer in layers.iter().rev() {
         merge(&mut merged, layer.table.clone());
     }
+    edit(&mut merged)?;
 
     let scenario: Scenario = match serde_path_to_error::deserialize(toml::Value::Table(merged)) {
         Ok(s) => s,
@@ -341,7 +421,8 @@ fn explain(message: String) -> String {
     }
 }
 
-fn levenshtein(a: &str, b: &str) -> usize {
+/// Edit distance between two strings (insertions, deletions, substitutions).
+pub fn levenshtein(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -4,7 +4,7 @@ mod load;
 pub mod schema;
 mod validate;
 
-pub use load::{load, Layer, Loaded};
+pub use load::{levenshtein, load, load_with, merge, set_key, Layer, Loaded};
 pub use schema::*;
 pub use validate::{bath_faces, check_ranges, Checker, FACE_NAMES};
 
