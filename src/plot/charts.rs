@@ -138,7 +138,10 @@ impl Colorbar {
             tick(c, self.hi);
             for v in nice_ticks(self.lo, self.hi, 4) {
                 // Leave out round values that would overprint an end label.
-                if (ypos(v) - ypos(self.lo)).abs() > lh && (ypos(v) - ypos(self.hi)).abs() > lh {
+                let clear = lh + 4;
+                if (ypos(v) - ypos(self.lo)).abs() > clear
+                    && (ypos(v) - ypos(self.hi)).abs() > clear
+                {
                     tick(c, v);
                 }
             }
@@ -191,8 +194,9 @@ impl Heatmap {
             .unwrap_or_else(|| finite_range(self.values.iter().copied()));
         let cw = (640 / nx as u32).clamp(6, 80);
         let ch = (440 / ny as u32).clamp(6, 60);
-        // Tall enough for the y label written along the axis.
-        let ch = ch.max((text_width(&self.y_label, S) + 10).div_ceil(ny as u32));
+        // Tall enough for the y label and the colour bar's label, both written upright.
+        let along = text_width(&self.y_label, S).max(text_width(&self.colorbar_label, S));
+        let ch = ch.max((along + 10).div_ceil(ny as u32));
         let lh = line_height(S);
         let ytw = self
             .y_ticks
@@ -207,8 +211,8 @@ impl Heatmap {
             .max()
             .unwrap_or(0);
         // Label every k-th column / row so that labels do not overprint.
-        let kx = ((xtw + 8) / cw + 1).max(1) as usize;
-        let ky = ((lh + 2) / ch + 1).max(1) as usize;
+        let kx = (xtw + 8).div_ceil(cw).max(1) as usize;
+        let ky = (lh + 2).div_ceil(ch).max(1) as usize;
         let bar = Colorbar {
             cmap: self.cmap,
             lo,
