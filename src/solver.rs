@@ -12,7 +12,8 @@ use crate::scenario::Chemical;
 pub trait Solver: Resume {
     /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, each preceded by the
     /// chemicals' sub-steps (or quasi-steady solves) of `plan`; `on_step(k)` after cell
-    /// step k of the segment (1-based), for progress.
+    /// step k of the segment (1-based), for progress. [`Resume::advance_from`] from
+    /// step 0.
     fn advance(
         &mut self,
         seg: &Segment,
@@ -20,7 +21,9 @@ pub trait Solver: Resume {
         dosing: &Dosing,
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.advance_from(seg, 0, plan, dosing, tolerance, on_step)
+    }
 
     /// A host copy of every field, in f64 (a read-back on the GPU).
     fn read_fields(&mut self) -> Result<Fields>;
@@ -125,18 +128,6 @@ impl Resume for CpuSolver {
 }
 
 impl Solver for CpuSolver {
-    fn advance(
-        &mut self,
-        seg: &Segment,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        CpuSolver::advance(self, seg, plan, dosing, tolerance, on_step);
-        Ok(())
-    }
-
     fn read_fields(&mut self) -> Result<Fields> {
         Ok(self.fields().clone())
     }

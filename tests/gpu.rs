@@ -868,56 +868,15 @@ fn gpu_steady_solve_matches_the_cpu() {
 /// A 170 × 130 × 110 µm slice (17 × 13 × 11 voxels of 10 µm, bath on both z faces),
 /// 30 min burn-in then 3 h with AMD3100 (1 µM, quasi-steady) and anti-PD-1 (68.5 nM,
 /// sub-stepped) in the bath, snapshots every hour.
-const SLICE: &str = r#"
-name = "gpu test: small slice, AMD3100 quasi-steady and anti-PD-1 in the bath"
+fn slice() -> String {
+    common::small_slice(
+        "gpu test: small slice, AMD3100 quasi-steady and anti-PD-1 in the bath",
+        [17, 13, 11],
+        "",
+    )
+}
 
-[grid]
-nx = 17
-ny = 13
-nz = 11
-voxel_um = 10.0
-
-[time]
-burn_in_h = 0.5
-duration_h = 3.0
-snapshot_every_h = 1.0
-
-[geometry]
-kind = "slice"
-seed = 5
-
-[geometry.slice]
-thickness_um = 110.0
-
-[geometry.lamellae]
-spacing_um = 60.0
-thickness_um = 20.0
-normal = [1.0, 0.6, 0.35]
-waviness_um = 8.0
-waviness_wavelength_um = 100.0
-
-[readout]
-d_core_um = 15.0
-d_margin_um = 10.0
-profile_bin_um = 10.0
-profile_min_um = -40.0
-profile_max_um = 40.0
-
-[numerics]
-quasi_steady = ["amd3100"]
-
-[[treatment]]
-drug = "amd3100"
-route = "bath"
-level_uM = 1.0
-
-[[treatment]]
-drug = "anti_pd1"
-route = "bath"
-level_nM = 68.5
-"#;
-
-/// [`SLICE`] run by the `infiltrate` binary with `--backend vulkan` and with
+/// [`slice`] run by the `infiltrate` binary with `--backend vulkan` and with
 /// `--backend cpu`: the same snapshots, voxel counts equal, and every metric within
 /// 3e-4 relative at every snapshot (budget flows also within 1 % of their stock): twice the quasi-steady tolerance (1e-4; each
 /// backend's AMD3100 is within it of the steady state, and the signal follows A) plus
@@ -927,7 +886,7 @@ level_nM = 68.5
 fn slice_scenario_metrics_match_the_cpu_through_the_driver() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("slice.toml");
-    std::fs::write(&scenario, SLICE).unwrap();
+    std::fs::write(&scenario, slice()).unwrap();
     let run_with = |backend: &str, extra: &[&str]| {
         let out = dir.path().join(format!("{backend}{}", extra.join("")));
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_infiltrate"))

@@ -9,6 +9,8 @@
 //! The grid is 13 × 11 × 7 voxels; the whole file takes about a minute on two cores,
 //! most of it the GPU test on lavapipe.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,63 +18,18 @@ use std::time::{Duration, Instant};
 
 use infiltrate::checkpoint::{self, Checkpoint};
 
-/// A 130 × 110 × 70 µm slice (bath on both z faces), 30 min burn-in, 3 h with
-/// AMD3100 (1 µM, quasi-steady) and anti-PD-1 (68.5 nM, sub-stepped) in the bath,
-/// snapshots every hour.
-const TINY: &str = r#"
-name = "resume test: tiny slice"
-
-[grid]
-nx = 13
-ny = 11
-nz = 7
-voxel_um = 10.0
-
-[time]
-burn_in_h = 0.5
-duration_h = 3.0
-snapshot_every_h = 1.0
-
-[geometry]
-kind = "slice"
-seed = 5
-
-[geometry.slice]
-thickness_um = 70.0
-
-[geometry.lamellae]
-spacing_um = 60.0
-thickness_um = 20.0
-normal = [1.0, 0.6, 0.35]
-waviness_um = 8.0
-waviness_wavelength_um = 100.0
-
-[readout]
-d_core_um = 15.0
-d_margin_um = 10.0
-profile_bin_um = 10.0
-profile_min_um = -40.0
-profile_max_um = 40.0
-
-[numerics]
-quasi_steady = ["amd3100"]
-
-# Off here: the injected write failures count writes and the kill test lists every
-# file (a resumed run's pictures: `a_resumed_run_draws_the_same_pictures`).
-[output]
-pictures = false
-vti = false
-
-[[treatment]]
-drug = "amd3100"
-route = "bath"
-level_uM = 1.0
-
-[[treatment]]
-drug = "anti_pd1"
-route = "bath"
-level_nM = 68.5
-"#;
+/// A 130 × 110 × 70 µm slice ([`common::small_slice`]): 30 min burn-in, 3 h with
+/// AMD3100 (quasi-steady) and anti-PD-1 (sub-stepped) in the bath, snapshots every hour.
+fn tiny() -> String {
+    // Pictures and ParaView files off: the injected write failures count writes and the
+    // kill test lists every file (a resumed run's pictures:
+    // `a_resumed_run_draws_the_same_pictures`).
+    common::small_slice(
+        "resume test: tiny slice",
+        [13, 11, 7],
+        "[output]\npictures = false\nvti = false\n",
+    )
+}
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_infiltrate"));
@@ -90,7 +47,7 @@ fn text(o: &Output) -> String {
 
 fn scenario(dir: &Path) -> PathBuf {
     let p = dir.join("tiny.toml");
-    fs::write(&p, TINY).unwrap();
+    fs::write(&p, tiny()).unwrap();
     p
 }
 
@@ -622,7 +579,7 @@ fn the_checkpoint_schedule_rounds_to_cell_steps() {
 #[test]
 fn a_resumed_run_draws_the_same_pictures() {
     let dir = tempfile::tempdir().unwrap();
-    let text = TINY.replace("pictures = false", "pictures = true");
+    let text = tiny().replace("pictures = false", "pictures = true");
     let p = dir.path().join("pictured.toml");
     fs::write(&p, text).unwrap();
     let (whole, parts) = (dir.path().join("whole"), dir.path().join("parts"));

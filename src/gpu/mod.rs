@@ -76,7 +76,7 @@ use wgpu::util::DeviceExt;
 use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, N_CLASSES};
 use crate::scenario::Chemical;
-use crate::solver::{advance_steps, SteadyState, Stepper};
+use crate::solver::{SteadyState, Stepper};
 use steady::{Convergence, BLOCK};
 
 /// Dispatch entries (uniform slots) per batch: one submission holds at most this many
@@ -1154,7 +1154,7 @@ impl GpuSolver {
         }
     }
 
-    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, ordered by [`advance_steps`]
+    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, ordered by [`crate::solver::advance_steps`]
     /// exactly as the CPU's, batched into submissions of up to [`BATCH`] dispatches.
     /// `on_step(k)` is called once cell step k is encoded (for progress: the device runs
     /// at most one batch behind). No sub-step is skipped: the host does not know which
@@ -1167,9 +1167,7 @@ impl GpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) -> Result<(), GpuError> {
-        advance_steps(self, seg, plan, dosing, tolerance, [false; 3], on_step)?;
-        self.flush();
-        Ok(())
+        self.advance_from(seg, 0, plan, dosing, tolerance, on_step)
     }
 
     /// Runs what is pending and reads every field back, slab by slab: own planes only,
@@ -1265,19 +1263,6 @@ impl Stepper for GpuSolver {
 }
 
 impl crate::solver::Solver for GpuSolver {
-    fn advance(
-        &mut self,
-        seg: &Segment,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> crate::Result<()> {
-        Ok(GpuSolver::advance(
-            self, seg, plan, dosing, tolerance, on_step,
-        )?)
-    }
-
     fn read_fields(&mut self) -> crate::Result<Fields> {
         Ok(GpuSolver::read_fields(self)?)
     }

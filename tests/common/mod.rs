@@ -1,4 +1,5 @@
-//! Helpers and setups shared by tests/analytic.rs (CPU solver) and tests/gpu.rs (GPU solver).
+//! Helpers and setups shared by tests/analytic.rs (CPU solver), tests/gpu.rs (GPU solver)
+//! and the tests that run small scenarios (tests/resume.rs).
 
 // Each test file uses only some of these.
 #![allow(dead_code)]
@@ -267,4 +268,64 @@ pub fn arrest_setup() -> (Params, Vec<u8>, Vec<f64>) {
         })
         .collect();
     (p, class, c)
+}
+
+/// A small tumour slice scenario (TOML) of `dims` voxels of 10 µm, as thick as the grid
+/// (bath on both z faces, seed 5, lamellae 20 µm thick every 60 µm): a 30 min burn-in,
+/// then 3 h with AMD3100 (1 µM, quasi-steady) and anti-PD-1 (68.5 nM, sub-stepped) in
+/// the bath, snapshots every hour, readout bands scaled for 10 µm voxels. `extra` is
+/// appended (further tables, such as `[output]`).
+pub fn small_slice(name: &str, dims: [usize; 3], extra: &str) -> String {
+    let [nx, ny, nz] = dims;
+    format!(
+        r#"name = "{name}"
+
+[grid]
+nx = {nx}
+ny = {ny}
+nz = {nz}
+voxel_um = 10.0
+
+[time]
+burn_in_h = 0.5
+duration_h = 3.0
+snapshot_every_h = 1.0
+
+[geometry]
+kind = "slice"
+seed = 5
+
+[geometry.slice]
+thickness_um = {thickness:.1}
+
+[geometry.lamellae]
+spacing_um = 60.0
+thickness_um = 20.0
+normal = [1.0, 0.6, 0.35]
+waviness_um = 8.0
+waviness_wavelength_um = 100.0
+
+[readout]
+d_core_um = 15.0
+d_margin_um = 10.0
+profile_bin_um = 10.0
+profile_min_um = -40.0
+profile_max_um = 40.0
+
+[numerics]
+quasi_steady = ["amd3100"]
+
+[[treatment]]
+drug = "amd3100"
+route = "bath"
+level_uM = 1.0
+
+[[treatment]]
+drug = "anti_pd1"
+route = "bath"
+level_nM = 68.5
+
+{extra}"#,
+        thickness = 10.0 * nz as f64
+    )
 }
