@@ -362,22 +362,31 @@ fn backend_selection_follows_the_rules() {
 fn chem_step_matches_cpu_for_each_chemical() {
     let mut p = busy([37, 23, 11]);
     let (class, fields) = random_state(&p, 2);
-    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
     let faces = [
         [true, false, false, false, false, true],
         [false, true, true, true, true, false],
     ];
-    let chemicals = [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1];
-    for (bath_faces, (u, which)) in faces
-        .iter()
-        .flat_map(|f| chemicals.into_iter().enumerate().map(move |c| (f, c)))
+    for bath_faces in faces {
+        p.bath_faces = bath_faces;
+        chem_steps_match_cpu(&p, &class, &fields, 200, &format!("bath {bath_faces:?}"));
+    }
+}
+
+/// One sub-step of each chemical (CXCL12 with a 0.3 nM bath; AMD3100 at 1.6 µM in
+/// plasma and 1 µM in the bath; anti-PD-1 at 410 and 68.5 nM), then `more`, each at
+/// 0.9 × its bound, on the GPU and the CPU from the same state: every field within
+/// [`f32_bound`] after the first step and after all.
+fn chem_steps_match_cpu(p: &Params, class: &[u8], fields: &Fields, more: usize, what: &str) {
+    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
+    for (u, which) in [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1]
+        .into_iter()
+        .enumerate()
     {
-        p.bath_faces = *bath_faces;
-        let dt = 0.9 * chem_bound(&p, p.chem(which));
+        let dt = 0.9 * chem_bound(p, p.chem(which));
         let (plasma, bath) = levels[u];
-        let (mut c, mut g) = twins(p.clone(), class.clone(), fields.clone());
+        let (mut c, mut g) = twins(p.clone(), class.to_vec(), fields.clone());
         let mut done = 0;
-        for steps in [1, 200] {
+        for steps in [1, more] {
             for _ in 0..steps {
                 c.chem_step(which, dt, plasma, bath);
                 g.chem_step(which, dt, plasma, bath);
@@ -386,7 +395,7 @@ fn chem_step_matches_cpu_for_each_chemical() {
             let mut steps = [Some(0); 6];
             steps[u] = Some(done);
             compare(
-                &format!("{which:?}, bath {bath_faces:?}, after {done} steps"),
+                &format!("{which:?}, {what}, after {done} steps"),
                 c.fields(),
                 &g.read_fields().unwrap(),
                 steps,
@@ -435,31 +444,7 @@ fn chem_step_matches_cpu_inside_regions_of_one_class() {
         })
         .count();
     assert!(interior * 3 > class.len(), "{interior} interior voxels");
-    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
-    for (u, which) in [Chemical::Cxcl12, Chemical::Amd3100, Chemical::AntiPd1]
-        .into_iter()
-        .enumerate()
-    {
-        let dt = 0.9 * chem_bound(&p, p.chem(which));
-        let (plasma, bath) = levels[u];
-        let (mut c, mut g) = twins(p.clone(), class.clone(), fields.clone());
-        let mut done = 0;
-        for steps in [1, 100] {
-            for _ in 0..steps {
-                c.chem_step(which, dt, plasma, bath);
-                g.chem_step(which, dt, plasma, bath);
-            }
-            done += steps;
-            let mut steps = [Some(0); 6];
-            steps[u] = Some(done);
-            compare(
-                &format!("{which:?} in class blocks, after {done} steps"),
-                c.fields(),
-                &g.read_fields().unwrap(),
-                steps,
-            );
-        }
-    }
+    chem_steps_match_cpu(&p, &class, &fields, 100, "class blocks");
 }
 
 /// Grid 37 × 23 × 11, random classes (outside closed to T cells), random C, A, P, T
