@@ -377,10 +377,7 @@ impl Prepared {
             human_bytes(bytes as f64),
             CPU_BYTES_PER_VOXEL
         ));
-        // Slabs as on an adapter binding 2 GiB (an H200; `infiltrate adapters` shows
-        // this machine's limit).
-        let plane = (crate::gpu::padded_nx(g.dims[0]) * g.dims[1] * 4) as u64;
-        match crate::gpu::plan_slabs(g.dims[2], plane, 2 << 30, None) {
+        match crate::gpu::reference_slabs(g.dims) {
             Ok(slabs) => line(format!(
                 "           gpu backend: {} of device memory ({} B per voxel: 12 f32 fields \
                  and the classes, rows padded to {}, halo planes), in {} z-slab(s) where \

@@ -218,7 +218,13 @@ fn grids_beyond_one_binding_are_split_into_z_slabs() {
     ] {
         assert!(err.contains(want), "`{want}` missing in: {err}");
     }
-    assert!(check_grid(&a, [37, 23, 11], GpuOptions { slabs: Some(12) }).is_err());
+    let err = check_grid(&a, [37, 23, 11], GpuOptions { slabs: Some(12) })
+        .expect_err("12 slabs of 11 planes")
+        .to_string();
+    assert!(
+        err.contains("12 z-slabs asked for a grid of 11 z-planes"),
+        "{err}"
+    );
     assert_eq!(
         check_grid(&a, [37, 23, 11], GpuOptions::default())
             .unwrap()

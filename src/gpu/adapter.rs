@@ -24,6 +24,9 @@ pub enum GpuError {
         adapter: String,
         note: String,
     },
+    /// A layout of the grid that cannot be (e.g. more z-slabs than z-planes).
+    #[error("{0}")]
+    Slabs(String),
     /// The device could not be created or failed.
     #[error("GPU device `{adapter}`: {message}")]
     Device { adapter: String, message: String },

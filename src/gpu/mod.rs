@@ -137,6 +137,35 @@ pub enum Initial<'a> {
     PerClass(&'a [[f64; N_CLASSES]; 6]),
 }
 
+/// Why a grid cannot be split into z-slabs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlabError {
+    /// A slab count outside 1 … nz was asked for.
+    #[error("{asked} z-slabs asked for a grid of {planes} z-planes (1 to {planes})")]
+    Count { asked: usize, planes: usize },
+    /// A slab's buffer (`needed` bytes) exceeds what one buffer may hold.
+    #[error("{why}")]
+    Size { needed: u64, why: String },
+}
+
+/// Bytes of one z-plane of one f32 field as the GPU solver lays it out (rows padded to
+/// a multiple of 4 voxels).
+pub fn plane_bytes(dims: [usize; 3]) -> u64 {
+    (padded_nx(dims[0]) * dims[1] * 4) as u64
+}
+
+/// The storage binding `infiltrate check` and sweep estimates assume when no adapter is
+/// at hand: 2 GiB, an H200's (`infiltrate adapters` shows a machine's own).
+pub const REFERENCE_BINDING: u64 = 2 << 30;
+
+/// The slabs of a grid on an adapter binding [`REFERENCE_BINDING`] bytes.
+///
+/// # Errors
+/// One plane with its halos exceeds that binding.
+pub fn reference_slabs(dims: [usize; 3]) -> Result<Vec<Slab>, SlabError> {
+    plan_slabs(dims[2], plane_bytes(dims), REFERENCE_BINDING, None)
+}
+
 /// Splits `nz` planes of `plane_bytes` into slabs whose buffers (own planes plus two
 /// halo planes) fit `max_bytes`: into `forced` slabs if given, else as few as fit. Own
 /// planes are shared out evenly (the first slabs take one more where nz does not
@@ -150,22 +179,22 @@ pub fn plan_slabs(
     plane_bytes: u64,
     max_bytes: u64,
     forced: Option<usize>,
-) -> Result<Vec<Slab>, String> {
+) -> Result<Vec<Slab>, SlabError> {
+    if let Some(asked) = forced.filter(|&n| n == 0 || n > nz) {
+        return Err(SlabError::Count { asked, planes: nz });
+    }
     let fits = |planes: usize| (planes as u64 + 2) * plane_bytes <= max_bytes;
     if !fits(1) {
-        return Err(format!(
-            "one z-plane of a field with its two halo planes needs {} bytes, more than \
-             the {max_bytes} bytes one buffer may hold",
-            3 * plane_bytes
-        ));
+        return Err(SlabError::Size {
+            needed: 3 * plane_bytes,
+            why: format!(
+                "one z-plane of a field with its two halo planes needs {} bytes, more \
+                 than the {max_bytes} bytes one buffer may hold",
+                3 * plane_bytes
+            ),
+        });
     }
     let count = match forced {
-        Some(0) => return Err("the number of z-slabs must be at least 1".into()),
-        Some(n) if n > nz => {
-            return Err(format!(
-                "{n} z-slabs asked for a grid of {nz} z-planes (at most one slab per plane)"
-            ))
-        }
         Some(n) => n,
         None => {
             let most = (max_bytes / plane_bytes - 2) as usize;
@@ -183,12 +212,15 @@ pub fn plan_slabs(
         })
         .collect();
     if let Some(big) = slabs.iter().find(|s| !fits(s.planes)) {
-        return Err(format!(
-            "{count} z-slabs of up to {} planes need {} bytes per buffer, more than the \
-             {max_bytes} bytes one buffer may hold",
-            big.planes,
-            (big.planes as u64 + 2) * plane_bytes
-        ));
+        let needed = (big.planes as u64 + 2) * plane_bytes;
+        return Err(SlabError::Size {
+            needed,
+            why: format!(
+                "{count} z-slabs of up to {} planes need {needed} bytes per buffer, more \
+                 than the {max_bytes} bytes one buffer may hold",
+                big.planes
+            ),
+        });
     }
     Ok(slabs)
 }
@@ -382,21 +414,23 @@ pub fn check_grid(
     options: GpuOptions,
 ) -> Result<(wgpu::Limits, Vec<Slab>), GpuError> {
     let allowed = adapter.limits();
-    let plane_bytes = (padded_nx(dims[0]) * dims[1] * 4) as u64;
+    let plane_bytes = plane_bytes(dims);
     let most = allowed
         .max_storage_buffer_binding_size
         .min(allowed.max_buffer_size);
-    let slabs =
-        plan_slabs(dims[2], plane_bytes, most, options.slabs).map_err(|why| GpuError::Limit {
+    let slabs = plan_slabs(dims[2], plane_bytes, most, options.slabs).map_err(|e| match e {
+        SlabError::Count { .. } => GpuError::Slabs(e.to_string()),
+        SlabError::Size { needed, why } => GpuError::Limit {
             limit: "max_storage_buffer_binding_size".into(),
-            needed: format!("{} bytes", 3 * plane_bytes),
+            needed: format!("{needed} bytes"),
             allowed: format!("{most} bytes"),
             adapter: adapter.get_info().name,
             note: format!(
                 "; {why} (fields are split into z-slabs, each at least one plane and its \
                  two halo planes; --backend cpu runs the grid)"
             ),
-        })?;
+        },
+    })?;
     let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
     let limits = required_limits(
         adapter,
@@ -555,7 +589,7 @@ impl GpuSolver {
         let info = adapter.get_info();
         let nxp = padded_nx(nx);
         let plane = nxp * ny;
-        let plane_bytes = (plane * 4) as u64;
+        let plane_bytes = plane_bytes(params.dims);
         let [gx, gy, _] = workgroups(params.dims);
         let [qx, qy, _] = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;

@@ -30,11 +30,10 @@ pub fn cost(loaded: &Loaded) -> Result<Cost> {
     let voxels = u64::from(g.nx) * u64::from(g.ny) * u64::from(g.nz);
     let params = Params::from_scenario(&loaded.scenario);
     let plan = StepPlan::derive(loaded, &params)?;
-    // Device memory as the GPU solver allocates it, in as few z-slabs as fit a 2 GiB
-    // binding (one slab here unless a plane is huge).
+    // Device memory as the GPU solver allocates it, in as few z-slabs as fit the
+    // reference binding (one slab unless a plane is huge).
     let dims = [g.nx as usize, g.ny as usize, g.nz as usize];
-    let plane = (crate::gpu::padded_nx(dims[0]) * dims[1] * 4) as u64;
-    let slabs = crate::gpu::plan_slabs(dims[2], plane, 2 << 30, None).unwrap_or_else(|_| {
+    let slabs = crate::gpu::reference_slabs(dims).unwrap_or_else(|_| {
         vec![crate::gpu::Slab {
             z0: 0,
             planes: dims[2],
