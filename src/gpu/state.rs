@@ -24,13 +24,13 @@ impl GpuSolver {
                 f.len()
             )));
         }
-        let class = vec![0u8; 0];
         for (slab, b) in self.slabs.iter().zip(&self.buffers) {
             for k in 0..6 {
+                // Every voxel's values are given: the classes are not consulted.
                 let values = slab_values(
                     self.params.dims,
                     slab,
-                    &class,
+                    &[],
                     super::Initial::Fields(fields),
                     k,
                 );
