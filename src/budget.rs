@@ -2,10 +2,10 @@
 //! snapshot interval, and the time integrals of the readouts over the run.
 //!
 //! Neither backend reports its per-step fluxes (the GPU solver keeps them on the device),
-//! but both hand the driver every field at each snapshot. So each budget term is taken
-//! as a **rate** (amount per minute), a function of the fields and the dosing levels at
-//! one instant, written with the same discrete terms as the solvers' forward-Euler
-//! steps ([`Rates::at`]); [`Ledger`] integrates the rates over each interval by the
+//! but both reduce their fields to the same sums at each snapshot ([`crate::probe`]).
+//! So each budget term is taken as a **rate** (amount per minute), a function of the
+//! fields and the dosing levels at one instant, written with the same discrete terms as
+//! the solvers' forward-Euler steps ([`Rates::from_sums`]); [`Ledger`] integrates the rates over each interval by the
 //! trapezoid rule and reports the **residual** `Δstock − (in − out)`, the integration
 //! error (plus, for a quasi-steady chemical, the storage change its approximation
 //! leaves out). The one exception is the tumour cells killed: the field K accumulates
@@ -16,11 +16,11 @@
 //! Amounts: AMD3100 in pmol (µM · mm³), anti-PD-1 in fmol (nM · mm³), T cells and
 //! tumour cells in cells. The definitions are in docs/outputs.md.
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dosing::Dosing;
-use crate::model::{blockade, ChemParams, Fields, Params, TUMOR};
+use crate::model::{ChemParams, Fields, Params};
+use crate::probe::{Labels, Sums};
 use crate::readout::Metrics;
 use crate::scenario::{DrugName, Route};
 
@@ -45,15 +45,6 @@ pub struct DrugSums {
 }
 
 impl DrugSums {
-    fn add(&mut self, o: &DrugSums) {
-        self.total += o.total;
-        self.kappa += o.kappa;
-        self.kappa_u += o.kappa_u;
-        self.bath_g += o.bath_g;
-        self.bath_gu += o.bath_gu;
-        self.decay += o.decay;
-    }
-
     /// Net inflow from plasma at `plasma` (amount/min; negative: back into plasma).
     pub fn from_plasma(&self, plasma: f64) -> f64 {
         plasma * self.kappa - self.kappa_u
@@ -89,89 +80,60 @@ pub struct Rates {
 }
 
 impl Rates {
-    fn add(&mut self, o: &Rates) {
-        self.amd3100.add(&o.amd3100);
-        self.anti_pd1.add(&o.anti_pd1);
-        self.t_total += o.t_total;
-        self.t_influx += o.t_influx;
-        self.t_proliferation += o.t_proliferation;
-        self.t_death += o.t_death;
-        self.viable += o.viable;
-        self.grown += o.grown;
-        self.killed += o.killed;
-        self.killed_total += o.killed_total;
+    /// The stocks and rates of `fields` on tissue `class`, `capacity` tumour cells per
+    /// mm³ at N = 1 (sums in f64 on the host, [`Sums::of`]).
+    pub fn at(fields: &Fields, class: &[u8], params: &Params, capacity: f64) -> Rates {
+        let labels = Labels::bath_only(params.dims, class, params.bath_faces);
+        Rates::from_sums(
+            &Sums::of(fields, class, &labels, params),
+            &labels,
+            params,
+            capacity,
+        )
     }
 
-    /// The stocks and rates of `fields` on tissue `class`, `capacity` tumour cells per
-    /// mm³ at N = 1. Sums run per z-plane and are added in plane order (the same bits
-    /// for any thread count).
-    pub fn at(fields: &Fields, class: &[u8], params: &Params, capacity: f64) -> Rates {
-        let [nx, ny, nz] = params.dims;
-        let plane = nx * ny;
-        let vol = (params.h * 1e-3).powi(3);
-        let inv_h2 = 1.0 / (params.h * params.h);
-        let faces = params.bath_faces;
-        // Bath faces of voxel (x, y, z), in the solvers' face order x−, x+, y−, y+, z−, z+.
-        let bath_count = |x: usize, y: usize, z: usize| -> f64 {
-            let on = [
-                x == 0,
-                x + 1 == nx,
-                y == 0,
-                y + 1 == ny,
-                z == 0,
-                z + 1 == nz,
-            ];
-            on.iter().zip(faces).filter(|(o, f)| **o && *f).count() as f64
-        };
-        let drug = |s: &mut DrugSums, c: &ChemParams, cl: usize, u: f64, nb: f64| {
-            s.total += u * vol;
-            s.kappa += c.exchange[cl] * vol;
-            s.kappa_u += c.exchange[cl] * u * vol;
-            if nb > 0.0 {
-                let g = nb * 2.0 * c.diffusion[cl].max(0.0) * inv_h2 * vol;
-                s.bath_g += g;
-                s.bath_gu += g * u;
-            }
-            s.decay += c.decay[cl] * u * vol;
-        };
+    /// The stocks and rates from the sums of the fields (by either backend) and the
+    /// labels they were summed by: the cell step's sources and sinks, term by term, and
+    /// each drug's exchange, bath inflow and decay with its per-class coefficients.
+    pub fn from_sums(sums: &Sums, labels: &Labels, params: &Params, capacity: f64) -> Rates {
+        use crate::probe::{other as o, per_class as pc};
         let p = params;
-        let per_plane: Vec<Rates> = (0..nz)
-            .into_par_iter()
-            .map(|z| {
-                let mut r = Rates::default();
-                for y in 0..ny {
-                    for x in 0..nx {
-                        let i = x + nx * y + plane * z;
-                        let cl = class[i] as usize;
-                        let nb = bath_count(x, y, z);
-                        drug(&mut r.amd3100, &p.amd3100, cl, fields.a[i], nb);
-                        drug(&mut r.anti_pd1, &p.anti_pd1, cl, fields.p[i], nb);
-                        // The cell step's sources and sinks, term by term.
-                        let (t, n) = (fields.t[i], fields.n[i]);
-                        let crowd = (1.0 - t / p.t_max).max(0.0);
-                        let fed = if n > 0.0 { n / (n + p.k_n) } else { 0.0 };
-                        r.t_total += t * vol;
-                        r.t_influx += p.influx[cl] * crowd * vol;
-                        r.t_proliferation += p.prolif * t * fed * crowd * vol;
-                        r.t_death += p.death * t * vol;
-                        let cells = capacity * vol;
-                        r.viable += n * cells;
-                        r.killed_total += fields.k[i] * cells;
-                        if class[i] == TUMOR {
-                            r.grown += p.growth * n * (1.0 - n) * cells;
-                        }
-                        let b = blockade(fields.p[i], p.k_p);
-                        r.killed += p.kill * (1.0 - p.q * (1.0 - b)) * t * n * cells;
-                    }
-                }
-                r
-            })
-            .collect();
-        let mut tot = Rates::default();
-        for r in &per_plane {
-            tot.add(r);
+        let vol = (p.h * 1e-3).powi(3);
+        let inv_h2 = 1.0 / (p.h * p.h);
+        let drug = |c: &ChemParams, u: usize, bath_u: usize| {
+            let mut s = DrugSums::default();
+            for (cl, row) in sums.per_class.iter().enumerate() {
+                let voxels = labels.class_voxels[cl] as f64;
+                // 2 D / h² per bath face (the half-voxel distance to the bath).
+                let g = 2.0 * c.diffusion[cl].max(0.0) * inv_h2 * vol;
+                s.total += row[u] * vol;
+                s.kappa += c.exchange[cl] * voxels * vol;
+                s.kappa_u += c.exchange[cl] * row[u] * vol;
+                s.bath_g += g * labels.class_bath_faces[cl] as f64;
+                s.bath_gu += g * row[bath_u];
+                s.decay += c.decay[cl] * row[u] * vol;
+            }
+            s
+        };
+        let cells = capacity * vol;
+        let t_all = sums.t_all();
+        Rates {
+            amd3100: drug(&p.amd3100, pc::A, pc::BATH_A),
+            anti_pd1: drug(&p.anti_pd1, pc::P, pc::BATH_P),
+            t_total: t_all * vol,
+            t_influx: sums
+                .per_class
+                .iter()
+                .zip(&p.influx)
+                .map(|(row, i)| i * row[pc::CROWD] * vol)
+                .sum(),
+            t_proliferation: p.prolif * sums.other[o::T_FED_CROWD] * vol,
+            t_death: p.death * t_all * vol,
+            viable: sums.other[o::N] * cells,
+            grown: p.growth * sums.other[o::GROWTH_TUMOR] * cells,
+            killed: p.kill * sums.other[o::KILL_TN] * cells,
+            killed_total: sums.other[o::K] * cells,
         }
-        tot
     }
 }
 
@@ -385,10 +347,15 @@ impl Ledger {
         }
     }
 
-    /// Records the snapshot at `t_min` (fields, tissue classes and the snapshot's
+    /// Records the snapshot at `t_min` (the fields on tissue `class`, and the snapshot's
     /// readouts) and returns its budget columns. The first call sets the start.
     pub fn record(&mut self, fields: &Fields, class: &[u8], m: Readouts, t_min: f64) -> Row {
         let rates = Rates::at(fields, class, &self.params, self.capacity);
+        self.record_rates(rates, m, t_min)
+    }
+
+    /// As [`Self::record`], from the stocks and rates ([`Rates::from_sums`]).
+    pub fn record_rates(&mut self, rates: Rates, m: Readouts, t_min: f64) -> Row {
         let flows_at = |s: &DrugSums, drug: DrugName, after: bool| {
             drug_flows(s, drug_levels(&self.dosing, drug, t_min, after))
         };

@@ -19,6 +19,7 @@ pub mod budget;
 pub mod output;
 pub mod pictures;
 pub mod plot;
+pub mod probe;
 pub mod readout;
 pub mod resume;
 pub mod run;

@@ -1,14 +1,13 @@
 //! Infiltration readouts of MODEL.md, reduced from the fields at a snapshot: mean T in
 //! the core, margin, stroma and outside the tumour, the infiltration ratio, viable and
 //! killed tumour, drug levels and receptor occupancy in the tumour, and the T-cell depth
-//! profile. Sums run per z-plane in parallel and are added in plane order, so the result
-//! does not depend on the thread count.
+//! profile: formulas on the sums of [`crate::probe`], which either backend reduces.
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::geometry::Geometry;
-use crate::model::{antagonist_occupancy, blockade, signal, Fields, Params, STROMA, TUMOR};
+use crate::model::{Fields, Params, STROMA, TUMOR};
+use crate::probe::{Labels, Sums};
 use crate::scenario::Readout;
 
 /// Which voxel belongs to which readout region.
@@ -47,72 +46,13 @@ impl Regions {
             .collect()
     }
 
-    fn bin_of(&self, d: f64) -> Option<usize> {
+    /// The depth bin of a voxel at signed distance `d` (µm), if any.
+    pub fn bin_of(&self, d: f64) -> Option<usize> {
         if d < self.profile_min || d >= self.profile_max {
             return None;
         }
         let b = ((d - self.profile_min) / self.bin).floor() as usize;
         (b < self.bins()).then_some(b)
-    }
-}
-
-/// Sums over one set of voxels.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sum {
-    n: u64,
-    t: f64,
-}
-
-#[derive(Debug, Clone, Default)]
-struct Acc {
-    core: Sum,
-    margin: Sum,
-    stroma: Sum,
-    outside: Sum,
-    tumor: Sum,
-    all_t: f64,
-    n: f64,
-    k: f64,
-    a_tumor: f64,
-    p_tumor: f64,
-    s_tumor: f64,
-    occ_tumor: f64,
-    blk_tumor: f64,
-    profile_t: Vec<f64>,
-    profile_n: Vec<u64>,
-}
-
-impl Acc {
-    fn add(&mut self, o: &Acc) {
-        for (a, b) in [
-            (&mut self.core, &o.core),
-            (&mut self.margin, &o.margin),
-            (&mut self.stroma, &o.stroma),
-            (&mut self.outside, &o.outside),
-            (&mut self.tumor, &o.tumor),
-        ] {
-            a.n += b.n;
-            a.t += b.t;
-        }
-        self.all_t += o.all_t;
-        self.n += o.n;
-        self.k += o.k;
-        self.a_tumor += o.a_tumor;
-        self.p_tumor += o.p_tumor;
-        self.s_tumor += o.s_tumor;
-        self.occ_tumor += o.occ_tumor;
-        self.blk_tumor += o.blk_tumor;
-        if self.profile_t.is_empty() {
-            self.profile_t = o.profile_t.clone();
-            self.profile_n = o.profile_n.clone();
-        } else {
-            for (a, b) in self.profile_t.iter_mut().zip(&o.profile_t) {
-                *a += b;
-            }
-            for (a, b) in self.profile_n.iter_mut().zip(&o.profile_n) {
-                *a += b;
-            }
-        }
     }
 }
 
@@ -189,85 +129,35 @@ pub struct Snapshot {
     pub sum_n: f64,
 }
 
-fn mean(s: Sum) -> f64 {
-    if s.n == 0 {
+fn mean(sum: f64, n: u64) -> f64 {
+    if n == 0 {
         f64::NAN
     } else {
-        s.t / s.n as f64
+        sum / n as f64
     }
 }
 
-/// Reduces the fields to the snapshot readouts. `n0` is ΣN at the start of dosing
+/// The snapshot readouts from the sums of the fields ([`Sums`], reduced by either
+/// backend) and the labels they were summed by. `n0` is ΣN at the start of dosing
 /// (None: use the current ΣN, giving a killed fraction relative to now).
 pub fn reduce(
-    fields: &Fields,
-    geom: &Geometry,
+    sums: &Sums,
+    labels: &Labels,
     params: &Params,
     tumor_capacity_per_mm3: f64,
-    regions: &Regions,
     time_h: f64,
     n0: Option<f64>,
 ) -> Snapshot {
-    let [nx, ny, nz] = geom.dims;
-    let plane = nx * ny;
-    let bins = regions.bins();
-    let per_plane: Vec<Acc> = (0..nz)
-        .into_par_iter()
-        .map(|z| {
-            let mut acc = Acc {
-                profile_t: vec![0.0; bins],
-                profile_n: vec![0; bins],
-                ..Default::default()
-            };
-            for i in z * plane..(z + 1) * plane {
-                let t = fields.t[i];
-                let d = f64::from(geom.distance_um[i]);
-                let cl = geom.class[i];
-                let add = |s: &mut Sum| {
-                    s.n += 1;
-                    s.t += t;
-                };
-                if cl == TUMOR && d < -regions.d_core {
-                    add(&mut acc.core);
-                }
-                if d.abs() <= regions.d_margin {
-                    add(&mut acc.margin);
-                }
-                if cl == STROMA {
-                    add(&mut acc.stroma);
-                }
-                if d > 0.0 {
-                    add(&mut acc.outside);
-                }
-                acc.all_t += t;
-                acc.n += fields.n[i];
-                acc.k += fields.k[i];
-                if cl == TUMOR {
-                    add(&mut acc.tumor);
-                    let (c, a, p) = (fields.c[i], fields.a[i], fields.p[i]);
-                    acc.a_tumor += a;
-                    acc.p_tumor += p;
-                    acc.s_tumor += signal(c, a, params.k_c, params.k_a);
-                    acc.occ_tumor += antagonist_occupancy(c, a, params.k_c, params.k_a);
-                    acc.blk_tumor += blockade(p, params.k_p);
-                }
-                if let Some(b) = regions.bin_of(d) {
-                    acc.profile_t[b] += t;
-                    acc.profile_n[b] += 1;
-                }
-            }
-            acc
-        })
-        .collect();
-    let mut tot = Acc::default();
-    for a in &per_plane {
-        tot.add(a);
-    }
+    use crate::probe::{other as o, per_class as pc};
     let vox_mm3 = (params.h * 1e-3).powi(3);
-    let nt = tot.tumor.n.max(1) as f64;
-    let base = n0.unwrap_or(tot.n);
-    let t_core = mean(tot.core);
-    let t_margin = mean(tot.margin);
+    let tumor = sums.per_class[TUMOR as usize];
+    let n_tumor = labels.class_voxels[TUMOR as usize];
+    let nt = n_tumor.max(1) as f64;
+    let sum_n = sums.other[o::N];
+    let sum_k = sums.other[o::K];
+    let base = n0.unwrap_or(sum_n);
+    let t_core = mean(sums.other[o::T_CORE], labels.core);
+    let t_margin = mean(sums.other[o::T_MARGIN], labels.margin);
     let metrics = Metrics {
         time_h,
         t_core_per_mm3: t_core,
@@ -277,30 +167,33 @@ pub fn reduce(
         } else {
             f64::NAN
         },
-        t_stroma_per_mm3: mean(tot.stroma),
-        t_outside_per_mm3: mean(tot.outside),
-        t_total_cells: tot.all_t * vox_mm3,
-        viable_tumor_cells: tot.n * tumor_capacity_per_mm3 * vox_mm3,
-        killed_tumor_cells: tot.k * tumor_capacity_per_mm3 * vox_mm3,
-        killed_fraction: if base > 0.0 { tot.k / base } else { 0.0 },
-        amd3100_tumor_um: tot.a_tumor / nt,
-        anti_pd1_tumor_nm: tot.p_tumor / nt,
-        cxcr4_signal_tumor: tot.s_tumor / nt,
-        cxcr4_amd3100_occupancy_tumor: tot.occ_tumor / nt,
-        pd1_blockade_tumor: tot.blk_tumor / nt,
-        voxels_core: tot.core.n,
-        voxels_margin: tot.margin.n,
+        t_stroma_per_mm3: mean(
+            sums.per_class[STROMA as usize][pc::T],
+            labels.class_voxels[STROMA as usize],
+        ),
+        t_outside_per_mm3: mean(sums.other[o::T_OUTSIDE], labels.outside),
+        t_total_cells: sums.t_all() * vox_mm3,
+        viable_tumor_cells: sum_n * tumor_capacity_per_mm3 * vox_mm3,
+        killed_tumor_cells: sum_k * tumor_capacity_per_mm3 * vox_mm3,
+        killed_fraction: if base > 0.0 { sum_k / base } else { 0.0 },
+        amd3100_tumor_um: tumor[pc::A] / nt,
+        anti_pd1_tumor_nm: tumor[pc::P] / nt,
+        cxcr4_signal_tumor: sums.other[o::SIGNAL_TUMOR] / nt,
+        cxcr4_amd3100_occupancy_tumor: sums.other[o::OCCUPANCY_TUMOR] / nt,
+        pd1_blockade_tumor: sums.other[o::BLOCKADE_TUMOR] / nt,
+        voxels_core: labels.core,
+        voxels_margin: labels.margin,
     };
-    let profile = tot
-        .profile_t
+    let profile = sums
+        .profile
         .iter()
-        .zip(&tot.profile_n)
-        .map(|(t, &n)| if n == 0 { f64::NAN } else { t / n as f64 })
+        .zip(&labels.bin_voxels)
+        .map(|(&t, &n)| mean(t, n))
         .collect();
     Snapshot {
         metrics,
         profile,
-        sum_n: tot.n,
+        sum_n,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::geometry::{self, Geometry};
 use crate::model::{Fields, Params, StepPlan, CLASS_NAMES};
 use crate::output::{prepare_dir, write_atomic};
+use crate::probe::{Labels, Sums};
 use crate::readout::{self, Metrics, Regions, Snapshot};
 use crate::scenario::{self, Loaded};
 use crate::solver::Solver;
@@ -237,9 +238,9 @@ pub fn prepare_loaded(mut loaded: Loaded, overrides: Overrides) -> Result<Prepar
 }
 
 /// Bytes per voxel the host holds for any backend while a run starts: the class byte,
-/// the f32 distance, the distance transform's f32 working volume and the initial fields
-/// in f64.
-pub const HOST_BYTES_PER_VOXEL: u64 = 1 + 4 + 4 + 6 * 8;
+/// the f32 distance, the distance transform's f32 working volume, the snapshot labels
+/// and the initial fields in f64.
+pub const HOST_BYTES_PER_VOXEL: u64 = 1 + 4 + 4 + 4 + 6 * 8;
 
 /// The memory this machine has available (Linux: `MemAvailable`), if known.
 pub fn available_memory() -> Option<u64> {
@@ -294,8 +295,9 @@ fn check_quasi_steady(loaded: &Loaded) -> Result<()> {
 }
 
 /// Bytes per voxel the CPU backend holds: six f64 fields, five f64 scratch buffers
-/// (next-step copies and the signal), the class byte and the f32 distance.
-pub const CPU_BYTES_PER_VOXEL: usize = 11 * 8 + 1 + 4;
+/// (next-step copies and the signal), the class byte, the f32 distance and the u32
+/// snapshot label.
+pub const CPU_BYTES_PER_VOXEL: usize = 11 * 8 + 1 + 4 + 4;
 
 impl Prepared {
     /// A human-readable account of the grid, steps and memory (for `infiltrate check`).
@@ -380,11 +382,12 @@ impl Prepared {
         match crate::gpu::reference_slabs(g.dims) {
             Ok(slabs) => line(format!(
                 "           gpu backend: {} of device memory ({} B per voxel: 12 f32 fields \
-                 and the classes, rows padded to {}, halo planes), in {} z-slab(s) where \
-                 the adapter binds 2 GiB (an H200); the host also holds the fields in f64 \
-                 at snapshots",
+                 and the classes with halo planes, the snapshot labels, rows padded to {}), \
+                 in {} z-slab(s) where the adapter binds 2 GiB (an H200); snapshots read \
+                 back sums and picture planes, and every field (f64 on the host) only for \
+                 checkpoints and ParaView files",
                 human_bytes(crate::gpu::device_bytes(g.dims, &slabs) as f64),
-                4 * crate::gpu::FIELD_BUFFERS + 1,
+                4 * crate::gpu::FIELD_BUFFERS + 1 + 4,
                 crate::gpu::padded_nx(g.dims[0]),
                 slabs.len()
             )),
@@ -614,37 +617,29 @@ pub fn drive(
             .map_err(Error::Other)?;
     }
     let edges = regions.bin_edges();
-    let mut snap =
-        |fields: &Fields, t_min: f64, n0: Option<f64>| -> Result<(Snapshot, budget::Row)> {
-            let sn = readout::reduce(
-                fields,
-                &geometry,
-                &params,
-                capacity,
-                &regions,
+    let labels = crate::probe::Labels::new(&geometry, &regions, &params);
+    let mut snap = |sums: &Sums, t_min: f64, n0: Option<f64>| -> Result<(Snapshot, budget::Row)> {
+        let sn = readout::reduce(sums, &labels, &params, capacity, t_min / 60.0, n0);
+        let rates = budget::Rates::from_sums(sums, &labels, &params, capacity);
+        let row = ledger
+            .borrow_mut()
+            .record_rates(rates, (&sn.metrics).into(), t_min);
+        metrics_csv.push_str(&sn.metrics.csv_row());
+        metrics_csv.push(',');
+        metrics_csv.push_str(&row.csv_row());
+        metrics_csv.push('\n');
+        for (b, v) in sn.profile.iter().enumerate() {
+            profile_csv.push_str(&format!(
+                "{:.6},{},{},{v:.9e}\n",
                 t_min / 60.0,
-                n0,
-            );
-            let row =
-                ledger
-                    .borrow_mut()
-                    .record(fields, &geometry.class, (&sn.metrics).into(), t_min);
-            metrics_csv.push_str(&sn.metrics.csv_row());
-            metrics_csv.push(',');
-            metrics_csv.push_str(&row.csv_row());
-            metrics_csv.push('\n');
-            for (b, v) in sn.profile.iter().enumerate() {
-                profile_csv.push_str(&format!(
-                    "{:.6},{},{},{v:.9e}\n",
-                    t_min / 60.0,
-                    edges[b],
-                    edges[b + 1]
-                ));
-            }
-            write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
-            write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
-            Ok((sn, row))
-        };
+                edges[b],
+                edges[b + 1]
+            ));
+        }
+        write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
+        write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
+        Ok((sn, row))
+    };
     let schedule = checkpointing
         .every_min
         .map(|every| crate::checkpoint::schedule(&plan, every))
@@ -701,20 +696,23 @@ pub fn drive(
                 done += seg.steps;
                 step_count += seg.steps;
             }
-            // One read-back serves the burn-in's check and the snapshot at time 0.
-            let mut start = solver.read_fields()?;
-            check_fields(&start, step_count, 0.0)?;
+            // The burn-in's check, then the snapshot at time 0 with K reset.
+            let mut start = probe(&mut *solver, &labels, step_count, 0.0)?;
             solver.reset_killed()?;
-            start.k.iter_mut().for_each(|k| *k = 0.0);
+            start.other[crate::probe::other::K] = 0.0;
+            start.max_abs[5] = 0.0;
+            start.max_negative[5] = 0.0;
             let first = snap(&start, 0.0, None)?;
-            pictures.snapshot(&start, 0.0, 0)?;
+            let mut fields = None;
+            pictures.snapshot(&mut *solver, &mut fields, 0.0, 0)?;
             n0 = first.0.sum_n;
             last = Some(first);
             snapshots = 1;
             from = (0, 0);
             if schedule.contains(&from) {
+                let fields = take_fields(&mut *solver, fields)?;
                 let steady = solver.steady_records();
-                checkpoint(&start, steady, from, 0.0, step_count, snapshots, n0)?;
+                checkpoint(&fields, steady, from, 0.0, step_count, snapshots, n0)?;
             }
         }
         Some((h, _)) => {
@@ -751,14 +749,15 @@ pub fn drive(
                 done += stop - m;
                 m = stop;
                 let t = seg.t0 + m as f64 * seg.dt;
-                let fields = solver.read_fields()?;
-                check_fields(&fields, step_count, t)?;
+                let sums = probe(&mut *solver, &labels, step_count, t)?;
+                let mut fields = None;
                 if m == seg.steps {
-                    last = Some(snap(&fields, t, Some(n0))?);
-                    pictures.snapshot(&fields, t, snapshots)?;
+                    last = Some(snap(&sums, t, Some(n0))?);
+                    pictures.snapshot(&mut *solver, &mut fields, t, snapshots)?;
                     snapshots += 1;
                 }
                 if schedule.contains(&(i, m)) {
+                    let fields = take_fields(&mut *solver, fields)?;
                     let steady = solver.steady_records();
                     checkpoint(&fields, steady, (i, m), t, step_count, snapshots, n0)?;
                 }
@@ -790,17 +789,9 @@ pub fn drive(
     let last = match last {
         Some(l) => l,
         None => {
-            let fields = solver.read_fields()?;
             let t = plan.segments.last().map_or(0.0, |s| s.t1());
-            let sn = readout::reduce(
-                &fields,
-                &geometry,
-                &params,
-                capacity,
-                &regions,
-                t / 60.0,
-                Some(n0),
-            );
+            let sums = solver.sums(&labels)?;
+            let sn = readout::reduce(&sums, &labels, &params, capacity, t / 60.0, Some(n0));
             (sn, ledger.borrow().last_row())
         }
     };
@@ -855,6 +846,31 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
+}
+
+/// The snapshot sums of the solver's fields; stops the run at a NaN, infinite or
+/// negative value, naming the field and the first voxel (read back only then).
+fn probe(solver: &mut dyn Solver, labels: &Labels, step: u64, t_min: f64) -> Result<Sums> {
+    let sums = solver.sums(labels)?;
+    if let Some(f) = sums.invalid_field() {
+        check_fields(&solver.read_fields()?, step, t_min)?;
+        // The sums saw what the voxel scan did not (it cannot: both test the same).
+        return Err(Error::Numerical(format!(
+            "field {} holds a NaN, infinite or negative value after cell step {step} \
+             (t = {})",
+            crate::model::Fields::default().named()[f].0,
+            format_min(t_min)
+        )));
+    }
+    Ok(sums)
+}
+
+/// The fields already read back, or a read-back now.
+fn take_fields(solver: &mut dyn Solver, fields: Option<Fields>) -> Result<Fields> {
+    match fields {
+        Some(f) => Ok(f),
+        None => solver.read_fields(),
+    }
 }
 
 /// Stops the run at the first NaN, infinite or negative value, naming it.

@@ -6,6 +6,8 @@ use crate::cpu::CpuSolver;
 use crate::dosing::Dosing;
 use crate::error::Result;
 use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS};
+use crate::pictures::Slicing;
+use crate::probe::{Labels, Sums};
 use crate::scenario::Chemical;
 
 /// What the driver asks of any solver (the checkpoint half of it is [`Resume`]).
@@ -27,6 +29,15 @@ pub trait Solver: Resume {
 
     /// A host copy of every field, in f64 (a read-back on the GPU).
     fn read_fields(&mut self) -> Result<Fields>;
+
+    /// The sums a snapshot needs of the current fields, by `labels` ([`crate::probe`]):
+    /// reduced on the device by the GPU, so that only the sums are read back.
+    fn sums(&mut self, labels: &Labels) -> Result<Sums>;
+
+    /// The picture planes of the current fields at `at`
+    /// ([`crate::pictures::planes::cut_fields`]): on the GPU only the planes are read
+    /// back.
+    fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>>;
 
     /// Sets the cumulative kill K to 0 everywhere (at the start of dosing).
     fn reset_killed(&mut self) -> Result<()>;
@@ -132,6 +143,14 @@ impl Solver for CpuSolver {
         Ok(self.fields().clone())
     }
 
+    fn sums(&mut self, labels: &Labels) -> Result<Sums> {
+        Ok(Sums::of(self.fields(), self.class(), labels, self.params()))
+    }
+
+    fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>> {
+        Ok(crate::pictures::planes::cut_fields(self.fields(), at))
+    }
+
     fn reset_killed(&mut self) -> Result<()> {
         self.fields_mut().k.iter_mut().for_each(|k| *k = 0.0);
         Ok(())
@@ -171,14 +190,16 @@ pub trait Stepper {
 /// more than `tolerance` (or at every step when its sources follow T: CXCL12 with
 /// uptake). A chemical with `dormant[u]` (zero everywhere, no secretion: the caller
 /// knows) skips its sub-steps while its levels are 0, which leaves it exactly as
-/// stepping would. Calls `on_step(k)` after cell step k (1-based).
+/// stepping would; `dormant[u]` is cleared once it is stepped or solved with levels
+/// that are not 0 (so on return it says which chemicals are still zero everywhere).
+/// Calls `on_step(k)` after cell step k (1-based).
 pub fn advance_steps<S: Stepper + ?Sized>(
     solver: &mut S,
     seg: &Segment,
     plan: &StepPlan,
     dosing: &Dosing,
     tolerance: f64,
-    dormant: [bool; 3],
+    dormant: &mut [bool; 3],
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
     advance_steps_from(solver, seg, 0, plan, dosing, tolerance, dormant, on_step)
@@ -195,7 +216,7 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
     plan: &StepPlan,
     dosing: &Dosing,
     tolerance: f64,
-    mut dormant: [bool; 3],
+    dormant: &mut [bool; 3],
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
     let follows_t = solver.params().c_uptake != 0.0;
@@ -207,6 +228,9 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
                 let follows = which == Chemical::Cxcl12 && follows_t;
                 if solver.steady(u).is_stale(now, follows, tolerance) {
                     solver.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
+                    if now != (0.0, 0.0) {
+                        dormant[u] = false;
+                    }
                 }
             } else {
                 let n = plan.substeps[u].max(1);

@@ -965,3 +965,227 @@ fn slice_scenario_metrics_match_the_cpu_through_the_driver() {
         worst.1, worst.0
     );
 }
+
+// ---------------------------------------------------------------------------------
+// Snapshots reduced on the device (shaders/probe.wgsl)
+
+/// Labels of random regions, 50 depth bins of 10 µm (two of the kernel's 32-bin
+/// chunks) and bath faces on four sides, for random classes.
+fn random_labels(p: &Params, class: &[u8], seed: u64) -> infiltrate::probe::Labels {
+    use infiltrate::geometry::Geometry;
+    use infiltrate::readout::Regions;
+    let mut rng = Rng(seed);
+    let geometry = Geometry {
+        dims: p.dims,
+        voxel_um: p.h,
+        class: class.to_vec(),
+        distance_um: (0..class.len())
+            .map(|_| (600.0 * rng.next() - 300.0) as f32)
+            .collect(),
+    };
+    let regions = Regions {
+        d_core: 50.0,
+        d_margin: 75.0,
+        bin: 10.0,
+        profile_min: -250.0,
+        profile_max: 250.0,
+    };
+    infiltrate::probe::Labels::new(&geometry, &regions, p)
+}
+
+/// The snapshot sums the device reduces against `Sums::of` on the same (f32) fields,
+/// on 37 × 23 × 11 with random classes, fields, regions and bins, unsplit and in 3
+/// z-slabs. Every summed term is ≥ 0 here, so each device sum is within a relative
+/// (k + 9) ε₃₂ of the f64 one for a thread's share of k ≤ 4 voxels and a tree of 8
+/// levels, plus a few ulps for evaluating each term in f32: 32 ε₃₂ is asked. The
+/// maxima are exact. The split run gives the same bits (rows are added in grid order).
+#[test]
+fn snapshot_sums_on_the_device_match_the_cpu() {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    use infiltrate::probe::Sums;
+    let mut p = busy([37, 23, 11]);
+    p.bath_faces = [true, false, true, true, false, true];
+    let (class, fields) = random_state(&p, 21);
+    let labels = random_labels(&p, &class, 22);
+    assert_eq!(labels.bins, 50);
+    assert!(labels.core > 0 && labels.margin > 0 && labels.outside > 0);
+    let mut unsplit = None;
+    for slabs in [None, Some(3)] {
+        let mut g = GpuSolver::with_options(
+            &adapter(),
+            p.clone(),
+            &class,
+            Initial::Fields(&fields),
+            GpuOptions { slabs },
+        )
+        .expect("creating the GPU solver");
+        let f32_fields = g.read_fields().unwrap();
+        let want = Sums::of(&f32_fields, &class, &labels, &p);
+        let got = g.sums(&labels).unwrap();
+        let close = |what: String, a: f64, b: f64| {
+            let tol = 32.0 * EPS * b.abs() + 1e-30;
+            assert!(
+                (a - b).abs() <= tol,
+                "{slabs:?} slabs: {what}: device {a}, cpu {b} (tolerance {tol:e})"
+            );
+        };
+        for (c, (a, b)) in got.per_class.iter().zip(&want.per_class).enumerate() {
+            for (j, (x, y)) in a.iter().zip(b).enumerate() {
+                close(format!("class {c} sum {j}"), *x, *y);
+            }
+        }
+        for (j, (x, y)) in got.other.iter().zip(&want.other).enumerate() {
+            close(format!("other sum {j}"), *x, *y);
+        }
+        for (b, (x, y)) in got.profile.iter().zip(&want.profile).enumerate() {
+            close(format!("bin {b}"), *x, *y);
+        }
+        assert!(
+            want.profile.iter().all(|&t| t > 0.0),
+            "every bin holds voxels"
+        );
+        assert_eq!(got.max_abs, want.max_abs);
+        assert_eq!(got.max_negative, want.max_negative);
+        assert_eq!(got.invalid_field(), None);
+        match &unsplit {
+            None => unsplit = Some(got),
+            Some(u) => assert_eq!(&got, u, "3 z-slabs against one"),
+        }
+    }
+}
+
+/// A NaN, an infinity or a negative value shows in the device's extremes: the field
+/// that holds it is reported (37 × 23 × 11, 3 z-slabs, the bad voxels in different
+/// slabs).
+#[test]
+fn snapshot_sums_on_the_device_find_bad_values() {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    let p = busy([37, 23, 11]);
+    let (class, mut fields) = random_state(&p, 23);
+    let labels = random_labels(&p, &class, 24);
+    let n = p.voxels();
+    fields.p[n - 5] = -0.5;
+    fields.t[7] = f64::NAN;
+    fields.k[n / 2] = f64::INFINITY;
+    let mut g = GpuSolver::with_options(
+        &adapter(),
+        p.clone(),
+        &class,
+        Initial::Fields(&fields),
+        GpuOptions { slabs: Some(3) },
+    )
+    .expect("creating the GPU solver");
+    let s = g.sums(&labels).unwrap();
+    assert_eq!(s.max_negative[2], 0.5, "P's negative value");
+    assert!(s.max_abs[3].is_nan(), "T's NaN: {}", s.max_abs[3]);
+    assert_eq!(s.max_abs[5], f64::INFINITY, "K's infinity");
+    assert_eq!(s.invalid_field(), Some(2), "the first bad field is P");
+    assert_eq!(s.max_negative[0], 0.0);
+}
+
+/// The picture planes cut on the device are the planes cut on the host from the
+/// fields read back, to the bit: every axis, slices at both ends and inside, unsplit
+/// and in 3 z-slabs (a z-plane in the middle slab, projections across slabs), on
+/// 37 × 23 × 11.
+#[test]
+fn picture_planes_cut_on_the_device_match_the_host() {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    use infiltrate::pictures::planes::cut_fields;
+    use infiltrate::pictures::{Axis, Slicing};
+    let p = busy([37, 23, 11]);
+    let (class, fields) = random_state(&p, 25);
+    for slabs in [None, Some(3)] {
+        let mut g = GpuSolver::with_options(
+            &adapter(),
+            p.clone(),
+            &class,
+            Initial::Fields(&fields),
+            GpuOptions { slabs },
+        )
+        .expect("creating the GPU solver");
+        let host = g.read_fields().unwrap();
+        for (axis, slices) in [
+            (Axis::X, [0, 17, 36]),
+            (Axis::Y, [0, 11, 22]),
+            (Axis::Z, [0, 5, 10]),
+        ] {
+            for slice in slices {
+                let at = Slicing {
+                    axis,
+                    slice,
+                    dims: p.dims,
+                    voxel_um: p.h,
+                };
+                let want = cut_fields(&host, &at);
+                let got = g.planes(&at).unwrap();
+                assert_eq!(got.len(), want.len());
+                for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(a),
+                        bits(b),
+                        "{slabs:?} slabs, axis {}, slice {slice}: plane {k}",
+                        axis.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Sub-steps of a drug that is 0 everywhere are skipped until it is dosed (anti-PD-1
+/// here, dosed from 1 min), and skipping leaves the same bits as stepping: the run is
+/// compared with one that cannot skip (anti-PD-1 secreted by a class absent from the
+/// grid; the antibody enters from plasma through tumour voxels instead of vessels),
+/// 13 × 11 × 9, explicit sub-steps for every chemical.
+#[test]
+fn undosed_drug_sub_steps_are_skipped_with_the_same_bits() {
+    use infiltrate::model::VESSEL;
+    let mut p = busy([13, 11, 9]);
+    p.anti_pd1.exchange[TUMOR as usize] = 0.05;
+    let (mut class, mut fields) = random_state(&p, 31);
+    for c in class.iter_mut().filter(|c| **c == VESSEL) {
+        *c = TUMOR;
+    }
+    fields.p.iter_mut().for_each(|v| *v = 0.0);
+    let (mut plan, dosing) = busy_schedule(&p);
+    plan.quasi_steady = [false; 3];
+    let seg = Segment {
+        t0: 0.0,
+        steps: 12,
+        dt: plan.cell_dt,
+    };
+    assert!(
+        seg.dt < 1.0 && seg.t1() > 1.0,
+        "steps before and after the dose"
+    );
+    let run = |p: Params| {
+        let mut g = gpu(p, class.clone(), fields.clone());
+        g.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {}).unwrap();
+        (g.read_fields().unwrap(), g.substeps())
+    };
+    let (skipped, counts) = run(p.clone());
+    let mut stepping = p.clone();
+    stepping.anti_pd1.secretion[VESSEL as usize] = 1.0;
+    let (stepped, all) = run(stepping);
+    let per_step = u64::from(plan.substeps[2]);
+    assert_eq!(
+        all[2],
+        seg.steps * per_step,
+        "no skipping when P is secreted"
+    );
+    assert!(
+        counts[2] < all[2] && counts[2] > 0,
+        "anti-PD-1 sub-steps: {} skipping, {} stepping",
+        counts[2],
+        all[2]
+    );
+    assert_eq!(counts[..2], all[..2]);
+    assert!(skipped.p.iter().any(|&v| v > 0.0), "P was dosed");
+    for ((name, a), (_, b)) in skipped.named().into_iter().zip(stepped.named()) {
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name} differs"
+        );
+    }
+}

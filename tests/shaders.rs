@@ -3,7 +3,7 @@
 //! mirrors of the WGSL structs (`GpuParams`, `GpuChem`, `GpuStep`) against the layout
 //! naga computes.
 
-use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuSlab, GpuStep, PerClass};
+use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuStep, PerClass};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
@@ -179,6 +179,17 @@ fn host_structs_match_the_wgsl_layout() {
     let (members, size, _) = struct_layout(&module, &layouter, "Slab");
     assert_eq!(members, owned(&GpuSlab::FIELDS));
     assert_eq!(size, std::mem::size_of::<GpuSlab>());
+
+    let probe = shaders::ALL
+        .iter()
+        .find(|s| s.name == "probe.wgsl")
+        .expect("probe.wgsl is built");
+    let (module, _) = parse(probe);
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    let (members, size, _) = struct_layout(&module, &layouter, "Probe");
+    assert_eq!(members, owned(&GpuProbe::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuProbe>());
 }
 
 /// Per-class values land where the `*_of` lookups of common.wgsl read them:

@@ -292,13 +292,21 @@ impl CpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) {
-        let dormant = CHEMICALS.map(|which| {
+        let mut dormant = CHEMICALS.map(|which| {
             which != Chemical::Cxcl12
                 && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
                 && self.chem_field(which).iter().all(|&x| x == 0.0)
         });
-        let done: Result<(), std::convert::Infallible> =
-            advance_steps_from(self, seg, first, plan, dosing, tolerance, dormant, on_step);
+        let done: Result<(), std::convert::Infallible> = advance_steps_from(
+            self,
+            seg,
+            first,
+            plan,
+            dosing,
+            tolerance,
+            &mut dormant,
+            on_step,
+        );
         let Ok(()) = done;
     }
 }

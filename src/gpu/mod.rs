@@ -35,7 +35,8 @@
 //!
 //! `chem_step` / `chem_step_uptake` (chem.wgsl), `signal_step` (signal.wgsl),
 //! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
-//! quasi-steady block, read back once per block of iterations). The stencil kernels
+//! quasi-steady block, read back once per block of iterations), `probe_sums` and
+//! `probe_planes` (probe.wgsl: the snapshot sums and picture planes). The stencil kernels
 //! (chem, cell) run one thread per quad: thread (qx, y, k) steps x = 4·qx … 4·qx + 3
 //! (those < nx) of row y of the slab's own plane k, with `vec4` loads of its own and its
 //! y±1, z±1 neighbours, one class word, and scalar loads of only the two outer
@@ -47,9 +48,18 @@
 //!
 //! # Reading back
 //!
-//! Only at snapshots ([`GpuSolver::read_fields`]: slab by slab, own planes only, the
-//! padding stripped and the values widened to f64) and once per block of a quasi-steady
-//! solve (two numbers).
+//! At a snapshot, only what it needs (gpu/probe.rs, shaders/probe.wgsl): the sums of
+//! [`crate::probe::Sums`] (a row of partial sums per band of 16 rows of each plane,
+//! added on the host in f64) and the seven picture planes. Every field is read back
+//! ([`GpuSolver::read_fields`]: slab by slab, own planes only, the padding stripped and
+//! the values widened to f64) only for checkpoints, ParaView files and the message
+//! naming a bad voxel. A quasi-steady solve reads back two numbers per block.
+//!
+//! # Skipped work
+//!
+//! The host knows which drugs are 0 everywhere (from what it uploaded and what it has
+//! dosed since): their sub-steps are skipped while nothing doses them, as on the CPU,
+//! with the same bits (a sub-step of a zero field without sources leaves it 0).
 //!
 //! # Not yet
 //!
@@ -59,6 +69,7 @@
 mod adapter;
 pub mod bench;
 mod params;
+mod probe;
 pub mod shaders;
 mod state;
 pub mod steady;
@@ -67,7 +78,7 @@ pub use adapter::{
     best_gpu, by_name, describe as describe_adapter, enumerate, instance, is_gpu, required_limits,
     short_name, GpuError, INSTALL_HINT,
 };
-pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuSlab, GpuStep, PerClass};
+pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuStep, PerClass};
 
 use std::sync::mpsc;
 
@@ -226,16 +237,19 @@ pub fn plan_slabs(
 }
 
 /// Device memory the GPU solver allocates for a grid split into `slabs`: every field
-/// buffer and the classes of each slab (halos included), the read-back buffer (the
-/// largest slab's own planes) and the step entries.
+/// buffer and the classes of each slab (halos included), the snapshot labels (own
+/// planes, 4 bytes per voxel, from the first snapshot on), the read-back buffer (the
+/// largest slab's own planes) and the step entries. The snapshot's rows of sums and
+/// picture planes are left out (kilobytes to megabytes).
 pub fn device_bytes(dims: [usize; 3], slabs: &[Slab]) -> u64 {
     let plane = (padded_nx(dims[0]) * dims[1]) as u64;
     let fields: u64 = slabs
         .iter()
         .map(|s| (s.planes as u64 + 2) * plane * (4 * FIELD_BUFFERS + 1))
         .sum();
+    let labels = dims[2] as u64 * plane * 4;
     let staging = slabs.iter().map(|s| s.planes as u64).max().unwrap_or(0) * plane * 4;
-    fields + staging + (BATCH * STEP_STRIDE) as u64
+    fields + labels + staging + (BATCH * STEP_STRIDE) as u64
 }
 
 /// The global index of the first voxel of row y in buffer plane zb of a slab (plane 0
@@ -382,6 +396,22 @@ pub struct GpuSolver {
     step_bytes: Vec<u8>,
     last_submission: Option<wgpu::SubmissionIndex>,
     steady: [SteadyState; 3],
+    /// The snapshot kernels (gpu/probe.rs), built at the first snapshot.
+    probe: Option<probe::ProbeKit>,
+    /// Which of C, A, P are known to be 0 in every voxel (from the initial or written
+    /// fields, and kept while nothing doses them): [`Self::advance_from`] skips their
+    /// sub-steps while their levels are 0, as the CPU does.
+    zero: [bool; 3],
+    /// Explicit sub-steps run, per chemical.
+    substeps: [u64; 3],
+}
+
+/// Which of C, A, P an initial state holds 0 in every voxel.
+fn zero_chemicals(initial: Initial<'_>) -> [bool; 3] {
+    std::array::from_fn(|u| match initial {
+        Initial::Fields(f) => f.named()[u].1.iter().all(|&x| x == 0.0),
+        Initial::PerClass(table) => table[u].iter().all(|&x| x == 0.0),
+    })
 }
 
 /// Bytes between step entries as requested of the device (the downlevel default of
@@ -882,6 +912,9 @@ impl GpuSolver {
             step_bytes: vec![0; BATCH * stride],
             last_submission: None,
             steady: Default::default(),
+            probe: None,
+            zero: zero_chemicals(initial),
+            substeps: [0; 3],
         })
     }
 
@@ -898,6 +931,11 @@ impl GpuSolver {
         &self.slabs
     }
 
+    /// Explicit sub-steps run so far, per chemical (C, A, P); skipped ones not counted.
+    pub fn substeps(&self) -> [u64; 3] {
+        self.substeps
+    }
+
     /// Steady solves and their total iterations so far, per chemical (C, A, P).
     pub fn steady_counts(&self) -> [(u64, u64); 3] {
         self.steady.map(|s| (s.solves, s.iterations))
@@ -907,6 +945,7 @@ impl GpuSolver {
     /// [`crate::cpu::CpuSolver::chem_step`]). Recorded, and run with the next batch:
     /// at the latest when fields are read.
     pub fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
+        self.substeps[chem_index(which)] += 1;
         self.push(Op::Chem {
             which: chem_index(which),
             dt,
@@ -1191,8 +1230,9 @@ impl GpuSolver {
     /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, ordered by [`crate::solver::advance_steps`]
     /// exactly as the CPU's, batched into submissions of up to [`BATCH`] dispatches.
     /// `on_step(k)` is called once cell step k is encoded (for progress: the device runs
-    /// at most one batch behind). No sub-step is skipped: the host does not know which
-    /// fields are zero.
+    /// at most one batch behind). Sub-steps of a drug that is 0 everywhere (the host
+    /// knows from what it uploaded and what it dosed since) are skipped while nothing
+    /// doses it, as on the CPU.
     pub fn advance(
         &mut self,
         seg: &Segment,
@@ -1299,6 +1339,14 @@ impl Stepper for GpuSolver {
 impl crate::solver::Solver for GpuSolver {
     fn read_fields(&mut self) -> crate::Result<Fields> {
         Ok(GpuSolver::read_fields(self)?)
+    }
+
+    fn sums(&mut self, labels: &crate::probe::Labels) -> crate::Result<crate::probe::Sums> {
+        Ok(GpuSolver::sums(self, labels)?)
+    }
+
+    fn planes(&mut self, at: &crate::pictures::Slicing) -> crate::Result<Vec<Vec<f32>>> {
+        Ok(GpuSolver::planes(self, at)?)
     }
 
     fn reset_killed(&mut self) -> crate::Result<()> {

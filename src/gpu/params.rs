@@ -220,3 +220,40 @@ impl GpuSlab {
         ]
     };
 }
+
+/// What the snapshot kernels of shaders/probe.wgsl need beyond the parameters: the
+/// profile's bins, the bands of the sums, and the picture plane.
+// Keep in sync with `struct Probe` in shaders/probe.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub struct GpuProbe {
+    /// Depth bins of the profile.
+    pub bins: u32,
+    /// Bands of rows per plane, one workgroup each.
+    pub bands: u32,
+    /// The picture plane: perpendicular to axis 0 (x), 1 (y) or 2 (z) at voxel `slice`,
+    /// `w` × `h` pixels.
+    pub axis: u32,
+    pub slice: u32,
+    pub w: u32,
+    pub h: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+}
+
+impl GpuProbe {
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 8] = {
+        use std::mem::offset_of;
+        [
+            ("bins", offset_of!(GpuProbe, bins)),
+            ("bands", offset_of!(GpuProbe, bands)),
+            ("axis", offset_of!(GpuProbe, axis)),
+            ("slice", offset_of!(GpuProbe, slice)),
+            ("w", offset_of!(GpuProbe, w)),
+            ("h", offset_of!(GpuProbe, h)),
+            ("pad0", offset_of!(GpuProbe, pad0)),
+            ("pad1", offset_of!(GpuProbe, pad1)),
+        ]
+    };
+}

@@ -22,6 +22,9 @@ pub const CELL: &str = kernel!("cell.wgsl");
 /// The convergence measure of a quasi-steady solve: entry point `block_change`.
 pub const REDUCE: &str = kernel!("reduce.wgsl");
 
+/// The snapshot sums and picture planes: entry points `probe_sums`, `probe_planes`.
+pub const PROBE: &str = kernel!("probe.wgsl");
+
 /// The bench's yardstick, a vec4 copy: entry point `copy_vec4`.
 pub const COPY: &str = kernel!("copy.wgsl");
 
@@ -34,7 +37,7 @@ pub struct Shader {
 }
 
 /// Every shader the solver builds, with the entry points it uses.
-pub const ALL: [Shader; 5] = [
+pub const ALL: [Shader; 6] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
@@ -54,6 +57,11 @@ pub const ALL: [Shader; 5] = [
         name: "reduce.wgsl",
         source: REDUCE,
         entry_points: &["block_change"],
+    },
+    Shader {
+        name: "probe.wgsl",
+        source: PROBE,
+        entry_points: &["probe_sums", "probe_planes"],
     },
     Shader {
         name: "copy.wgsl",

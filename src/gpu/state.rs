@@ -38,6 +38,7 @@ impl GpuSolver {
                     .write_buffer(b.current(k, self.cur), 0, bytemuck::cast_slice(&values));
             }
         }
+        self.zero = super::zero_chemicals(super::Initial::Fields(fields));
         // The writes take effect before the next submission, in queue order.
         self.queue.submit([]);
         Ok(())
@@ -54,9 +55,27 @@ impl GpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) -> Result<(), GpuError> {
-        advance_steps_from(
-            self, seg, first, plan, dosing, tolerance, [false; 3], on_step,
-        )?;
+        let mut dormant: [bool; 3] = std::array::from_fn(|u| {
+            let which = crate::model::CHEMICALS[u];
+            which != crate::scenario::Chemical::Cxcl12
+                && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
+                && self.zero[u]
+        });
+        let done = advance_steps_from(
+            self,
+            seg,
+            first,
+            plan,
+            dosing,
+            tolerance,
+            &mut dormant,
+            on_step,
+        );
+        // A chemical stepped with levels (or secreting) may no longer be 0.
+        for (z, d) in self.zero.iter_mut().zip(dormant) {
+            *z &= d;
+        }
+        done?;
         self.flush();
         Ok(())
     }

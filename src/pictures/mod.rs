@@ -19,6 +19,7 @@ use crate::geometry::Geometry;
 use crate::model::Fields;
 use crate::output::write_atomic;
 use crate::scenario::{Output, PlaneAxis};
+use crate::solver::Solver;
 
 pub use planes::{Axis, Planes, Slicing};
 pub use render::{render_run, Ranges};
@@ -198,9 +199,17 @@ impl<'a> Pictures<'a> {
         }
     }
 
-    /// Stores the planes of snapshot `index` at `t_min` and draws its frames (in the
-    /// ranges seen so far); writes its `.vti` file if one is due.
-    pub fn snapshot(&mut self, fields: &Fields, t_min: f64, index: usize) -> Result<()> {
+    /// Stores the planes of snapshot `index` at `t_min`, cut by `solver` (on the GPU
+    /// only the planes are read back), and draws its frames (in the ranges seen so far);
+    /// writes its `.vti` file if one is due, from `fields`, read from the solver into it
+    /// if still `None` (so that the caller can reuse them).
+    pub fn snapshot(
+        &mut self,
+        solver: &mut dyn Solver,
+        fields: &mut Option<Fields>,
+        t_min: f64,
+        index: usize,
+    ) -> Result<()> {
         if self.pictures {
             let at = Slicing {
                 axis: self.axis,
@@ -208,7 +217,11 @@ impl<'a> Pictures<'a> {
                 dims: self.dims,
                 voxel_um: self.voxel_um,
             };
-            let p = Planes::cut(fields, self.class, &at, index, t_min);
+            let cut = match fields {
+                Some(f) => planes::cut_fields(f, &at),
+                None => solver.planes(&at)?,
+            };
+            let p = Planes::assemble(cut, self.class, &at, index, t_min);
             let pic = self.run_dir.join("pictures");
             let dir = pic.join("planes");
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -223,7 +236,12 @@ impl<'a> Pictures<'a> {
             render::write_frames(&pic, &p, &ranges)?;
         }
         if self.vti_at.get(index).copied().unwrap_or(false) {
-            self.write_vti(fields, t_min, index)?;
+            if fields.is_none() {
+                *fields = Some(solver.read_fields()?);
+            }
+            if let Some(f) = fields {
+                self.write_vti(f, t_min, index)?;
+            }
         }
         Ok(())
     }

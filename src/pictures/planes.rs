@@ -93,6 +93,59 @@ pub struct Slicing {
     pub voxel_um: f64,
 }
 
+impl Slicing {
+    /// The plane's (width, height): voxels along its horizontal and vertical axes.
+    pub fn size(&self) -> (usize, usize) {
+        let (u, v) = self.axis.in_plane();
+        (self.dims[u], self.dims[v])
+    }
+
+    /// The grid index of pixel (i, j) of the plane at voxel `k` along the axis.
+    pub fn voxel(&self, i: usize, j: usize, k: usize) -> usize {
+        let (u, v) = self.axis.in_plane();
+        let mut p = [0; 3];
+        p[u] = i;
+        p[v] = j;
+        p[self.axis.dim()] = k;
+        p[0] + self.dims[0] * (p[1] + self.dims[1] * p[2])
+    }
+
+    /// The plane of the values `f(voxel index)`, row-major, horizontal axis fastest.
+    pub fn plane(&self, f: impl Fn(usize) -> f32) -> Vec<f32> {
+        let (w, h) = self.size();
+        (0..h)
+            .flat_map(|j| (0..w).map(move |i| (i, j)))
+            .map(|(i, j)| f(self.voxel(i, j, self.slice)))
+            .collect()
+    }
+}
+
+/// Planes a solver cuts from its fields: C, A, P, T, N, K at the slice and the maximum
+/// of T along the axis (the first seven of [`PLANES`]).
+pub const FIELD_PLANES: usize = 7;
+
+/// The [`FIELD_PLANES`] of f64 fields, rounded to f32.
+pub fn cut_fields(fields: &Fields, at: &Slicing) -> Vec<Vec<f32>> {
+    let (w, h) = at.size();
+    let n = at.dims[at.axis.dim()];
+    let mut mip = vec![0f32; w * h];
+    for j in 0..h {
+        for i in 0..w {
+            let best = (0..n)
+                .map(|k| fields.t[at.voxel(i, j, k)])
+                .fold(f64::NEG_INFINITY, f64::max);
+            mip[i + w * j] = best as f32;
+        }
+    }
+    let named = fields.named();
+    let mut out: Vec<Vec<f32>> = named[..6]
+        .iter()
+        .map(|(_, f)| at.plane(|i| f[i] as f32))
+        .collect();
+    out.push(mip);
+    out
+}
+
 /// One snapshot's planes, read back.
 #[derive(Debug, Clone)]
 pub struct Planes {
@@ -113,67 +166,35 @@ impl Planes {
 
     /// Cuts the planes of snapshot `index` at `time_min` from the fields.
     pub fn cut(fields: &Fields, class: &[u8], at: &Slicing, index: usize, time_min: f64) -> Planes {
-        let Slicing {
-            axis,
-            slice,
-            dims,
-            voxel_um,
-        } = *at;
-        let (u, v) = axis.in_plane();
-        let (w, h) = (dims[u], dims[v]);
-        let a = axis.dim();
-        let at = |p: [usize; 3]| p[0] + dims[0] * (p[1] + dims[1] * p[2]);
-        let plane = |f: &dyn Fn(usize) -> f64| -> Vec<f32> {
-            let mut out = Vec::with_capacity(w * h);
-            for j in 0..h {
-                for i in 0..w {
-                    let mut p = [0; 3];
-                    p[u] = i;
-                    p[v] = j;
-                    p[a] = slice;
-                    out.push(f(at(p)) as f32);
-                }
-            }
-            out
-        };
-        let mut mip = vec![0f32; w * h];
-        for j in 0..h {
-            for i in 0..w {
-                let mut best = f64::NEG_INFINITY;
-                for k in 0..dims[a] {
-                    let mut p = [0; 3];
-                    p[u] = i;
-                    p[v] = j;
-                    p[a] = k;
-                    best = best.max(fields.t[at(p)]);
-                }
-                mip[i + w * j] = best as f32;
-            }
-        }
-        let data = vec![
-            plane(&|i| fields.c[i]),
-            plane(&|i| fields.a[i]),
-            plane(&|i| fields.p[i]),
-            plane(&|i| fields.t[i]),
-            plane(&|i| fields.n[i]),
-            plane(&|i| fields.k[i]),
-            mip,
-            plane(&|i| class[i] as f64),
-        ];
+        Planes::assemble(cut_fields(fields, at), class, at, index, time_min)
+    }
+
+    /// The planes of snapshot `index` at `time_min` from the field planes a solver cut
+    /// ([`cut_fields`] or the GPU's) and the tissue classes.
+    pub fn assemble(
+        mut field_planes: Vec<Vec<f32>>,
+        class: &[u8],
+        at: &Slicing,
+        index: usize,
+        time_min: f64,
+    ) -> Planes {
+        let (w, h) = at.size();
+        debug_assert_eq!(field_planes.len(), FIELD_PLANES);
+        field_planes.push(at.plane(|i| f32::from(class[i])));
         Planes {
             header: PlaneHeader {
                 version: 1,
                 index,
                 time_min,
-                axis,
-                slice,
-                dims,
-                voxel_um,
+                axis: at.axis,
+                slice: at.slice,
+                dims: at.dims,
+                voxel_um: at.voxel_um,
                 width: w,
                 height: h,
                 planes: PLANES.iter().map(|s| s.to_string()).collect(),
             },
-            data,
+            data: field_planes,
         }
     }
 
