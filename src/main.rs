@@ -62,6 +62,12 @@ enum Command {
         /// The results do not depend on it.
         #[arg(long, value_name = "N")]
         slabs: Option<usize>,
+        /// GPU solver: plan for this much device memory, in GiB (a share of a GPU that
+        /// others use too); a grid that needs more is refused before anything is
+        /// allocated, naming the largest that fits. Default: the adapter's device-local
+        /// memory where wgpu's Vulkan backend reports it.
+        #[arg(long, value_name = "GIB", value_parser = positive_gib)]
+        gpu_memory: Option<u64>,
         #[command(flatten)]
         pictures: PictureArgs,
     },
@@ -218,6 +224,16 @@ fn positive_time_arg(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--gpu-memory`: GiB, a number > 0, to bytes.
+fn positive_gib(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(g) if g.is_finite() && g > 0.0 => Ok((g * (1u64 << 30) as f64) as u64),
+        _ => Err(format!(
+            "`{s}`: write the device memory in GiB as a number > 0 (e.g. 40 or 0.5)"
+        )),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
@@ -325,6 +341,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             checkpoint_every,
             quiet,
             slabs,
+            gpu_memory,
             pictures,
         } => {
             let mut prep = run::prepare(&scenario, clock.into())?;
@@ -348,7 +365,10 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 adapter,
                 force,
                 progress: !quiet,
-                gpu: infiltrate::gpu::GpuOptions { slabs },
+                gpu: infiltrate::gpu::GpuOptions {
+                    slabs,
+                    memory: gpu_memory,
+                },
             };
             let checkpointing = run::Checkpointing {
                 every_min: checkpoint_every,

@@ -218,3 +218,32 @@ fn gpu_runs_repeat_to_the_byte() {
     let vk = ["--backend", "vulkan"];
     assert_eq!(outputs(&scenario, &[], &vk), outputs(&scenario, &[], &vk));
 }
+
+/// `--gpu-memory` below what the grid needs: the run is refused before stepping, with
+/// the memory needed, the memory given and the largest grid that fits, and nothing is
+/// written. A bad value names what to write.
+#[test]
+fn a_grid_beyond_the_gpu_memory_is_refused_with_the_largest_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args(["run", "--quiet", "--backend", "vulkan", "--gpu-memory", "0.001"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    for want in ["device memory", "1073741 bytes", "largest grid of this shape", "³"] {
+        assert!(t.contains(want), "`{want}` missing from: {t}");
+    }
+    assert!(!out.join("metrics.csv").exists());
+    let o = bin()
+        .args(["run", "--gpu-memory", "lots"])
+        .arg(root().join("scenarios/quick.toml"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("in GiB as a number"), "{}", text(&o));
+}

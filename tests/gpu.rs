@@ -218,9 +218,16 @@ fn grids_beyond_one_binding_are_split_into_z_slabs() {
     ] {
         assert!(err.contains(want), "`{want}` missing in: {err}");
     }
-    let err = check_grid(&a, [37, 23, 11], GpuOptions { slabs: Some(12) })
-        .expect_err("12 slabs of 11 planes")
-        .to_string();
+    let err = check_grid(
+        &a,
+        [37, 23, 11],
+        GpuOptions {
+            slabs: Some(12),
+            ..Default::default()
+        },
+    )
+    .expect_err("12 slabs of 11 planes")
+    .to_string();
     assert!(
         err.contains("12 z-slabs asked for a grid of 11 z-planes"),
         "{err}"
@@ -259,7 +266,10 @@ fn slab_split_runs_match_the_unsplit_run_to_the_bit() {
             p.clone(),
             &class,
             Initial::Fields(&fields),
-            GpuOptions { slabs },
+            GpuOptions {
+                slabs,
+                ..Default::default()
+            },
         )
         .expect("creating the GPU solver");
         if let Some(n) = slabs {
@@ -321,7 +331,10 @@ fn initial_state_per_class_uploads_as_the_expanded_fields() {
             p.clone(),
             &class,
             Initial::PerClass(&table),
-            GpuOptions { slabs },
+            GpuOptions {
+                slabs,
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(g.read_fields().unwrap(), want, "{slabs:?} slabs");
@@ -1016,7 +1029,10 @@ fn snapshot_sums_on_the_device_match_the_cpu() {
             p.clone(),
             &class,
             Initial::Fields(&fields),
-            GpuOptions { slabs },
+            GpuOptions {
+                slabs,
+                ..Default::default()
+            },
         )
         .expect("creating the GPU solver");
         let f32_fields = g.read_fields().unwrap();
@@ -1072,7 +1088,10 @@ fn snapshot_sums_on_the_device_find_bad_values() {
         p.clone(),
         &class,
         Initial::Fields(&fields),
-        GpuOptions { slabs: Some(3) },
+        GpuOptions {
+            slabs: Some(3),
+            ..Default::default()
+        },
     )
     .expect("creating the GPU solver");
     let s = g.sums(&labels).unwrap();
@@ -1100,7 +1119,10 @@ fn picture_planes_cut_on_the_device_match_the_host() {
             p.clone(),
             &class,
             Initial::Fields(&fields),
-            GpuOptions { slabs },
+            GpuOptions {
+                slabs,
+                ..Default::default()
+            },
         )
         .expect("creating the GPU solver");
         let host = g.read_fields().unwrap();
@@ -1188,4 +1210,61 @@ fn undosed_drug_sub_steps_are_skipped_with_the_same_bits() {
             "{name} differs"
         );
     }
+}
+
+/// A grid that needs more device memory than there is (here: `GpuOptions::memory`, as
+/// `--gpu-memory` sets it) is refused before anything is allocated, naming the memory
+/// needed, the memory there is and the largest grids that fit; the largest grids
+/// reported do fit, and one voxel more on every side of the cube does not.
+#[test]
+fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
+    use infiltrate::gpu::{device_bytes, largest_fitting, plan_slabs, plane_bytes, GpuOptions};
+    use infiltrate::gpu::{Initial, REFERENCE_BINDING};
+    let p = busy([37, 23, 11]);
+    let (class, fields) = random_state(&p, 41);
+    let a = adapter();
+    let binding = a
+        .limits()
+        .max_storage_buffer_binding_size
+        .min(a.limits().max_buffer_size);
+    let one = plan_slabs(11, plane_bytes(p.dims), binding, None).unwrap();
+    let needed = device_bytes(p.dims, &one);
+    let with = |memory: u64| {
+        GpuSolver::with_options(
+            &a,
+            p.clone(),
+            &class,
+            Initial::Fields(&fields),
+            GpuOptions {
+                slabs: None,
+                memory: Some(memory),
+            },
+        )
+    };
+    assert!(with(needed).is_ok(), "exactly the memory needed");
+    let err = match with(needed - 1) {
+        Ok(_) => panic!("a grid beyond the device memory was accepted"),
+        Err(e) => e.to_string(),
+    };
+    eprintln!("{err}");
+    let ([x, y, z], n) = largest_fitting(p.dims, needed - 1, binding).unwrap();
+    for want in [
+        "device memory".to_string(),
+        format!("{needed} bytes"),
+        format!("{} bytes", needed - 1),
+        format!("{x} × {y} × {z}"),
+        format!("{n}³"),
+    ] {
+        assert!(err.contains(&want), "`{want}` missing from: {err}");
+    }
+    // The largest grids fit and are near the limit.
+    let bytes =
+        |d: [usize; 3]| device_bytes(d, &plan_slabs(d[2], plane_bytes(d), binding, None).unwrap());
+    assert!(bytes([x, y, z]) < needed && bytes([n, n, n]) < needed);
+    assert!(bytes([n + 1, n + 1, n + 1]) >= needed);
+    assert!([x, y, z] != p.dims && x >= 30 && z >= 8, "{x} × {y} × {z}");
+    // 1024³ on an 80 GB card (the reference binding of 2 GiB): it fits.
+    let big = [1024; 3];
+    let slabs = plan_slabs(1024, plane_bytes(big), REFERENCE_BINDING, None).unwrap();
+    assert!(device_bytes(big, &slabs) < 80_000_000_000);
 }

@@ -106,6 +106,38 @@ fn driver(info: &wgpu::AdapterInfo) -> String {
     }
 }
 
+/// The device memory of an adapter: the largest device-local memory heap, in bytes
+/// (Vulkan only: wgpu does not report memory; `None` on other backends). On a
+/// software adapter (lavapipe) the heap is the host's memory.
+pub fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    #[cfg(any(windows, all(unix, not(any(target_os = "macos", target_os = "ios")))))]
+    {
+        if adapter.get_info().backend != wgpu::Backend::Vulkan {
+            return None;
+        }
+        // SAFETY: only reads the physical device's memory properties through the
+        // instance wgpu-hal keeps alive with the adapter; nothing is created or
+        // destroyed.
+        let hal = unsafe { adapter.as_hal::<wgpu::hal::api::Vulkan>() }?;
+        let props = unsafe {
+            hal.shared_instance()
+                .raw_instance()
+                .get_physical_device_memory_properties(hal.raw_physical_device())
+        };
+        let heaps = &props.memory_heaps[..props.memory_heap_count as usize];
+        heaps
+            .iter()
+            .filter(|h| h.flags.contains(ash::vk::MemoryHeapFlags::DEVICE_LOCAL))
+            .map(|h| h.size)
+            .max()
+    }
+    #[cfg(not(any(windows, all(unix, not(any(target_os = "macos", target_os = "ios"))))))]
+    {
+        let _ = adapter;
+        None
+    }
+}
+
 /// A few lines describing an adapter for `infiltrate adapters`: name, backend, device
 /// type, driver, and the limits that decide which grids fit.
 pub fn describe(index: usize, adapter: &wgpu::Adapter) -> String {
@@ -118,6 +150,18 @@ pub fn describe(index: usize, adapter: &wgpu::Adapter) -> String {
     let _ = writeln!(s, "    backend      {:?}", info.backend);
     let _ = writeln!(s, "    device type  {:?}", info.device_type);
     let _ = writeln!(s, "    driver       {}", driver(&info));
+    match device_memory(adapter) {
+        Some(m) => {
+            let _ = writeln!(
+                s,
+                "    device memory                        {m} ({}, the largest device-local heap)",
+                mib(m)
+            );
+        }
+        None => {
+            let _ = writeln!(s, "    device memory                        not reported");
+        }
+    }
     let _ = writeln!(
         s,
         "    max_buffer_size                      {} ({})",

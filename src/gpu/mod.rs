@@ -75,8 +75,8 @@ mod state;
 pub mod steady;
 
 pub use adapter::{
-    best_gpu, by_name, describe as describe_adapter, enumerate, instance, is_gpu, required_limits,
-    short_name, GpuError, INSTALL_HINT,
+    best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance, is_gpu,
+    required_limits, short_name, GpuError, INSTALL_HINT,
 };
 pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuStep, PerClass};
 
@@ -135,6 +135,10 @@ pub struct GpuOptions {
     /// Split each field into this many z-slabs; `None`: as few as the adapter's
     /// storage-binding and buffer limits allow.
     pub slabs: Option<usize>,
+    /// Device memory to plan for, bytes (a share of a GPU others use too); `None`: the
+    /// adapter's ([`device_memory`]) where known. A grid that needs more
+    /// ([`device_bytes`]) is refused before anything is allocated.
+    pub memory: Option<u64>,
 }
 
 /// The state a solver starts from.
@@ -250,6 +254,83 @@ pub fn device_bytes(dims: [usize; 3], slabs: &[Slab]) -> u64 {
     let labels = dims[2] as u64 * plane * 4;
     let staging = slabs.iter().map(|s| s.planes as u64).max().unwrap_or(0) * plane * 4;
     fields + labels + staging + (BATCH * STEP_STRIDE) as u64
+}
+
+/// The device memory of a grid laid out in as few z-slabs as a storage binding of
+/// `binding` bytes allows (`None`: a plane does not fit one binding).
+fn fitted_bytes(dims: [usize; 3], binding: u64) -> Option<u64> {
+    plan_slabs(dims[2], plane_bytes(dims), binding, None)
+        .ok()
+        .map(|slabs| device_bytes(dims, &slabs))
+}
+
+/// The largest grids within `memory` bytes of device memory, with storage bindings of
+/// `binding` bytes: the grid `dims` scaled down evenly (each side at least 1), and the
+/// largest cube. `None` where not even one voxel fits.
+pub fn largest_fitting(dims: [usize; 3], memory: u64, binding: u64) -> Option<([usize; 3], usize)> {
+    let fits = |d: [usize; 3]| fitted_bytes(d, binding).is_some_and(|b| b <= memory);
+    let scaled = |f: f64| dims.map(|n| ((n as f64 * f).floor() as usize).max(1));
+    if !fits([1, 1, 1]) {
+        return None;
+    }
+    // Bisection on the scale factor: fits(scaled(lo)) holds, fits(scaled(hi)) not.
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if fits(scaled(mid)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let shape = scaled(lo);
+    // The cube: bisection on the side.
+    let (mut a, mut b) = (1usize, 1usize << 16);
+    while a + 1 < b {
+        let m = (a + b) / 2;
+        if fits([m, m, m]) {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    Some((shape, a))
+}
+
+/// Refuses a grid whose device memory exceeds `memory` bytes, naming what it needs, the
+/// memory, and the largest grids that fit.
+fn check_memory(
+    info: &wgpu::AdapterInfo,
+    dims: [usize; 3],
+    slabs: &[Slab],
+    memory: u64,
+    binding: u64,
+) -> Result<(), GpuError> {
+    let needed = device_bytes(dims, slabs);
+    if needed <= memory {
+        return Ok(());
+    }
+    let show = |b: u64| format!("{b} bytes ({})", crate::run::human_bytes(b as f64));
+    let [nx, ny, nz] = dims;
+    let voxels = (nx * ny * nz) as f64;
+    let largest = match largest_fitting(dims, memory, binding) {
+        Some(([a, b, c], n)) => {
+            format!("the largest grid of this shape that fits is {a} × {b} × {c} (a cube: {n}³)")
+        }
+        None => "not even one voxel fits".to_string(),
+    };
+    Err(GpuError::Limit {
+        limit: "device memory".into(),
+        needed: show(needed),
+        allowed: show(memory),
+        adapter: info.name.clone(),
+        note: format!(
+            " for {nx} × {ny} × {nz} in {} z-slab(s), about {:.0} bytes per voxel; {largest}; \
+             use a coarser grid or --backend cpu",
+            slabs.len(),
+            needed as f64 / voxels
+        ),
+    })
 }
 
 /// The global index of the first voxel of row y in buffer plane zb of a slab (plane 0
@@ -624,6 +705,14 @@ impl GpuSolver {
         let [qx, qy, _] = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;
         let (limits, slabs) = check_grid(adapter, params.dims, options)?;
+        if let Some(memory) = options.memory.or_else(|| device_memory(adapter)) {
+            // Slabs as `check_grid` plans them without a forced count.
+            let allowed = adapter.limits();
+            let binding = allowed
+                .max_storage_buffer_binding_size
+                .min(allowed.max_buffer_size);
+            check_memory(&info, params.dims, &slabs, memory, binding)?;
+        }
         let device_err = |message: String| GpuError::Device {
             adapter: info.name.clone(),
             message,
