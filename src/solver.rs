@@ -252,6 +252,18 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
     Ok(())
 }
 
+/// Which chemicals (C, A, P) may skip sub-steps while undosed ([`advance_steps`]):
+/// the drugs that nothing secretes and that are 0 in every voxel (`zero`, which the
+/// caller knows: the CPU by looking, the GPU by what it uploaded and dosed since).
+pub fn dormant(params: &Params, zero: [bool; 3]) -> [bool; 3] {
+    std::array::from_fn(|u| {
+        let which = CHEMICALS[u];
+        which != Chemical::Cxcl12
+            && params.chem(which).secretion.iter().all(|&x| x == 0.0)
+            && zero[u]
+    })
+}
+
 /// The (plasma, bath) levels a chemical sees at time `t` (min): the dosing schedule's
 /// for the drugs, (0, `params.c_bath`) for CXCL12. Both backends take levels here.
 pub fn levels(params: &Params, dosing: &Dosing, which: Chemical, t: f64) -> (f64, f64) {

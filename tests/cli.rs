@@ -227,7 +227,14 @@ fn a_grid_beyond_the_gpu_memory_is_refused_with_the_largest_that_fits() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = bin()
-        .args(["run", "--quiet", "--backend", "vulkan", "--gpu-memory", "0.001"])
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "vulkan",
+            "--gpu-memory",
+            "0.001",
+        ])
         .arg(root().join("scenarios/quick.toml"))
         .arg("--out")
         .arg(&out)
@@ -235,7 +242,12 @@ fn a_grid_beyond_the_gpu_memory_is_refused_with_the_largest_that_fits() {
         .unwrap();
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
-    for want in ["device memory", "1073741 bytes", "largest grid of this shape", "³"] {
+    for want in [
+        "device memory",
+        "1073741 bytes",
+        "largest grid of this shape",
+        "³",
+    ] {
         assert!(t.contains(want), "`{want}` missing from: {t}");
     }
     assert!(!out.join("metrics.csv").exists());

@@ -51,6 +51,23 @@ fn gpu(p: Params, class: Vec<u8>, fields: Fields) -> GpuSolver {
     GpuSolver::new(&adapter(), p, class, fields).expect("creating the GPU solver")
 }
 
+/// The GPU solver split into `slabs` z-slabs (`None`: as few as fit).
+fn gpu_in_slabs(p: &Params, class: &[u8], fields: &Fields, slabs: Option<usize>) -> GpuSolver {
+    use infiltrate::gpu::{GpuOptions, Initial};
+    let options = GpuOptions {
+        slabs,
+        ..Default::default()
+    };
+    GpuSolver::with_options(
+        &adapter(),
+        p.clone(),
+        class,
+        Initial::Fields(fields),
+        options,
+    )
+    .expect("creating the GPU solver")
+}
+
 /// Both solvers on the same parameters, classes and fields.
 fn twins(p: Params, class: Vec<u8>, fields: Fields) -> (CpuSolver, GpuSolver) {
     (
@@ -250,7 +267,6 @@ fn grids_beyond_one_binding_are_split_into_z_slabs() {
 /// the same to the bit (tolerance: none).
 #[test]
 fn slab_split_runs_match_the_unsplit_run_to_the_bit() {
-    use infiltrate::gpu::{GpuOptions, Initial};
     let p = busy([13, 11, 9]);
     let (class, fields) = random_state(&p, 11);
     let (mut plan, dosing) = busy_schedule(&p);
@@ -261,17 +277,7 @@ fn slab_split_runs_match_the_unsplit_run_to_the_bit() {
         dt: plan.cell_dt,
     };
     let run = |slabs: Option<usize>| {
-        let mut g = GpuSolver::with_options(
-            &adapter(),
-            p.clone(),
-            &class,
-            Initial::Fields(&fields),
-            GpuOptions {
-                slabs,
-                ..Default::default()
-            },
-        )
-        .expect("creating the GPU solver");
+        let mut g = gpu_in_slabs(&p, &class, &fields, slabs);
         if let Some(n) = slabs {
             assert_eq!(g.slabs().len(), n);
         }
@@ -1014,7 +1020,6 @@ fn random_labels(p: &Params, class: &[u8], seed: u64) -> infiltrate::probe::Labe
 /// maxima are exact. The split run gives the same bits (rows are added in grid order).
 #[test]
 fn snapshot_sums_on_the_device_match_the_cpu() {
-    use infiltrate::gpu::{GpuOptions, Initial};
     use infiltrate::probe::Sums;
     let mut p = busy([37, 23, 11]);
     p.bath_faces = [true, false, true, true, false, true];
@@ -1024,17 +1029,7 @@ fn snapshot_sums_on_the_device_match_the_cpu() {
     assert!(labels.core > 0 && labels.margin > 0 && labels.outside > 0);
     let mut unsplit = None;
     for slabs in [None, Some(3)] {
-        let mut g = GpuSolver::with_options(
-            &adapter(),
-            p.clone(),
-            &class,
-            Initial::Fields(&fields),
-            GpuOptions {
-                slabs,
-                ..Default::default()
-            },
-        )
-        .expect("creating the GPU solver");
+        let mut g = gpu_in_slabs(&p, &class, &fields, slabs);
         let f32_fields = g.read_fields().unwrap();
         let want = Sums::of(&f32_fields, &class, &labels, &p);
         let got = g.sums(&labels).unwrap();
@@ -1075,7 +1070,6 @@ fn snapshot_sums_on_the_device_match_the_cpu() {
 /// slabs).
 #[test]
 fn snapshot_sums_on_the_device_find_bad_values() {
-    use infiltrate::gpu::{GpuOptions, Initial};
     let p = busy([37, 23, 11]);
     let (class, mut fields) = random_state(&p, 23);
     let labels = random_labels(&p, &class, 24);
@@ -1083,17 +1077,7 @@ fn snapshot_sums_on_the_device_find_bad_values() {
     fields.p[n - 5] = -0.5;
     fields.t[7] = f64::NAN;
     fields.k[n / 2] = f64::INFINITY;
-    let mut g = GpuSolver::with_options(
-        &adapter(),
-        p.clone(),
-        &class,
-        Initial::Fields(&fields),
-        GpuOptions {
-            slabs: Some(3),
-            ..Default::default()
-        },
-    )
-    .expect("creating the GPU solver");
+    let mut g = gpu_in_slabs(&p, &class, &fields, Some(3));
     let s = g.sums(&labels).unwrap();
     assert_eq!(s.max_negative[2], 0.5, "P's negative value");
     assert!(s.max_abs[3].is_nan(), "T's NaN: {}", s.max_abs[3]);
@@ -1108,23 +1092,12 @@ fn snapshot_sums_on_the_device_find_bad_values() {
 /// 37 × 23 × 11.
 #[test]
 fn picture_planes_cut_on_the_device_match_the_host() {
-    use infiltrate::gpu::{GpuOptions, Initial};
     use infiltrate::pictures::planes::cut_fields;
     use infiltrate::pictures::{Axis, Slicing};
     let p = busy([37, 23, 11]);
     let (class, fields) = random_state(&p, 25);
     for slabs in [None, Some(3)] {
-        let mut g = GpuSolver::with_options(
-            &adapter(),
-            p.clone(),
-            &class,
-            Initial::Fields(&fields),
-            GpuOptions {
-                slabs,
-                ..Default::default()
-            },
-        )
-        .expect("creating the GPU solver");
+        let mut g = gpu_in_slabs(&p, &class, &fields, slabs);
         let host = g.read_fields().unwrap();
         for (axis, slices) in [
             (Axis::X, [0, 17, 36]),

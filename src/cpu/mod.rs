@@ -292,11 +292,8 @@ impl CpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) {
-        let mut dormant = CHEMICALS.map(|which| {
-            which != Chemical::Cxcl12
-                && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
-                && self.chem_field(which).iter().all(|&x| x == 0.0)
-        });
+        let zero = CHEMICALS.map(|which| self.chem_field(which).iter().all(|&x| x == 0.0));
+        let mut dormant = crate::solver::dormant(&self.params, zero);
         let done: Result<(), std::convert::Infallible> = advance_steps_from(
             self,
             seg,

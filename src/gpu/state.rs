@@ -55,12 +55,7 @@ impl GpuSolver {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) -> Result<(), GpuError> {
-        let mut dormant: [bool; 3] = std::array::from_fn(|u| {
-            let which = crate::model::CHEMICALS[u];
-            which != crate::scenario::Chemical::Cxcl12
-                && self.params.chem(which).secretion.iter().all(|&x| x == 0.0)
-                && self.zero[u]
-        });
+        let mut dormant = crate::solver::dormant(&self.params, self.zero);
         let done = advance_steps_from(
             self,
             seg,
