@@ -50,36 +50,49 @@ const SUMS: u32 = 41u;
 const FIELDS: u32 = 6u;
 // A row: SUMS sums, then per field the bits of max |u| and of max −u, then the bins.
 const ROW_FIXED: u32 = 53u;
-// Bins summed per march over the band.
-const BIN_CHUNK: u32 = 32u;
 const NAN_BITS: u32 = 0x7fc00000u;
 const INF_BITS: u32 = 0x7f800000u;
 
-var<workgroup> part_f: array<f32, WG_SIZE>;
-var<workgroup> part_u: array<u32, WG_SIZE>;
+// Threads of a `probe_sums` workgroup: one row of 64 (few threads, so few tree levels:
+// barriers are what a reduction costs, on software adapters above all).
+const PROBE_WG: u32 = 64u;
+// Sixteen values per thread, reduced over the workgroup together (4 KiB); the maxima,
+// 16 per thread.
+var<workgroup> part16: array<array<f32, 16>, PROBE_WG>;
+var<workgroup> part_u: array<array<vec4<u32>, 4>, PROBE_WG>;
+// The band's depth bins (codes bin + 1): lowest and highest, then as a plain value
+// for workgroupUniformLoad.
+var<workgroup> bin_lo: atomic<u32>;
+var<workgroup> bin_hi: atomic<u32>;
+var<workgroup> bin_range: vec2<u32>;
 
-// The workgroup's sum of v (thread l's value), the same in every thread. Called in
-// uniform control flow.
-fn group_sum(l: u32, v: f32) -> f32 {
-    part_f[l] = v;
-    for (var half = WG_SIZE / 2u; half > 0u; half >>= 1u) {
+// The workgroup's sums of sixteen values (thread l's), valid in thread 0. Called in
+// uniform control flow: 6 tree levels for all sixteen.
+fn group_sum16(l: u32, v: array<f32, 16>) -> array<f32, 16> {
+    part16[l] = v;
+    for (var half = PROBE_WG / 2u; half > 0u; half >>= 1u) {
         workgroupBarrier();
         if l < half {
-            part_f[l] = part_f[l] + part_f[l + half];
+            for (var j = 0u; j < 16u; j++) {
+                part16[l][j] = part16[l][j] + part16[l + half][j];
+            }
         }
     }
     workgroupBarrier();
-    let r = part_f[0];
+    let r = part16[0];
     workgroupBarrier();
     return r;
 }
 
-fn group_max(l: u32, v: u32) -> u32 {
+// The workgroup's maxima of sixteen values, valid in thread 0.
+fn group_max16(l: u32, v: array<vec4<u32>, 4>) -> array<vec4<u32>, 4> {
     part_u[l] = v;
-    for (var half = WG_SIZE / 2u; half > 0u; half >>= 1u) {
+    for (var half = PROBE_WG / 2u; half > 0u; half >>= 1u) {
         workgroupBarrier();
         if l < half {
-            part_u[l] = max(part_u[l], part_u[l + half]);
+            for (var j = 0u; j < 4u; j++) {
+                part_u[l][j] = max(part_u[l][j], part_u[l + half][j]);
+            }
         }
     }
     workgroupBarrier();
@@ -88,15 +101,15 @@ fn group_max(l: u32, v: u32) -> u32 {
     return r;
 }
 
-// Bits of |u| that order as u32 (a NaN above infinity).
-fn abs_bits(u: f32) -> u32 {
-    let m = bitcast<u32>(u) & 0x7fffffffu;
-    return select(m, NAN_BITS, m > INF_BITS);
+// Bits of |u| that order as u32 (a NaN above infinity), per component.
+fn abs_bits(u: vec4<f32>) -> vec4<u32> {
+    let m = bitcast<vec4<u32>>(u) & vec4<u32>(0x7fffffffu);
+    return select(m, vec4<u32>(NAN_BITS), m > vec4<u32>(INF_BITS));
 }
 
-// Bits of −u for a negative u (ordered as u32), else 0.
-fn neg_bits(u: f32) -> u32 {
-    return select(0u, bitcast<u32>(-u), u < 0.0);
+// Bits of −u for a negative u (ordered as u32), else 0, per component.
+fn neg_bits(u: vec4<f32>) -> vec4<u32> {
+    return select(vec4<u32>(0u), bitcast<vec4<u32>>(-u), u < vec4<f32>(0.0));
 }
 
 // Fraction of CXCR4 occupied by AMD3100: (A/K_A) / (1 + C/K_C + A/K_A).
@@ -105,25 +118,45 @@ fn occupancy(c: f32, a: f32) -> f32 {
     return y / (1.0 + c * P.inv_k_c + y);
 }
 
+// One class's sums of the six per-class quantities: classes 0–3 in `lo`, class 4 in
+// `hi`, selected by class (no indexing by class, so every accumulator is a register).
+struct PerClass {
+    lo: vec4<f32>,
+    hi: f32,
+}
+
+fn add_class(acc: PerClass, cl: u32, v: f32) -> PerClass {
+    let on = vec4<u32>(cl) == vec4<u32>(0u, 1u, 2u, 3u);
+    return PerClass(acc.lo + select(vec4<f32>(0.0), vec4<f32>(v), on), acc.hi + select(0.0, v, cl == 4u));
+}
+
 // One workgroup per band of BAND_ROWS rows (workgroup id x) of own plane id.y of the
-// slab; thread (lx, ly) takes x = lx, lx + 64, … of rows band·16 + ly + 4j. Writes the
-// workgroup's row at (global z)·bands + band.
-@compute @workgroup_size(WG_X, WG_Y, 1)
-fn probe_sums(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) l: u32,
-) {
+// slab; thread l takes x = l, l + 64, … of every row of the band. Writes the
+// workgroup's row at (global z)·bands + band: the sums, the maxima, and the depth bins
+// the band holds (the host clears the others to 0), sixteen per pass over the band.
+@compute @workgroup_size(PROBE_WG, 1, 1)
+fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
     let band = wg.x;
     let zl = wg.y;
-    var acc: array<f32, SUMS>;
-    var hi: array<u32, 12>;
-    for (var j = 0u; j < BAND_ROWS / WG_Y; j++) {
-        let y = band * BAND_ROWS + lid.y + WG_Y * j;
+    if l == 0u {
+        atomicStore(&bin_lo, 0xffffffffu);
+        atomicStore(&bin_hi, 0u);
+    }
+    workgroupBarrier();
+    // Per class: T, A, P, bath·A, bath·P, crowding.
+    var q: array<PerClass, 6>;
+    // The other sums (probe::other order).
+    var o: array<f32, 11>;
+    // Bits of max |u| and max −u: C, A, P, T; N, K.
+    var mx: array<vec4<u32>, 4>;
+    var lo = 0xffffffffu;
+    var hi = 0u;
+    for (var j = 0u; j < BAND_ROWS; j++) {
+        let y = band * BAND_ROWS + j;
         if y >= P.ny {
-            continue;
+            break;
         }
-        for (var x = lid.x; x < P.nx; x += WG_X) {
+        for (var x = l; x < P.nx; x += PROBE_WG) {
             let i = index_of(x, y, zl + 1u);
             let code = pr_labels[x + P.nxp * (y + P.ny * zl)];
             let c = pr_c[i];
@@ -140,72 +173,108 @@ fn probe_sums(
                 fed = n / (n + P.k_n);
             }
             let b = blockade(p);
-            let r = cl * PER_CLASS;
-            acc[r] += t;
-            acc[r + 1u] += a;
-            acc[r + 2u] += p;
-            acc[r + 3u] += nb * a;
-            acc[r + 4u] += nb * p;
-            acc[r + 5u] += crowd;
-            let o = CLASSES * PER_CLASS;
-            acc[o] += n;
-            acc[o + 1u] += k;
-            acc[o + 2u] += t * fed * crowd;
-            acc[o + 3u] += (1.0 - P.q * (1.0 - b)) * t * n;
+            q[0] = add_class(q[0], cl, t);
+            q[1] = add_class(q[1], cl, a);
+            q[2] = add_class(q[2], cl, p);
+            q[3] = add_class(q[3], cl, nb * a);
+            q[4] = add_class(q[4], cl, nb * p);
+            q[5] = add_class(q[5], cl, crowd);
+            o[0] += n;
+            o[1] += k;
+            o[2] += t * fed * crowd;
+            o[3] += (1.0 - P.q * (1.0 - b)) * t * n;
             if cl == TUMOR {
-                acc[o + 4u] += n * (1.0 - n);
-                acc[o + 5u] += signal(c, a);
-                acc[o + 6u] += occupancy(c, a);
-                acc[o + 7u] += b;
+                o[4] += n * (1.0 - n);
+                o[5] += signal(c, a);
+                o[6] += occupancy(c, a);
+                o[7] += b;
             }
             if (code & 1u) != 0u {
-                acc[o + 8u] += t;
+                o[8] += t;
             }
             if (code & 2u) != 0u {
-                acc[o + 9u] += t;
+                o[9] += t;
             }
             if (code & 4u) != 0u {
-                acc[o + 10u] += t;
+                o[10] += t;
             }
-            var v = array<f32, 6>(c, a, p, t, n, k);
-            for (var f = 0u; f < FIELDS; f++) {
-                hi[f] = max(hi[f], abs_bits(v[f]));
-                hi[FIELDS + f] = max(hi[FIELDS + f], neg_bits(v[f]));
+            let v4 = vec4<f32>(c, a, p, t);
+            let v2 = vec4<f32>(n, k, 0.0, 0.0);
+            mx[0] = max(mx[0], abs_bits(v4));
+            mx[1] = max(mx[1], abs_bits(v2));
+            mx[2] = max(mx[2], neg_bits(v4));
+            mx[3] = max(mx[3], neg_bits(v2));
+            let bin = code >> 9u;
+            if bin > 0u {
+                lo = min(lo, bin);
+                hi = max(hi, bin);
             }
         }
+    }
+    atomicMin(&bin_lo, lo);
+    atomicMax(&bin_hi, hi);
+    // The sums in probe::Sums order (per class c, quantity j at c·6 + j; then the
+    // others), padded to 48, reduced sixteen at a time.
+    var all: array<f32, 48>;
+    for (var j = 0u; j < PER_CLASS; j++) {
+        all[j] = q[j].lo.x;
+        all[PER_CLASS + j] = q[j].lo.y;
+        all[2u * PER_CLASS + j] = q[j].lo.z;
+        all[3u * PER_CLASS + j] = q[j].lo.w;
+        all[4u * PER_CLASS + j] = q[j].hi;
+    }
+    for (var j = 0u; j < OTHER; j++) {
+        all[CLASSES * PER_CLASS + j] = o[j];
     }
     let row = ((SL.z0 + zl) * PR.bands + band) * (ROW_FIXED + PR.bins);
-    for (var q = 0u; q < SUMS; q++) {
-        let s = group_sum(l, acc[q]);
-        if l == 0u {
-            pr_out[row + q] = s;
+    for (var ch = 0u; ch < 3u; ch++) {
+        var v: array<f32, 16>;
+        for (var j = 0u; j < 16u; j++) {
+            v[j] = all[16u * ch + j];
         }
-    }
-    for (var q = 0u; q < 2u * FIELDS; q++) {
-        let m = group_max(l, hi[q]);
+        let s = group_sum16(l, v);
         if l == 0u {
-            pr_out[row + SUMS + q] = bitcast<f32>(m);
-        }
-    }
-    // The profile, BIN_CHUNK bins per march over the band.
-    for (var b0 = 0u; b0 < PR.bins; b0 += BIN_CHUNK) {
-        var bins: array<f32, BIN_CHUNK>;
-        for (var j = 0u; j < BAND_ROWS / WG_Y; j++) {
-            let y = band * BAND_ROWS + lid.y + WG_Y * j;
-            if y >= P.ny {
-                continue;
-            }
-            for (var x = lid.x; x < P.nx; x += WG_X) {
-                let bin = pr_labels[x + P.nxp * (y + P.ny * zl)] >> 9u;
-                if bin > b0 && bin <= b0 + BIN_CHUNK {
-                    bins[bin - 1u - b0] += pr_t[index_of(x, y, zl + 1u)];
+            for (var j = 0u; j < 16u; j++) {
+                if 16u * ch + j < SUMS {
+                    pr_out[row + 16u * ch + j] = s[j];
                 }
             }
         }
-        for (var q = 0u; q < min(BIN_CHUNK, PR.bins - b0); q++) {
-            let s = group_sum(l, bins[q]);
-            if l == 0u {
-                pr_out[row + ROW_FIXED + b0 + q] = s;
+    }
+    let m = group_max16(l, mx);
+    if l == 0u {
+        var bits = array<u32, 12>(
+            m[0].x, m[0].y, m[0].z, m[0].w, m[1].x, m[1].y,
+            m[2].x, m[2].y, m[2].z, m[2].w, m[3].x, m[3].y,
+        );
+        for (var f = 0u; f < 2u * FIELDS; f++) {
+            pr_out[row + SUMS + f] = bitcast<f32>(bits[f]);
+        }
+        bin_range = vec2<u32>(atomicLoad(&bin_lo), atomicLoad(&bin_hi));
+    }
+    // The profile: the band's bins (codes lo … hi), sixteen per pass over the band.
+    let range = workgroupUniformLoad(&bin_range);
+    for (var b0 = range.x; b0 <= range.y; b0 += 16u) {
+        var v: array<f32, 16>;
+        for (var j = 0u; j < BAND_ROWS; j++) {
+            let y = band * BAND_ROWS + j;
+            if y >= P.ny {
+                break;
+            }
+            for (var x = l; x < P.nx; x += PROBE_WG) {
+                let bin = pr_labels[x + P.nxp * (y + P.ny * zl)] >> 9u;
+                let t = pr_t[index_of(x, y, zl + 1u)];
+                for (var m = 0u; m < 16u; m++) {
+                    v[m] += select(0.0, t, bin == b0 + m);
+                }
+            }
+        }
+        let s = group_sum16(l, v);
+        if l == 0u {
+            for (var m = 0u; m < 16u; m++) {
+                if b0 + m <= range.y {
+                    pr_out[row + ROW_FIXED + b0 + m - 1u] = s[m];
+                }
             }
         }
     }

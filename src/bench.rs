@@ -60,6 +60,12 @@ pub struct SizeReport {
     pub cpu_unit_steps_voxels_per_s: Option<f64>,
     /// GPU unit-step rate over the CPU's.
     pub gpu_over_cpu: Option<f64>,
+    /// GPU snapshot, wall clock (median of 3): the sums and picture planes reduced on
+    /// the device and read back, as a run does them.
+    pub gpu_snapshot_s: Option<f64>,
+    /// The same readouts the way a run without device reductions took them: every
+    /// field read back (f64 on the host), then summed and cut on the host.
+    pub gpu_snapshot_by_readback_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,6 +142,8 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
             cpu_unit_step_s: None,
             cpu_unit_steps_voxels_per_s: None,
             gpu_over_cpu: None,
+            gpu_snapshot_s: None,
+            gpu_snapshot_by_readback_s: None,
         };
         if let Some(adapter) = selected.as_ref().and_then(|s| s.adapter.as_ref()) {
             match crate::gpu::GpuSolver::with_options(
@@ -146,6 +154,9 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
                 crate::gpu::GpuOptions::default(),
             ) {
                 Ok(mut gpu) => {
+                    let (device, readback) = time_snapshots(&mut gpu, &prep)?;
+                    size.gpu_snapshot_s = Some(device);
+                    size.gpu_snapshot_by_readback_s = Some(readback);
                     report.timer = Some(gpu.timer());
                     size.gpu_slabs = Some(gpu.slabs().len());
                     size.gpu_bytes = Some(crate::gpu::device_bytes(prep.params.dims, gpu.slabs()));
@@ -206,6 +217,46 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
     Ok(report)
 }
 
+/// Wall-clock seconds (median of 3) of a snapshot's readouts on the GPU: reduced on
+/// the device (sums and picture planes), and by reading every field back and reducing
+/// on the host. Run before the kernels are timed (timing leaves the fields
+/// meaningless).
+fn time_snapshots(gpu: &mut crate::gpu::GpuSolver, prep: &run::Prepared) -> Result<(f64, f64)> {
+    let regions = crate::readout::Regions::new(&prep.loaded.scenario.readout);
+    let labels = crate::probe::Labels::new(&prep.geometry, &regions, &prep.params);
+    let at = crate::pictures::Slicing {
+        axis: crate::pictures::Axis::Z,
+        slice: prep.geometry.dims[2] / 2,
+        dims: prep.geometry.dims,
+        voxel_um: prep.geometry.voxel_um,
+    };
+    let median = |mut f: Box<dyn FnMut() -> Result<()> + '_>| -> Result<f64> {
+        let mut t = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            f()?;
+            t.push(started.elapsed().as_secs_f64());
+        }
+        t.sort_by(f64::total_cmp);
+        Ok(t[1])
+    };
+    // Pipelines and labels are made at the first snapshot of a run: not timed.
+    gpu.sums(&labels)?;
+    let device = median(Box::new(|| {
+        gpu.sums(&labels)?;
+        gpu.planes(&at)?;
+        Ok(())
+    }))?;
+    let class = &prep.geometry.class;
+    let readback = median(Box::new(|| {
+        let f = gpu.read_fields()?;
+        let _ = crate::probe::Sums::of(&f, class, &labels, &prep.params);
+        let _ = crate::pictures::planes::cut_fields(&f, &at);
+        Ok(())
+    }))?;
+    Ok((device, readback))
+}
+
 fn print_size(s: &SizeReport) {
     println!("\n{}³ = {} voxels", s.n, s.voxels);
     if let Some(why) = &s.gpu_skipped {
@@ -233,6 +284,15 @@ fn print_size(s: &SizeReport) {
                 k.ratio_to_copy
             );
         }
+    }
+    if let (Some(d), Some(r)) = (s.gpu_snapshot_s, s.gpu_snapshot_by_readback_s) {
+        println!(
+            "  gpu snapshot (sums and picture planes): {:.2} ms reduced on the device, \
+             {:.2} ms by reading every field back ({:.1}×)",
+            d * 1e3,
+            r * 1e3,
+            r / d
+        );
     }
     if let (Some(t), Some(r)) = (s.cpu_unit_step_s, s.cpu_unit_steps_voxels_per_s) {
         print!(

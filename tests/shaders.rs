@@ -17,7 +17,8 @@ fn parse(shader: &shaders::Shader) -> (naga::Module, naga::valid::ModuleInfo) {
 }
 
 /// The source of every shader begins with common.wgsl, and each names the entry points
-/// the solver builds pipelines from, as compute shaders with the shared workgroup shape.
+/// the solver builds pipelines from, as compute shaders with the shared workgroup shape
+/// (the snapshot sums with their own).
 #[test]
 fn shaders_are_common_plus_kernel_with_their_entry_points() {
     let common = include_str!("../shaders/common.wgsl");
@@ -32,7 +33,12 @@ fn shaders_are_common_plus_kernel_with_their_entry_points() {
         assert_eq!(names, shader.entry_points, "{}", shader.name);
         for ep in &module.entry_points {
             assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}", ep.name);
-            assert_eq!(ep.workgroup_size, shaders::WORKGROUP, "{}", ep.name);
+            assert_eq!(
+                ep.workgroup_size,
+                shaders::workgroup_of(&ep.name),
+                "{}",
+                ep.name
+            );
         }
     }
 }
@@ -77,7 +83,7 @@ fn shaders_translate_to_every_backend() {
             hlsl::Writer::new(&mut text, &options, &pipeline)
                 .write(&module, &info, None)
                 .unwrap_or_else(|e| panic!("{what} to HLSL: {e}"));
-            let [wx, wy, wz] = shaders::WORKGROUP;
+            let [wx, wy, wz] = shaders::workgroup_of(ep);
             let numthreads = format!("[numthreads({wx}, {wy}, {wz})]");
             assert!(text.contains(&numthreads), "{what}: {text}");
 

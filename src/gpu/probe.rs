@@ -7,8 +7,9 @@
 //!
 //! The host adds the rows in f64 in grid order (plane by plane, band by band), so a
 //! run split into z-slabs gets the same bits as an unsplit one. Within a row the
-//! device adds in f32: a thread's share of a band (up to 4·⌈nx/64⌉ voxels), then a
-//! tree over the workgroup's 256 threads.
+//! device adds in f32: a thread's share of a band (16·⌈nx/64⌉ voxels), then a
+//! tree over the workgroup's 64 threads, sixteen sums per tree. Each workgroup sums only
+//! the depth bins its band holds (sixteen per pass over the band).
 
 use bytemuck::Zeroable;
 use wgpu::util::DeviceExt;
@@ -180,7 +181,9 @@ impl GpuSolver {
         let rows = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("probe rows"),
             size: bytes,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let read = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -234,6 +237,8 @@ impl GpuSolver {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("probe sums"),
             });
+        // Bins a band does not hold are not written.
+        encoder.clear_buffer(rows, 0, None);
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("probe sums"),

@@ -74,3 +74,17 @@ pub const ALL: [Shader; 6] = [
 /// in x by 4 rows; a thread steps one voxel (signal, reduce) or a quad of four x-voxels
 /// (chem, cell).
 pub const WORKGROUP: [u32; 3] = [64, 4, 1];
+
+/// Workgroup shape of the snapshot sums (`probe_sums`, `PROBE_WG` in probe.wgsl): one
+/// row of 64 threads, so that its reductions take few tree levels.
+pub const PROBE_WORKGROUP: [u32; 3] = [64, 1, 1];
+
+/// The workgroup shape of an entry point: [`PROBE_WORKGROUP`] for `probe_sums`, else
+/// [`WORKGROUP`].
+pub fn workgroup_of(entry_point: &str) -> [u32; 3] {
+    if entry_point == "probe_sums" {
+        PROBE_WORKGROUP
+    } else {
+        WORKGROUP
+    }
+}
