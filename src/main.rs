@@ -234,7 +234,41 @@ fn positive_gib(s: &str) -> Result<u64, String> {
     }
 }
 
+/// On a machine without a desktop session (no `XDG_RUNTIME_DIR`), libwayland, which
+/// Mesa's Vulkan and GL drivers load when wgpu probes its adapters, prints "error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment." although nothing is
+/// wrong (there is no display to find, and none is needed). Pointing the variable at an
+/// empty private directory keeps that line out of the run's output; the probe finds no
+/// display either way. Done first thing, while the process has one thread.
+fn quiet_display_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    #[cfg(unix)]
+    let made = {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        // Our user id: the owner of our own /proc entry (Linux), else of a fresh file.
+        let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        let dir = std::env::temp_dir().join(format!(
+            "infiltrate-runtime-{}",
+            uid.map_or_else(|| "user".to_string(), |u| u.to_string())
+        ));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        // Only a directory of our own, closed to others, as libwayland expects.
+        let ours = std::fs::metadata(&dir).is_ok_and(|m| {
+            m.is_dir() && m.mode() & 0o077 == 0 && uid.is_none_or(|u| m.uid() == u)
+        });
+        ours.then_some(dir)
+    };
+    #[cfg(not(unix))]
+    let made: Option<std::path::PathBuf> = None;
+    if let Some(dir) = made {
+        std::env::set_var("XDG_RUNTIME_DIR", dir);
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_display_probe();
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
