@@ -1015,9 +1015,11 @@ fn random_labels(p: &Params, class: &[u8], seed: u64) -> infiltrate::probe::Labe
 /// The snapshot sums the device reduces against `Sums::of` on the same (f32) fields,
 /// on 37 × 23 × 11 with random classes, fields, regions and bins, unsplit and in 3
 /// z-slabs. Every summed term is ≥ 0 here, so each device sum is within a relative
-/// (k + 9) ε₃₂ of the f64 one for a thread's share of k ≤ 4 voxels and a tree of 8
-/// levels, plus a few ulps for evaluating each term in f32: 32 ε₃₂ is asked. The
-/// maxima are exact. The split run gives the same bits (rows are added in grid order).
+/// (k + 6) ε₃₂ / 2 of the f64 one for a thread's share of k ≤ 16 voxels (a band of 16
+/// rows of 37 voxels, 64 threads) and a tree of 6 levels, that is 11 ε₃₂, plus a few
+/// ulps for evaluating each term in f32 (the receptor terms divide): 32 ε₃₂ is asked.
+/// The maxima are exact. The split run gives the same bits (rows are added in grid
+/// order).
 #[test]
 fn snapshot_sums_on_the_device_match_the_cpu() {
     use infiltrate::probe::Sums;
