@@ -255,9 +255,8 @@ fn quiet_display_probe() {
         ));
         let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
         // Only a directory of our own, closed to others, as libwayland expects.
-        let ours = std::fs::metadata(&dir).is_ok_and(|m| {
-            m.is_dir() && m.mode() & 0o077 == 0 && uid.is_none_or(|u| m.uid() == u)
-        });
+        let ours = std::fs::metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.mode() & 0o077 == 0 && uid.is_none_or(|u| m.uid() == u));
         ours.then_some(dir)
     };
     #[cfg(not(unix))]

@@ -310,6 +310,14 @@ impl Sums {
         tot
     }
 
+    /// The sums after K is set to 0 everywhere (the start of dosing).
+    pub fn reset_killed(&mut self) {
+        const K: usize = 5;
+        self.other[other::K] = 0.0;
+        self.max_abs[K] = 0.0;
+        self.max_negative[K] = 0.0;
+    }
+
     /// Σ T over every voxel.
     pub fn t_all(&self) -> f64 {
         self.per_class.iter().map(|r| r[per_class::T]).sum()

@@ -699,9 +699,7 @@ pub fn drive(
             // The burn-in's check, then the snapshot at time 0 with K reset.
             let mut start = probe(&mut *solver, &labels, step_count, 0.0)?;
             solver.reset_killed()?;
-            start.other[crate::probe::other::K] = 0.0;
-            start.max_abs[5] = 0.0;
-            start.max_negative[5] = 0.0;
+            start.reset_killed();
             let first = snap(&start, 0.0, None)?;
             let mut fields = None;
             pictures.snapshot(&mut *solver, &mut fields, 0.0, 0)?;
@@ -857,7 +855,7 @@ fn probe(solver: &mut dyn Solver, labels: &Labels, step: u64, t_min: f64) -> Res
         // The sums saw what the voxel scan did not (it cannot: both test the same).
         return Err(Error::Numerical(format!(
             "field {} holds a NaN, infinite or negative value after cell step {step} \
-             (t = {})",
+             (t = {}); the snapshots written so far are kept",
             crate::model::Fields::default().named()[f].0,
             format_min(t_min)
         )));
