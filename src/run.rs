@@ -566,6 +566,7 @@ pub fn drive(
             let solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
             prepare_dir(&opts.out, opts.force)?;
             crate::checkpoint::clear(&opts.out)?;
+            crate::pictures::clear(&opts.out)?;
             let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
             write_atomic(
                 &opts.out.join("scenario.resolved.toml"),

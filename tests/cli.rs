@@ -85,6 +85,38 @@ fn run_writes_metrics_with_units_in_the_header() {
         .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("--force"), "{}", text(&o));
+    // With --force, a shorter run into the same folder leaves nothing of the longer
+    // one: the picture state and ParaView files are its own, and a file of the user's
+    // stays.
+    let planes =
+        |out: &Path| -> usize { fs::read_dir(out.join("pictures/planes")).unwrap().count() };
+    assert_eq!(planes(&out), 4);
+    fs::write(out.join("paraview/snapshot_000009.vti"), "stale").unwrap();
+    fs::write(out.join("notes.txt"), "mine").unwrap();
+    let o = bin()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "cpu",
+            "--force",
+            "--duration",
+            "30min",
+        ])
+        .args(["--snapshot-every", "30min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(planes(&out), 2, "snapshots at 0 and 0.5 h");
+    assert!(!out.join("paraview/snapshot_000009.vti").exists());
+    let frames = fs::read_dir(out.join("pictures/frames/composite"))
+        .unwrap()
+        .count();
+    assert_eq!(frames, 2);
+    assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
 }
 
 fn refused(scenario_text: &str, wants: &[&str]) {

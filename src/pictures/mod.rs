@@ -141,6 +141,28 @@ pub fn parse_range(s: &str) -> Result<(String, (f64, f64))> {
     }
 }
 
+/// Removes the picture state and ParaView files an earlier run left in `run_dir`
+/// (`pictures/planes/*.plane`, `paraview/*.vti`, `paraview/run.pvd`), so that a fresh
+/// run written into a used folder (`--force`) draws its time-lapses from its own
+/// snapshots only. Frames follow the planes ([`render_run`]); other files are left.
+pub fn clear(run_dir: &Path) -> Result<()> {
+    for (dir, ext) in [
+        (run_dir.join("pictures").join("planes"), "plane"),
+        (run_dir.join("paraview"), "vti"),
+        (run_dir.join("paraview"), "pvd"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_file() && path.extension().is_some_and(|e| e == ext) {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The pictures and ParaView files of one run.
 pub struct Pictures<'a> {
     run_dir: PathBuf,
