@@ -46,7 +46,9 @@ enum Command {
         adapter: Option<String>,
         #[command(flatten)]
         clock: Clock,
-        /// Write into a non-empty output folder, replacing files of the same name.
+        /// Write into a non-empty output folder, replacing files of the same name; the
+        /// checkpoints, picture planes and ParaView files of the run before are removed
+        /// first (other files stay).
         #[arg(long)]
         force: bool,
         /// Write a checkpoint every TIME of simulated time (with a unit: 6h, 1d),
