@@ -42,7 +42,8 @@ struct Probe {
 // Rows of a plane one workgroup of `probe_sums` sums.
 const BAND_ROWS: u32 = 16u;
 // Sums per class (T, A, P, bath·A, bath·P, crowding) and classes (probe::PER_CLASS,
-// N_CLASSES), the other sums (probe::OTHER), fields checked (probe::FIELDS).
+// N_CLASSES), the other sums (probe::OTHER), fields checked (probe::FIELDS);
+// tests/shaders.rs holds these and the label fields to src/probe.rs.
 const PER_CLASS: u32 = 6u;
 const CLASSES: u32 = 5u;
 const OTHER: u32 = 11u;
@@ -52,6 +53,10 @@ const FIELDS: u32 = 6u;
 const ROW_FIXED: u32 = 53u;
 const NAN_BITS: u32 = 0x7fc00000u;
 const INF_BITS: u32 = 0x7f800000u;
+// Label fields (probe::BATH_SHIFT, CLASS_SHIFT, BIN_SHIFT); the region bits are 1, 2, 4.
+const BATH_SHIFT: u32 = 3u;
+const CLASS_SHIFT: u32 = 6u;
+const BIN_SHIFT: u32 = 9u;
 
 // Threads of a `probe_sums` workgroup: one row of 64 (few threads, so few tree levels:
 // barriers are what a reduction costs, on software adapters above all).
@@ -165,8 +170,8 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             let t = pr_t[i];
             let n = pr_n[i];
             let k = pr_k[i];
-            let nb = f32((code >> 3u) & 7u);
-            let cl = (code >> 6u) & 7u;
+            let nb = f32((code >> BATH_SHIFT) & 7u);
+            let cl = (code >> CLASS_SHIFT) & 7u;
             let crowd = max(1.0 - t * P.inv_t_max, 0.0);
             var fed = 0.0;
             if n > 0.0 {
@@ -204,7 +209,7 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             mx[1] = max(mx[1], abs_bits(v2));
             mx[2] = max(mx[2], neg_bits(v4));
             mx[3] = max(mx[3], neg_bits(v2));
-            let bin = code >> 9u;
+            let bin = code >> BIN_SHIFT;
             if bin > 0u {
                 lo = min(lo, bin);
                 hi = max(hi, bin);
@@ -262,7 +267,7 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
                 break;
             }
             for (var x = l; x < P.nx; x += PROBE_WG) {
-                let bin = pr_labels[x + P.nxp * (y + P.ny * zl)] >> 9u;
+                let bin = pr_labels[x + P.nxp * (y + P.ny * zl)] >> BIN_SHIFT;
                 let t = pr_t[index_of(x, y, zl + 1u)];
                 for (var m = 0u; m < 16u; m++) {
                     v[m] += select(0.0, t, bin == b0 + m);

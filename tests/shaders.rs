@@ -209,3 +209,48 @@ fn per_class_packing_matches_the_lookup() {
     }
     assert_eq!(p[1][1..], [0.0; 3]);
 }
+
+/// The snapshot kernel's constants (shaders/probe.wgsl) are the host's: the sums per
+/// class, the classes, the other sums, the fields checked, a row's fixed part and the
+/// label fields (src/probe.rs), and the band height (gpu/probe.rs reads rows of it).
+#[test]
+fn probe_constants_match_the_host() {
+    use infiltrate::probe;
+    let shader = shaders::ALL
+        .iter()
+        .find(|s| s.name == "probe.wgsl")
+        .expect("probe.wgsl is built");
+    let (module, _) = parse(shader);
+    let value = |name: &str| -> u32 {
+        let (_, c) = module
+            .constants
+            .iter()
+            .find(|(_, c)| c.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no constant {name} in probe.wgsl"));
+        match module.global_expressions[c.init] {
+            naga::Expression::Literal(naga::Literal::U32(v)) => v,
+            ref e => panic!("{name}: {e:?}"),
+        }
+    };
+    let want = [
+        ("PER_CLASS", probe::PER_CLASS as u32),
+        ("CLASSES", infiltrate::model::N_CLASSES as u32),
+        ("OTHER", probe::OTHER as u32),
+        ("SUMS", probe::SUMS as u32),
+        ("FIELDS", probe::FIELDS as u32),
+        ("ROW_FIXED", (probe::SUMS + 2 * probe::FIELDS) as u32),
+        ("BATH_SHIFT", probe::BATH_SHIFT),
+        ("CLASS_SHIFT", probe::CLASS_SHIFT),
+        ("BIN_SHIFT", probe::BIN_SHIFT),
+        ("BAND_ROWS", infiltrate::gpu::PROBE_BAND_ROWS as u32),
+        ("PROBE_WG", shaders::PROBE_WORKGROUP[0]),
+    ];
+    for (name, v) in want {
+        assert_eq!(value(name), v, "{name}");
+    }
+    assert_eq!(
+        (probe::CORE, probe::MARGIN, probe::OUTSIDE),
+        (1, 2, 4),
+        "the region bits probe.wgsl tests"
+    );
+}

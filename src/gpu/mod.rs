@@ -70,6 +70,7 @@ mod adapter;
 pub mod bench;
 mod params;
 mod probe;
+pub use probe::BAND_ROWS as PROBE_BAND_ROWS;
 pub mod shaders;
 mod state;
 pub mod steady;

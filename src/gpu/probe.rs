@@ -21,7 +21,7 @@ use crate::pictures::Slicing;
 use crate::probe::{Labels, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
 
 /// Rows of a plane one workgroup of `probe_sums` sums (`BAND_ROWS` in probe.wgsl).
-const BAND_ROWS: usize = 16;
+pub const BAND_ROWS: usize = 16;
 /// Values of a row before the bins: the sums, then two maxima per field.
 const ROW_FIXED: usize = SUMS + 2 * FIELDS;
 
