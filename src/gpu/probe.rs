@@ -147,6 +147,15 @@ impl GpuSolver {
         {
             return Ok(());
         }
+        let bytes = (nz * ny.div_ceil(BAND_ROWS) * (ROW_FIXED + labels.bins) * 4) as u64;
+        let most = self.device.limits().max_storage_buffer_binding_size;
+        if bytes > most {
+            return Err(self.device_error(format!(
+                "the snapshot sums need {bytes} bytes ({} depth bins), more than one \
+                 storage binding ({most} bytes): use fewer bins",
+                labels.bins
+            )));
+        }
         let nxp = self.nxp;
         let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let per_slab: Vec<wgpu::Buffer> = self
@@ -169,15 +178,6 @@ impl GpuSolver {
                     })
             })
             .collect();
-        let bytes = (nz * ny.div_ceil(BAND_ROWS) * (ROW_FIXED + labels.bins) * 4) as u64;
-        let most = self.device.limits().max_storage_buffer_binding_size;
-        if bytes > most {
-            return Err(self.device_error(format!(
-                "the snapshot sums need {bytes} bytes ({} depth bins), more than one \
-                 storage binding ({most} bytes): use fewer bins",
-                labels.bins
-            )));
-        }
         let rows = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("probe rows"),
             size: bytes,
