@@ -9,6 +9,16 @@ use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+/// Writes what `write` produces to `path` atomically (temporary file, fsync, rename),
+/// streamed through a buffer: for files too large to hold in memory. If `write` fails,
+/// the temporary file is removed and `path` is left as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -16,14 +26,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_else(|| "out".into());
     let tmp = dir.join(format!(".{name}.tmp"));
     let res = (|| {
-        let mut f = fs::File::create(&tmp)?;
+        let f = fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
+        let mut buf = std::io::BufWriter::with_capacity(1 << 20, f);
         if let Some(e) = injected_failure() {
-            f.write_all(&bytes[..bytes.len() / 2])?;
-            return Err(e);
+            // As a full disk would: part of the file written, then the error.
+            let _ = buf.write_all(b"partial");
+            return Err(Error::io(path, e));
         }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
+        write(&mut buf)?;
+        let io = |e| Error::io(path, e);
+        let f = buf.into_inner().map_err(|e| io(e.into_error()))?;
+        f.sync_all().map_err(io)?;
+        fs::rename(&tmp, path).map_err(io)?;
         // The rename reaches the disk with the folder (best effort: some file systems
         // cannot sync a folder, and the file itself is complete either way).
         let folder = if dir.as_os_str().is_empty() {
@@ -34,10 +48,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::File::open(folder).and_then(|d| d.sync_all());
         Ok(())
     })();
-    res.map_err(|e| {
+    if res.is_err() {
         let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    }
+    res
 }
 
 /// The environment variable of the write-failure test hook: `INFILTRATE_FAIL_WRITE=N`

@@ -384,8 +384,8 @@ impl Prepared {
                 "           gpu backend: {} of device memory ({} B per voxel: 12 f32 fields \
                  and the classes with halo planes, the snapshot labels, rows padded to {}), \
                  in {} z-slab(s) where the adapter binds 2 GiB (an H200); snapshots read \
-                 back sums and picture planes, and every field (f64 on the host) only for \
-                 checkpoints and ParaView files",
+                 back sums and picture planes, every field (f64 on the host) only for \
+                 checkpoints, and ParaView files one f32 field at a time",
                 human_bytes(crate::gpu::device_bytes(g.dims, &slabs) as f64),
                 4 * crate::gpu::FIELD_BUFFERS + 1 + 4,
                 crate::gpu::padded_nx(g.dims[0]),
@@ -702,14 +702,18 @@ pub fn drive(
             solver.reset_killed()?;
             start.reset_killed();
             let first = snap(&start, 0.0, None)?;
-            let mut fields = None;
-            pictures.snapshot(&mut *solver, &mut fields, 0.0, 0)?;
+            from = (0, 0);
+            // Every field is read back only for a checkpoint (and then serves the
+            // ParaView file too).
+            let fields = match schedule.contains(&from) {
+                true => Some(solver.read_fields()?),
+                false => None,
+            };
+            pictures.snapshot(&mut *solver, fields.as_ref(), 0.0, 0)?;
             n0 = first.0.sum_n;
             last = Some(first);
             snapshots = 1;
-            from = (0, 0);
-            if schedule.contains(&from) {
-                let fields = take_fields(&mut *solver, fields)?;
+            if let Some(fields) = fields {
                 let steady = solver.steady_records();
                 checkpoint(&fields, steady, from, 0.0, step_count, snapshots, n0)?;
             }
@@ -749,14 +753,16 @@ pub fn drive(
                 m = stop;
                 let t = seg.t0 + m as f64 * seg.dt;
                 let sums = probe(&mut *solver, &labels, step_count, t)?;
-                let mut fields = None;
+                let fields = match schedule.contains(&(i, m)) {
+                    true => Some(solver.read_fields()?),
+                    false => None,
+                };
                 if m == seg.steps {
                     last = Some(snap(&sums, t, Some(n0))?);
-                    pictures.snapshot(&mut *solver, &mut fields, t, snapshots)?;
+                    pictures.snapshot(&mut *solver, fields.as_ref(), t, snapshots)?;
                     snapshots += 1;
                 }
-                if schedule.contains(&(i, m)) {
-                    let fields = take_fields(&mut *solver, fields)?;
+                if let Some(fields) = fields {
                     let steady = solver.steady_records();
                     checkpoint(&fields, steady, (i, m), t, step_count, snapshots, n0)?;
                 }
@@ -862,14 +868,6 @@ fn probe(solver: &mut dyn Solver, labels: &Labels, step: u64, t_min: f64) -> Res
         )));
     }
     Ok(sums)
-}
-
-/// The fields already read back, or a read-back now.
-fn take_fields(solver: &mut dyn Solver, fields: Option<Fields>) -> Result<Fields> {
-    match fields {
-        Some(f) => Ok(f),
-        None => solver.read_fields(),
-    }
 }
 
 /// Stops the run at the first NaN, infinite or negative value, naming it.

@@ -30,6 +30,10 @@ pub trait Solver: Resume {
     /// A host copy of every field, in f64 (a read-back on the GPU).
     fn read_fields(&mut self) -> Result<Fields>;
 
+    /// Field k (C, A, P, T, N, K) rounded to f32 (on the GPU: read back as it is held),
+    /// without a host copy of the other fields: for ParaView files of large grids.
+    fn read_field(&mut self, k: usize) -> Result<Vec<f32>>;
+
     /// The sums a snapshot needs of the current fields, by `labels` ([`crate::probe`]):
     /// reduced on the device by the GPU, so that only the sums are read back.
     fn sums(&mut self, labels: &Labels) -> Result<Sums>;
@@ -141,6 +145,14 @@ impl Resume for CpuSolver {
 impl Solver for CpuSolver {
     fn read_fields(&mut self) -> Result<Fields> {
         Ok(self.fields().clone())
+    }
+
+    fn read_field(&mut self, k: usize) -> Result<Vec<f32>> {
+        Ok(self.fields().named()[k]
+            .1
+            .iter()
+            .map(|&x| x as f32)
+            .collect())
     }
 
     fn sums(&mut self, labels: &Labels) -> Result<Sums> {

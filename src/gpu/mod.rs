@@ -52,8 +52,9 @@
 //! [`crate::probe::Sums`] (a row of partial sums per band of 16 rows of each plane,
 //! added on the host in f64) and the seven picture planes. Every field is read back
 //! ([`GpuSolver::read_fields`]: slab by slab, own planes only, the padding stripped and
-//! the values widened to f64) only for checkpoints, ParaView files and the message
-//! naming a bad voxel. A quasi-steady solve reads back two numbers per block.
+//! the values widened to f64) only for checkpoints and the message naming a bad voxel;
+//! a ParaView file takes one field at a time as f32 ([`GpuSolver::read_field`]). A
+//! quasi-steady solve reads back two numbers per block.
 //!
 //! # Skipped work
 //!
@@ -1337,36 +1338,46 @@ impl GpuSolver {
     /// Runs what is pending and reads every field back, slab by slab: own planes only,
     /// padding stripped, widened to f64.
     pub fn read_fields(&mut self) -> Result<Fields, GpuError> {
-        self.flush();
         let [nx, ny, nz] = self.params.dims;
         let mut out = Fields::zeros(nx * ny * nz);
+        for (k, dst) in out.all_mut().into_iter().enumerate() {
+            let v = self.read_field(k)?;
+            for (d, s) in dst.iter_mut().zip(&v) {
+                *d = f64::from(*s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs what is pending and reads field k (C, A, P, T, N, K) back as the device
+    /// holds it (f32), slab by slab: own planes only, padding stripped.
+    pub fn read_field(&mut self, k: usize) -> Result<Vec<f32>, GpuError> {
+        self.flush();
+        let [nx, ny, nz] = self.params.dims;
+        let mut out = vec![0f32; nx * ny * nz];
         let cur = self.cur;
         let plane_bytes = (self.plane * 4) as u64;
-        for (k, dst) in out.all_mut().into_iter().enumerate() {
-            for (slab, b) in self.slabs.iter().zip(&self.buffers) {
-                let src = b.current(k, cur);
-                let bytes = slab.planes as u64 * plane_bytes;
-                let mut encoder =
-                    self.device
-                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("read-back"),
-                        });
-                // Own planes: from buffer plane 1.
-                encoder.copy_buffer_to_buffer(src, plane_bytes, &self.shared.staging, 0, bytes);
-                self.queue.submit([encoder.finish()]);
-                let nxp = self.nxp;
-                let at = nx * ny * slab.z0;
-                let part = &mut dst[at..at + nx * ny * slab.planes];
-                read_mapped(&self.device, &self.shared.staging, bytes, |raw| {
-                    let v: &[f32] = bytemuck::cast_slice(raw);
-                    for (row, out) in part.chunks_mut(nx).enumerate() {
-                        for (d, s) in out.iter_mut().zip(&v[row * nxp..row * nxp + nx]) {
-                            *d = f64::from(*s);
-                        }
-                    }
-                })
-                .map_err(|m| self.device_error(m))?;
-            }
+        for (slab, b) in self.slabs.iter().zip(&self.buffers) {
+            let src = b.current(k, cur);
+            let bytes = slab.planes as u64 * plane_bytes;
+            let mut encoder = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("read-back"),
+                });
+            // Own planes: from buffer plane 1.
+            encoder.copy_buffer_to_buffer(src, plane_bytes, &self.shared.staging, 0, bytes);
+            self.queue.submit([encoder.finish()]);
+            let nxp = self.nxp;
+            let at = nx * ny * slab.z0;
+            let part = &mut out[at..at + nx * ny * slab.planes];
+            read_mapped(&self.device, &self.shared.staging, bytes, |raw| {
+                let v: &[f32] = bytemuck::cast_slice(raw);
+                for (row, dst) in part.chunks_mut(nx).enumerate() {
+                    dst.copy_from_slice(&v[row * nxp..row * nxp + nx]);
+                }
+            })
+            .map_err(|m| self.device_error(m))?;
         }
         self.last_submission = None;
         Ok(out)
@@ -1429,6 +1440,10 @@ impl Stepper for GpuSolver {
 impl crate::solver::Solver for GpuSolver {
     fn read_fields(&mut self) -> crate::Result<Fields> {
         Ok(GpuSolver::read_fields(self)?)
+    }
+
+    fn read_field(&mut self, k: usize) -> crate::Result<Vec<f32>> {
+        Ok(GpuSolver::read_field(self, k)?)
     }
 
     fn sums(&mut self, labels: &crate::probe::Labels) -> crate::Result<crate::probe::Sums> {

@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::model::Fields;
-use crate::output::write_atomic;
 use crate::scenario::{Output, PlaneAxis};
 use crate::solver::Solver;
 
@@ -223,12 +222,12 @@ impl<'a> Pictures<'a> {
 
     /// Stores the planes of snapshot `index` at `t_min`, cut by `solver` (on the GPU
     /// only the planes are read back), and draws its frames (in the ranges seen so far);
-    /// writes its `.vti` file if one is due, from `fields`, read from the solver into it
-    /// if still `None` (so that the caller can reuse them).
+    /// writes its `.vti` file if one is due, from `fields` if the caller has them, else
+    /// streamed from the solver one field at a time.
     pub fn snapshot(
         &mut self,
         solver: &mut dyn Solver,
-        fields: &mut Option<Fields>,
+        fields: Option<&Fields>,
         t_min: f64,
         index: usize,
     ) -> Result<()> {
@@ -258,27 +257,39 @@ impl<'a> Pictures<'a> {
             render::write_frames(&pic, &p, &ranges)?;
         }
         if self.vti_at.get(index).copied().unwrap_or(false) {
-            if fields.is_none() {
-                *fields = Some(solver.read_fields()?);
-            }
-            if let Some(f) = fields {
-                self.write_vti(f, t_min, index)?;
-            }
+            self.write_vti(solver, fields, t_min, index)?;
         }
         Ok(())
     }
 
-    fn write_vti(&self, fields: &Fields, t_min: f64, index: usize) -> Result<PathBuf> {
+    /// Writes snapshot `index`'s `.vti` file, streamed: from `fields` if the caller has
+    /// them, else one field at a time from the solver (no host copy of every field).
+    fn write_vti(
+        &self,
+        solver: &mut dyn Solver,
+        fields: Option<&Fields>,
+        t_min: f64,
+        index: usize,
+    ) -> Result<PathBuf> {
         let dir = self.run_dir.join("paraview");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(format!("snapshot_{index:06}.vti"));
-        let bytes = vti::vti_bytes(
-            self.dims,
-            self.voxel_um,
-            t_min / 60.0,
-            &vti::snapshot_arrays(fields, self.class),
-        );
-        write_atomic(&path, &bytes)?;
+        let mut field = |k: usize| -> Result<Vec<f32>> {
+            match fields {
+                Some(f) => Ok(f.named()[k].1.iter().map(|&x| x as f32).collect()),
+                None => solver.read_field(k),
+            }
+        };
+        crate::output::write_atomic_with(&path, |w| {
+            vti::write_snapshot(
+                w,
+                self.dims,
+                self.voxel_um,
+                t_min / 60.0,
+                self.class,
+                &mut field,
+            )
+        })?;
         vti::write_collection(&dir)?;
         Ok(path)
     }

@@ -6,6 +6,7 @@
 //! block headers, little endian): the XML header names each array and its byte offset
 //! into the appended block; each array there is an 8-byte length and the raw values.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -29,6 +30,61 @@ pub fn vti_bytes(
     arrays: &[(&str, VtiArray)],
 ) -> Vec<u8> {
     let n = dims[0] * dims[1] * dims[2];
+    let types: Vec<(&str, VtiType)> = arrays
+        .iter()
+        .map(|(name, values)| {
+            let (ty, len) = match values {
+                VtiArray::F64(v) => (VtiType::Float32, v.len()),
+                VtiArray::U8(v) => (VtiType::UInt8, v.len()),
+            };
+            assert_eq!(len, n, "array {name} has the grid's size");
+            (*name, ty)
+        })
+        .collect();
+    let mut out = vti_header(dims, voxel_um, time_h, &types).into_bytes();
+    for (_, values) in arrays {
+        let bytes: Vec<u8> = match values {
+            VtiArray::F64(v) => v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect(),
+            VtiArray::U8(v) => v.to_vec(),
+        };
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(VTI_TAIL);
+    out
+}
+
+/// How an array is stored in a `.vti` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VtiType {
+    Float32,
+    UInt8,
+}
+
+impl VtiType {
+    fn name(self) -> &'static str {
+        match self {
+            VtiType::Float32 => "Float32",
+            VtiType::UInt8 => "UInt8",
+        }
+    }
+
+    fn bytes(self) -> usize {
+        match self {
+            VtiType::Float32 => 4,
+            VtiType::UInt8 => 1,
+        }
+    }
+}
+
+/// What follows the appended arrays.
+const VTI_TAIL: &[u8] = b"\n  </AppendedData>\n</VTKFile>\n";
+
+/// A `.vti` file's text up to its appended data, for arrays of the given names and
+/// types on a grid of `dims` voxels: each array then follows as an 8-byte length and
+/// its raw little-endian values, in order, and then [`VTI_TAIL`].
+fn vti_header(dims: [usize; 3], voxel_um: f64, time_h: f64, arrays: &[(&str, VtiType)]) -> String {
+    let n = dims[0] * dims[1] * dims[2];
     let mut xml = String::new();
     xml.push_str(
         "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" \
@@ -44,54 +100,94 @@ pub fn vti_bytes(
     xml.push_str(&format!("    <Piece Extent=\"{extent}\">\n"));
     let first = arrays.first().map_or("", |a| a.0);
     xml.push_str(&format!("      <CellData Scalars=\"{first}\">\n"));
-    let mut appended: Vec<u8> = Vec::new();
-    for (name, values) in arrays {
-        let (ty, bytes): (&str, Vec<u8>) = match values {
-            VtiArray::F64(v) => {
-                assert_eq!(v.len(), n, "array {name} has the grid's size");
-                (
-                    "Float32",
-                    v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect(),
-                )
-            }
-            VtiArray::U8(v) => {
-                assert_eq!(v.len(), n, "array {name} has the grid's size");
-                ("UInt8", v.to_vec())
-            }
-        };
+    let mut offset = 0usize;
+    for (name, ty) in arrays {
         xml.push_str(&format!(
-            "        <DataArray type=\"{ty}\" Name=\"{name}\" NumberOfComponents=\"1\" format=\"appended\" offset=\"{}\"/>\n",
-            appended.len()
+            "        <DataArray type=\"{}\" Name=\"{name}\" NumberOfComponents=\"1\" format=\"appended\" offset=\"{offset}\"/>\n",
+            ty.name()
         ));
-        appended.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        appended.extend_from_slice(&bytes);
+        offset += 8 + n * ty.bytes();
     }
     xml.push_str("      </CellData>\n    </Piece>\n  </ImageData>\n");
     xml.push_str("  <AppendedData encoding=\"raw\">\n   _");
-    let mut out = xml.into_bytes();
-    out.extend_from_slice(&appended);
-    out.extend_from_slice(b"\n  </AppendedData>\n</VTKFile>\n");
-    out
+    xml
 }
 
-/// The arrays of a snapshot: the six fields with their units in their names, and the
-/// tissue class codes.
+/// The names of a snapshot's arrays in file order (the first is the default scalar)
+/// and, for each field, its index in C, A, P, T, N, K order; `None` for the classes.
+pub const SNAPSHOT_ARRAYS: [(&str, Option<usize>); 7] = [
+    ("T_cells_per_mm3", Some(3)),
+    ("CXCL12_nM", Some(0)),
+    ("AMD3100_uM", Some(1)),
+    ("anti_PD1_nM", Some(2)),
+    ("tumor_fraction", Some(4)),
+    ("killed_fraction", Some(5)),
+    ("class_0out_1liver_2tumor_3stroma_4vessel", None),
+];
+
+/// Streams a snapshot's `.vti` file into `w`: the same bytes as [`vti_bytes`] of
+/// [`snapshot_arrays`], with each field fetched by `field(k)` (f32, k in C, A, P, T, N,
+/// K order) only when it is written, so that one field at a time is held.
+pub fn write_snapshot(
+    w: &mut dyn Write,
+    dims: [usize; 3],
+    voxel_um: f64,
+    time_h: f64,
+    class: &[u8],
+    field: &mut dyn FnMut(usize) -> Result<Vec<f32>>,
+) -> Result<()> {
+    let n = dims[0] * dims[1] * dims[2];
+    let io = |e| Error::Other(format!("writing a .vti file: {e}"));
+    let types: Vec<(&str, VtiType)> = SNAPSHOT_ARRAYS
+        .iter()
+        .map(|(name, k)| {
+            (
+                *name,
+                if k.is_some() {
+                    VtiType::Float32
+                } else {
+                    VtiType::UInt8
+                },
+            )
+        })
+        .collect();
+    w.write_all(vti_header(dims, voxel_um, time_h, &types).as_bytes())
+        .map_err(io)?;
+    for (name, k) in SNAPSHOT_ARRAYS {
+        match k {
+            Some(k) => {
+                let v = field(k)?;
+                assert_eq!(v.len(), n, "array {name} has the grid's size");
+                w.write_all(&((4 * n) as u64).to_le_bytes()).map_err(io)?;
+                for chunk in v.chunks(1 << 18) {
+                    let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    w.write_all(&bytes).map_err(io)?;
+                }
+            }
+            None => {
+                assert_eq!(class.len(), n, "array {name} has the grid's size");
+                w.write_all(&(n as u64).to_le_bytes()).map_err(io)?;
+                w.write_all(class).map_err(io)?;
+            }
+        }
+    }
+    w.write_all(VTI_TAIL).map_err(io)
+}
+
+/// The arrays of a snapshot ([`SNAPSHOT_ARRAYS`]): the six fields with their units in
+/// their names, and the tissue class codes.
 pub fn snapshot_arrays<'a>(
     fields: &'a Fields,
     class: &'a [u8],
 ) -> Vec<(&'static str, VtiArray<'a>)> {
-    vec![
-        ("T_cells_per_mm3", VtiArray::F64(&fields.t)),
-        ("CXCL12_nM", VtiArray::F64(&fields.c)),
-        ("AMD3100_uM", VtiArray::F64(&fields.a)),
-        ("anti_PD1_nM", VtiArray::F64(&fields.p)),
-        ("tumor_fraction", VtiArray::F64(&fields.n)),
-        ("killed_fraction", VtiArray::F64(&fields.k)),
-        (
-            "class_0out_1liver_2tumor_3stroma_4vessel",
-            VtiArray::U8(class),
-        ),
-    ]
+    let named = fields.named();
+    SNAPSHOT_ARRAYS
+        .iter()
+        .map(|&(name, k)| match k {
+            Some(k) => (name, VtiArray::F64(named[k].1)),
+            None => (name, VtiArray::U8(class)),
+        })
+        .collect()
 }
 
 /// The time (h) stored in a `.vti` file's `TimeValue`, if it has one.
