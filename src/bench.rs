@@ -230,31 +230,33 @@ fn time_snapshots(gpu: &mut crate::gpu::GpuSolver, prep: &run::Prepared) -> Resu
         dims: prep.geometry.dims,
         voxel_um: prep.geometry.voxel_um,
     };
-    let median = |mut f: Box<dyn FnMut() -> Result<()> + '_>| -> Result<f64> {
-        let mut t = Vec::new();
-        for _ in 0..3 {
-            let started = Instant::now();
-            f()?;
-            t.push(started.elapsed().as_secs_f64());
-        }
-        t.sort_by(f64::total_cmp);
-        Ok(t[1])
-    };
     // Pipelines and labels are made at the first snapshot of a run: not timed.
     gpu.sums(&labels)?;
-    let device = median(Box::new(|| {
+    let device = median_of_3(|| {
         gpu.sums(&labels)?;
         gpu.planes(&at)?;
         Ok(())
-    }))?;
+    })?;
     let class = &prep.geometry.class;
-    let readback = median(Box::new(|| {
+    let readback = median_of_3(|| {
         let f = gpu.read_fields()?;
         let _ = crate::probe::Sums::of(&f, class, &labels, &prep.params);
         let _ = crate::pictures::planes::cut_fields(&f, &at);
         Ok(())
-    }))?;
+    })?;
     Ok((device, readback))
+}
+
+/// The median wall-clock seconds of three calls of `f`.
+fn median_of_3(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut t = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        f()?;
+        t.push(started.elapsed().as_secs_f64());
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[1])
 }
 
 fn print_size(s: &SizeReport) {

@@ -325,11 +325,13 @@ impl Sums {
 
     /// The first field (in the order C, A, P, T, N, K) holding a NaN, an infinite value
     /// or a value below −1e-9 of its largest magnitude (round-off allowed), if any: the
-    /// test of [`crate::readout::first_invalid`], which names the voxel.
+    /// test of [`crate::readout::first_invalid`] ([`crate::readout::is_invalid`]) on
+    /// the extremes, so that both find the same fields bad.
     pub fn invalid_field(&self) -> Option<usize> {
+        use crate::readout::is_invalid;
         (0..FIELDS).find(|&f| {
             let m = self.max_abs[f];
-            !m.is_finite() || self.max_negative[f] > 1e-9 * m.max(f64::MIN_POSITIVE)
+            is_invalid(m, m) || is_invalid(-self.max_negative[f], m)
         })
     }
 }

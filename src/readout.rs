@@ -197,20 +197,19 @@ pub fn reduce(
     }
 }
 
-/// The first field, voxel and value that is NaN, infinite or negative, if any.
-/// "Negative" allows round-off: below −1e-9 of the field's largest magnitude.
+/// Whether `v` is a bad value of a field whose largest magnitude is `scale`: NaN,
+/// infinite, or negative beyond round-off (below −1e-9 · scale).
+pub fn is_invalid(v: f64, scale: f64) -> bool {
+    !v.is_finite() || v < -1e-9 * scale.max(f64::MIN_POSITIVE)
+}
+
+/// The first field, voxel and value that is NaN, infinite or negative, if any
+/// ([`is_invalid`]).
 pub fn first_invalid(fields: &Fields) -> Option<(&'static str, usize, f64)> {
     for (name, f) in fields.named() {
-        let scale = f
-            .par_iter()
-            .map(|v| v.abs())
-            .reduce(|| 0.0, f64::max)
-            .max(f64::MIN_POSITIVE);
+        let scale = f.par_iter().map(|v| v.abs()).reduce(|| 0.0, f64::max);
         // The lowest bad index is reported, whatever the thread count.
-        if let Some(i) = f
-            .par_iter()
-            .position_first(|v| !v.is_finite() || *v < -1e-9 * scale)
-        {
+        if let Some(i) = f.par_iter().position_first(|v| is_invalid(*v, scale)) {
             return Some((name, i, f[i]));
         }
     }

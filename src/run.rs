@@ -705,10 +705,10 @@ pub fn drive(
             from = (0, 0);
             // Every field is read back only for a checkpoint (and then serves the
             // ParaView file too).
-            let fields = match schedule.contains(&from) {
-                true => Some(solver.read_fields()?),
-                false => None,
-            };
+            let fields = schedule
+                .contains(&from)
+                .then(|| solver.read_fields())
+                .transpose()?;
             pictures.snapshot(&mut *solver, fields.as_ref(), 0.0, 0)?;
             n0 = first.0.sum_n;
             last = Some(first);
@@ -753,10 +753,10 @@ pub fn drive(
                 m = stop;
                 let t = seg.t0 + m as f64 * seg.dt;
                 let sums = probe(&mut *solver, &labels, step_count, t)?;
-                let fields = match schedule.contains(&(i, m)) {
-                    true => Some(solver.read_fields()?),
-                    false => None,
-                };
+                let fields = schedule
+                    .contains(&(i, m))
+                    .then(|| solver.read_fields())
+                    .transpose()?;
                 if m == seg.steps {
                     last = Some(snap(&sums, t, Some(n0))?);
                     pictures.snapshot(&mut *solver, fields.as_ref(), t, snapshots)?;

@@ -228,37 +228,18 @@ impl GpuSolver {
         self.queue
             .write_buffer(&kit.uniform, 0, bytemuck::bytes_of(&kit.state));
         let (_, label_buffers, rows, read) = kit.labels.as_ref().expect("uploaded above");
-        let groups: Vec<wgpu::BindGroup> = (0..self.slabs.len())
-            .map(|s| self.probe_group(s, &label_buffers[s], rows))
-            .collect();
+        let labels_of: Vec<&wgpu::Buffer> = label_buffers.iter().collect();
         let bands = kit.state.bands;
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("probe sums"),
-            });
-        // Bins a band does not hold are not written.
-        encoder.clear_buffer(rows, 0, None);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("probe sums"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&kit.sums);
-            for ((slab, fixed), group) in self.slabs.iter().zip(&kit.fixed).zip(&groups) {
-                pass.set_bind_group(0, fixed, &[]);
-                pass.set_bind_group(1, group, &[]);
-                pass.dispatch_workgroups(bands, slab.planes as u32, 1);
-            }
-        }
-        encoder.copy_buffer_to_buffer(rows, 0, read, 0, None);
-        self.queue.submit([encoder.finish()]);
         let row = ROW_FIXED + labels.bins;
-        let sums = read_mapped(&self.device, read, read.size(), |raw| {
-            let v: &[f32] = bytemuck::cast_slice(raw);
-            add_rows(v, row, labels.bins)
-        })
-        .map_err(|m| self.device_error(m))?;
+        // Bins a band does not hold are not written: the rows are cleared first.
+        let sums = self.probe_pass(
+            "probe sums",
+            &kit.sums,
+            &labels_of,
+            (rows, read, true),
+            |slab| [bands, slab.planes as u32, 1],
+            |v| add_rows(v, row, labels.bins),
+        )?;
         self.last_submission = None;
         Ok(sums)
     }
@@ -300,38 +281,65 @@ impl GpuSolver {
         self.queue
             .write_buffer(&kit.uniform, 0, bytemuck::bytes_of(&kit.state));
         let (out, read) = kit.planes_out.as_ref().expect("made above");
-        let groups: Vec<wgpu::BindGroup> = (0..self.slabs.len())
-            .map(|s| self.probe_group(s, &kit.dummy, out))
-            .collect();
         let [wx, wy, _] = super::shaders::WORKGROUP;
+        let dummies = vec![&kit.dummy; self.slabs.len()];
+        // In z order: with the plane across z, each slab takes the running maximum.
+        let planes = self.probe_pass(
+            "probe planes",
+            &kit.planes,
+            &dummies,
+            (out, read, false),
+            |slab| {
+                let rows = if axis == 2 { h } else { slab.planes };
+                [(w as u32).div_ceil(wx), (rows as u32).div_ceil(wy), 1]
+            },
+            |v| v.chunks(w * h).map(<[f32]>::to_vec).collect(),
+        )?;
+        self.last_submission = None;
+        Ok(planes)
+    }
+
+    /// One pass of a snapshot kernel over every slab in z order (slab s bound with its
+    /// current fields, `labels[s]` and `out`; `dispatch(slab)` workgroups), `out`
+    /// cleared first if asked, then copied into `read` and handed to `f` as f32.
+    fn probe_pass<R>(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        labels: &[&wgpu::Buffer],
+        (out, read, clear): (&wgpu::Buffer, &wgpu::Buffer, bool),
+        dispatch: impl Fn(&super::Slab) -> [u32; 3],
+        f: impl FnOnce(&[f32]) -> R,
+    ) -> Result<R, GpuError> {
+        let kit = self.probe.as_ref().expect("built before use");
+        let groups: Vec<wgpu::BindGroup> = (0..self.slabs.len())
+            .map(|s| self.probe_group(s, labels[s], out))
+            .collect();
         let mut encoder = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("probe planes"),
-            });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+        if clear {
+            encoder.clear_buffer(out, 0, None);
+        }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("probe planes"),
+                label: Some(label),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&kit.planes);
-            // In z order: with the plane across z, each slab takes the running maximum.
+            pass.set_pipeline(pipeline);
             for ((slab, fixed), group) in self.slabs.iter().zip(&kit.fixed).zip(&groups) {
-                let rows = if axis == 2 { h } else { slab.planes };
+                let [x, y, z] = dispatch(slab);
                 pass.set_bind_group(0, fixed, &[]);
                 pass.set_bind_group(1, group, &[]);
-                pass.dispatch_workgroups((w as u32).div_ceil(wx), (rows as u32).div_ceil(wy), 1);
+                pass.dispatch_workgroups(x, y, z);
             }
         }
         encoder.copy_buffer_to_buffer(out, 0, read, 0, None);
         self.queue.submit([encoder.finish()]);
-        let planes = read_mapped(&self.device, read, bytes, |raw| {
-            let v: &[f32] = bytemuck::cast_slice(raw);
-            v.chunks(w * h).map(<[f32]>::to_vec).collect()
+        read_mapped(&self.device, read, read.size(), |raw| {
+            f(bytemuck::cast_slice(raw))
         })
-        .map_err(|m| self.device_error(m))?;
-        self.last_submission = None;
-        Ok(planes)
+        .map_err(|m| self.device_error(m))
     }
 }
 

@@ -10,49 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::model::Fields;
 use crate::output::write_atomic;
-
-/// One array of a `.vti` file.
-pub enum VtiArray<'a> {
-    /// Stored as Float32.
-    F64(&'a [f64]),
-    /// Stored as UInt8.
-    U8(&'a [u8]),
-}
-
-/// The bytes of a `.vti` file of `arrays` (name, values) on a grid of `dims` voxels of
-/// edge `voxel_um`, with the simulated time `time_h` as its `TimeValue`.
-pub fn vti_bytes(
-    dims: [usize; 3],
-    voxel_um: f64,
-    time_h: f64,
-    arrays: &[(&str, VtiArray)],
-) -> Vec<u8> {
-    let n = dims[0] * dims[1] * dims[2];
-    let types: Vec<(&str, VtiType)> = arrays
-        .iter()
-        .map(|(name, values)| {
-            let (ty, len) = match values {
-                VtiArray::F64(v) => (VtiType::Float32, v.len()),
-                VtiArray::U8(v) => (VtiType::UInt8, v.len()),
-            };
-            assert_eq!(len, n, "array {name} has the grid's size");
-            (*name, ty)
-        })
-        .collect();
-    let mut out = vti_header(dims, voxel_um, time_h, &types).into_bytes();
-    for (_, values) in arrays {
-        let bytes: Vec<u8> = match values {
-            VtiArray::F64(v) => v.iter().flat_map(|x| (*x as f32).to_le_bytes()).collect(),
-            VtiArray::U8(v) => v.to_vec(),
-        };
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(VTI_TAIL);
-    out
-}
 
 /// How an array is stored in a `.vti` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,9 +83,9 @@ pub const SNAPSHOT_ARRAYS: [(&str, Option<usize>); 7] = [
     ("class_0out_1liver_2tumor_3stroma_4vessel", None),
 ];
 
-/// Streams a snapshot's `.vti` file into `w`: the same bytes as [`vti_bytes`] of
-/// [`snapshot_arrays`], with each field fetched by `field(k)` (f32, k in C, A, P, T, N,
-/// K order) only when it is written, so that one field at a time is held.
+/// Streams a snapshot's `.vti` file of [`SNAPSHOT_ARRAYS`] into `w`, each field fetched
+/// by `field(k)` (f32, k in C, A, P, T, N, K order) only when it is written, so that one
+/// field at a time is held.
 pub fn write_snapshot(
     w: &mut dyn Write,
     dims: [usize; 3],
@@ -172,22 +130,6 @@ pub fn write_snapshot(
         }
     }
     w.write_all(VTI_TAIL).map_err(io)
-}
-
-/// The arrays of a snapshot ([`SNAPSHOT_ARRAYS`]): the six fields with their units in
-/// their names, and the tissue class codes.
-pub fn snapshot_arrays<'a>(
-    fields: &'a Fields,
-    class: &'a [u8],
-) -> Vec<(&'static str, VtiArray<'a>)> {
-    let named = fields.named();
-    SNAPSHOT_ARRAYS
-        .iter()
-        .map(|&(name, k)| match k {
-            Some(k) => (name, VtiArray::F64(named[k].1)),
-            None => (name, VtiArray::U8(class)),
-        })
-        .collect()
 }
 
 /// The time (h) stored in a `.vti` file's `TimeValue`, if it has one.
