@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::text;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -35,14 +37,6 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_infiltrate"));
     c.env_remove(infiltrate::output::FAIL_WRITE_ENV);
     c
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn scenario(dir: &Path) -> PathBuf {

@@ -2,23 +2,15 @@
 //! refused naming the closest valid key, and a local sweep of six tiny points finishes,
 //! resumes without redoing finished points, and collects into a table and PNGs.
 
+mod common;
+
+use common::{root, text};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use infiltrate::sweep::Sweep;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Writes a sweep file next to a copy of the tiny base scenario's path.
 fn sweep_file(dir: &Path, body: &str) -> PathBuf {

@@ -3,22 +3,14 @@
 //! Needs a running Slurm (`.ci/slurm-up` starts a one-node cluster on this machine);
 //! without one the test fails saying so.
 
+mod common;
+
+use common::{root, text};
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn infiltrate(args: &[&str], paths: &[&Path]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_infiltrate"));

@@ -170,6 +170,21 @@ pub struct Heatmap {
 }
 
 /// The (min, max) of the finite values, or (0, 1) when there are none.
+/// The x label centred under a plot area (`[left, top, width, height]`, below its tick
+/// labels) and the y label written upright along its left edge.
+fn axis_labels(c: &mut Canvas, [left, top, pw, ph]: [u32; 4], x_label: &str, y_label: &str) {
+    let lh = line_height(S);
+    c.text_centered(
+        (left + pw / 2) as i64,
+        (top + ph + 8 + lh + 6) as i64,
+        x_label,
+        S,
+        BLACK,
+    );
+    let yl = text_width(y_label, S) as i64;
+    c.text_vertical(10, (top + ph / 2) as i64 + yl / 2, y_label, S, BLACK);
+}
+
 fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -258,15 +273,7 @@ impl Heatmap {
                 c.text_right(left as i64 - 8, y - lh as i64 / 2 + 3, t, S, BLACK);
             }
         }
-        c.text_centered(
-            (left + pw / 2) as i64,
-            (top + ph + 8 + lh + 6) as i64,
-            &self.x_label,
-            S,
-            BLACK,
-        );
-        let yl = text_width(&self.y_label, S) as i64;
-        c.text_vertical(10, (top + ph / 2) as i64 + yl / 2, &self.y_label, S, BLACK);
+        axis_labels(&mut c, [left, top, pw, ph], &self.x_label, &self.y_label);
         bar.draw(&mut c, (left + pw + 24) as i64, top as i64, ph);
         c
     }
@@ -377,15 +384,7 @@ impl LinePlot {
             c.fill_rect(lx, ly + lh as i64 / 2 - 3, 26, 3, col);
             c.text(lx + 32, ly, &s.name, S, BLACK);
         }
-        c.text_centered(
-            (left + pw / 2) as i64,
-            (top + ph + 8 + lh + 6) as i64,
-            &self.x_label,
-            S,
-            BLACK,
-        );
-        let yl = text_width(&self.y_label, S) as i64;
-        c.text_vertical(10, (top + ph / 2) as i64 + yl / 2, &self.y_label, S, BLACK);
+        axis_labels(&mut c, [left, top, pw, ph], &self.x_label, &self.y_label);
         c
     }
 }

@@ -125,12 +125,7 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
             checkpoint_every,
             quiet,
         } => {
-            let s = Sweep::read(&sweep)?;
-            let scenarios = s.check()?;
-            let costs: Vec<Cost> = scenarios
-                .iter()
-                .map(estimate::cost)
-                .collect::<Result<_>>()?;
+            let (s, scenarios, costs) = load(&sweep)?;
             let selected = run::choose_backend(on.backend, on.adapter.as_deref())?;
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let n = s.points.len().max(1);
@@ -204,12 +199,7 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
             extra,
             submit,
         } => {
-            let s = Sweep::read(&sweep)?;
-            let scenarios = s.check()?;
-            let costs: Vec<Cost> = scenarios
-                .iter()
-                .map(estimate::cost)
-                .collect::<Result<_>>()?;
+            let (s, scenarios, costs) = load(&sweep)?;
             let backend = if gpus_per_task.is_some() {
                 Backend::Auto
             } else {
@@ -331,13 +321,20 @@ fn probe(
     pool.install(|| estimate::probe(first.clone(), &selected, 1.0))
 }
 
-fn check(file: &Path, on: &On, no_probe: bool) -> Result<()> {
+/// Reads a sweep file, checks every point's scenario and prices each point: what
+/// `check`, `run` and `slurm` all start from.
+fn load(file: &Path) -> Result<(Sweep, Vec<Loaded>, Vec<Cost>)> {
     let s = Sweep::read(file)?;
     let scenarios = s.check()?;
-    let costs: Vec<Cost> = scenarios
+    let costs = scenarios
         .iter()
         .map(estimate::cost)
         .collect::<Result<_>>()?;
+    Ok((s, scenarios, costs))
+}
+
+fn check(file: &Path, on: &On, no_probe: bool) -> Result<()> {
+    let (s, scenarios, costs) = load(file)?;
     println!(
         "sweep      {} ({}), base {}",
         s.name,

@@ -329,3 +329,17 @@ level_nM = 68.5
         thickness = 10.0 * nz as f64
     )
 }
+
+/// The repository's root (where `scenarios/` lies).
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A finished command's standard output and error, together, for messages and checks.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
