@@ -1,8 +1,9 @@
 #!/bin/bash
 # One prepared run on a lent GPU machine (the `device` tool; no Vulkan loader, Rust or
 # network there): the GPU tests on the GPU, `infiltrate bench` at 256³ and 512³
-# (kernels against a vec4 copy, a snapshot reduced on the device against one read
-# back, the CPU solver on the same grid), quick.toml on both backends, and a 1024³ run
+# (kernels against a vec4 copy, among them a chem pass of one chemical and one of three
+# fused, and the unit step fused and not; a snapshot reduced on the device against one
+# read back; the CPU solver on the same grid), quick.toml on both backends, and a 1024³ run
 # through the driver. Results go to $OUT. About 6 minutes on an H200.
 #
 # Prepare here (once per checkout: the .deb files of ../shared/GPU.md in .gl/, and

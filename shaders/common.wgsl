@@ -55,11 +55,18 @@ struct Params {
 // Keep in sync with `GpuStep` in src/gpu/params.rs: one entry per dispatch, bound with a
 // dynamic offset into the step buffer.
 struct Step {
+    // The cell step's Δt (cell kernels).
     dt: f32,
-    plasma: f32,
-    bath: f32,
-    // Which chemical (0 CXCL12, 1 AMD3100, 2 anti-PD-1); unused by the cell kernels.
-    chem: u32,
+    // The chemicals a chem pass steps: bit k for chemical k (0 CXCL12, 1 AMD3100, 2
+    // anti-PD-1); 0 for a cell step. The host picks the chem pipeline by it (whose
+    // `CHEMS` constant it equals); no kernel reads it.
+    chems: u32,
+    pad0: u32,
+    pad1: u32,
+    // Per chemical k (component k): its sub-step Δt and its plasma and bath levels.
+    chem_dt: vec4<f32>,
+    plasma: vec4<f32>,
+    bath: vec4<f32>,
 }
 
 // Keep in sync with `GpuSlab` in src/gpu/params.rs: the slab a dispatch steps.

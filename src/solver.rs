@@ -180,8 +180,12 @@ pub trait Stepper {
     fn params(&self) -> &Params;
     /// The quasi-steady record of chemical `u` (C, A, P order).
     fn steady(&self, u: usize) -> &SteadyState;
-    /// One explicit sub-step of a chemical (recorded or run at once).
-    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64);
+    /// One explicit sub-step of each chemical of `subs` (distinct chemicals), with the
+    /// fields as if they were taken one after another in the order given (recorded or
+    /// run at once). [`advance_steps`] groups only sub-steps that commute: none reads
+    /// another's field, but for CXCL12's uptake reading AMD3100, and then CXCL12 comes
+    /// first. The GPU runs a group as one pass; the CPU one after another.
+    fn chem_steps(&mut self, subs: &[SubStep]);
     /// One cell step (T, N, K) using the current C, A, P.
     fn cell_step(&mut self, dt: f64);
     /// Iterates the chemical to steady state for the given levels.
@@ -195,16 +199,79 @@ pub trait Stepper {
     ) -> Result<(), Self::Error>;
 }
 
+/// How [`advance_steps`] groups a cell step's explicit sub-steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    /// CXCL12's sub-steps go first, one by one: its uptake reads AMD3100, which is
+    /// stepped too, and it takes more than one sub-step.
+    pub alone: bool,
+    /// The chemicals (C, A, P order) whose j-th sub-steps are grouped.
+    pub grouped: Vec<usize>,
+    /// Groups per cell step: the most sub-steps among `grouped`.
+    pub passes: u32,
+}
+
+impl Grouping {
+    /// The grouping of `plan`'s explicit sub-steps; `uptake`: CXCL12 is taken up by T
+    /// cells.
+    pub fn of(plan: &StepPlan, uptake: bool) -> Self {
+        let count = |u: usize| plan.substeps[u].max(1);
+        let explicit: Vec<usize> = (0..3).filter(|&u| !plan.quasi_steady[u]).collect();
+        let alone = uptake && explicit.contains(&0) && explicit.contains(&1) && count(0) > 1;
+        let grouped: Vec<usize> = explicit
+            .into_iter()
+            .filter(|&u| !(alone && u == 0))
+            .collect();
+        let passes = grouped.iter().map(|&u| count(u)).max().unwrap_or(0);
+        Grouping {
+            alone,
+            grouped,
+            passes,
+        }
+    }
+
+    /// Chem passes per cell step on the GPU when no sub-step is skipped: CXCL12's own,
+    /// then the groups.
+    pub fn chem_passes(&self, plan: &StepPlan) -> u32 {
+        let own = if self.alone {
+            plan.substeps[0].max(1)
+        } else {
+            0
+        };
+        own + self.passes
+    }
+}
+
+/// One explicit sub-step of one chemical: `dt` min, with the (plasma, bath) levels at
+/// its start, nM.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SubStep {
+    pub which: Chemical,
+    pub dt: f64,
+    pub plasma: f64,
+    pub bath: f64,
+}
+
 /// `seg.steps` cell steps of `seg.dt` from `seg.t0`; before each, `plan.substeps[u]`
-/// sub-steps of each chemical u in the order C, A, P, each of `seg.dt / substeps[u]`,
-/// with its levels ([`levels`]) at the start of each sub-step. A chemical with
-/// `plan.quasi_steady[u]` is instead solved to steady state when its levels move by
-/// more than `tolerance` (or at every step when its sources follow T: CXCL12 with
-/// uptake). A chemical with `dormant[u]` (zero everywhere, no secretion: the caller
-/// knows) skips its sub-steps while its levels are 0, which leaves it exactly as
-/// stepping would; `dormant[u]` is cleared once it is stepped or solved with levels
-/// that are not 0 (so on return it says which chemicals are still zero everywhere).
-/// Calls `on_step(k)` after cell step k (1-based).
+/// sub-steps of each chemical u, each of `seg.dt / substeps[u]`, with its levels
+/// ([`levels`]) at the start of each sub-step. A chemical with `plan.quasi_steady[u]` is
+/// instead solved to steady state when its levels move by more than `tolerance` (or at
+/// every step when its sources follow T: CXCL12 with uptake).
+///
+/// The fields come out as if the chemicals were stepped in the order C, A, P (all of a
+/// chemical's sub-steps, then the next chemical's), then the cell step. The chemicals'
+/// updates commute but for one (CXCL12's uptake reads AMD3100), so each cell step runs:
+/// a quasi-steady CXCL12 solve; then the explicit sub-steps, the j-th sub-step of every
+/// chemical that has one as one group ([`Stepper::chem_steps`]: one pass on the GPU);
+/// then the quasi-steady AMD3100 and anti-PD-1 solves. CXCL12 with uptake is grouped
+/// with AMD3100 only when it takes one sub-step (so that it reads AMD3100 as the cell
+/// step starts); otherwise its sub-steps go first, alone.
+///
+/// A chemical with `dormant[u]` (zero everywhere, no secretion: the caller knows) skips
+/// its sub-steps while its levels are 0, which leaves it exactly as stepping would;
+/// `dormant[u]` is cleared once it is stepped or solved with levels that are not 0 (so
+/// on return it says which chemicals are still zero everywhere). Calls `on_step(k)` after
+/// cell step k (1-based).
 pub fn advance_steps<S: Stepper + ?Sized>(
     solver: &mut S,
     seg: &Segment,
@@ -232,30 +299,65 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
     let follows_t = solver.params().c_uptake != 0.0;
+    let count = |u: usize| plan.substeps[u].max(1);
+    let Grouping {
+        alone,
+        grouped,
+        passes,
+    } = Grouping::of(plan, follows_t);
+    let mut group = Vec::with_capacity(3);
     for k in first + 1..=seg.steps {
         let t = seg.t0 + (k - 1) as f64 * seg.dt;
-        for (u, &which) in CHEMICALS.iter().enumerate() {
-            if plan.quasi_steady[u] {
-                let now = levels(solver.params(), dosing, which, t);
-                let follows = which == Chemical::Cxcl12 && follows_t;
-                if solver.steady(u).is_stale(now, follows, tolerance) {
-                    solver.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
-                    if now != (0.0, 0.0) {
-                        dormant[u] = false;
-                    }
-                }
-            } else {
-                let n = plan.substeps[u].max(1);
-                let dt = seg.dt / f64::from(n);
-                for j in 0..n {
-                    let (plasma, bath) =
-                        levels(solver.params(), dosing, which, t + f64::from(j) * dt);
-                    if dormant[u] && plasma == 0.0 && bath == 0.0 {
-                        continue;
-                    }
+        // Sub-step j of chemical u, unless it is dormant and undosed then.
+        let sub = |u: usize, j: u32, dormant: &mut [bool; 3], params: &Params| {
+            let which = CHEMICALS[u];
+            let dt = seg.dt / f64::from(count(u));
+            let (plasma, bath) = levels(params, dosing, which, t + f64::from(j) * dt);
+            if dormant[u] && plasma == 0.0 && bath == 0.0 {
+                return None;
+            }
+            dormant[u] = false;
+            Some(SubStep {
+                which,
+                dt,
+                plasma,
+                bath,
+            })
+        };
+        let steady = |solver: &mut S, u: usize, dormant: &mut [bool; 3]| -> Result<(), S::Error> {
+            let which = CHEMICALS[u];
+            let now = levels(solver.params(), dosing, which, t);
+            let follows = which == Chemical::Cxcl12 && follows_t;
+            if solver.steady(u).is_stale(now, follows, tolerance) {
+                solver.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
+                if now != (0.0, 0.0) {
                     dormant[u] = false;
-                    solver.chem_step(which, dt, plasma, bath);
                 }
+            }
+            Ok(())
+        };
+        if plan.quasi_steady[0] {
+            steady(solver, 0, dormant)?;
+        }
+        if alone {
+            for j in 0..count(0) {
+                if let Some(s) = sub(0, j, dormant, solver.params()) {
+                    solver.chem_steps(&[s]);
+                }
+            }
+        }
+        for j in 0..passes {
+            group.clear();
+            for &u in grouped.iter().filter(|&&u| j < count(u)) {
+                group.extend(sub(u, j, dormant, solver.params()));
+            }
+            if !group.is_empty() {
+                solver.chem_steps(&group);
+            }
+        }
+        for u in 1..3 {
+            if plan.quasi_steady[u] {
+                steady(solver, u, dormant)?;
             }
         }
         solver.cell_step(seg.dt);

@@ -1,7 +1,8 @@
 //! The CPU reference solver against exact solutions: decay, diffusion modes and their
 //! convergence, conservation, the source–decay steady state, the Boltzmann and arrest
 //! steady states of T cells, positivity at the step bound, AMD3100 saturation, thread
-//! independence, and the quasi-steady solve against full sub-stepping.
+//! independence, the quasi-steady solve against full sub-stepping, and the order of a
+//! cell step's work (grouped sub-steps change no bits).
 //!
 //! Each test builds `Params` directly (see [`uniform`]) and states its grid and its
 //! tolerance with the reason for it.
@@ -15,10 +16,11 @@ use common::{
 use infiltrate::cpu::CpuSolver;
 use infiltrate::dosing::{Bolus, Dosing};
 use infiltrate::model::{
-    cell_bound, chem_bound, signal, ChemParams, Fields, Params, Segment, N_CLASSES, OUTSIDE,
-    STROMA, TUMOR, VESSEL,
+    cell_bound, chem_bound, signal, ChemParams, Fields, Params, Segment, CHEMICALS, N_CLASSES,
+    OUTSIDE, STROMA, TUMOR, VESSEL,
 };
 use infiltrate::scenario::Chemical;
+use infiltrate::solver::{advance_steps, levels, Grouping, SteadyState, Stepper, SubStep};
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -750,4 +752,194 @@ fn skipping_undosed_drugs_changes_no_bits() {
 /// A fixed pseudo-random value in [0, 1) per index.
 fn rng_at(i: usize) -> f64 {
     Rng(i as u64 * 7919 + 1).next()
+}
+
+// ---------------------------------------------------------------------------------
+// The order of a cell step's work
+
+/// A CPU solver that logs what `advance_steps` asks of it: each group of sub-steps
+/// (`"C A P"`), each steady solve (`"solve A"`) and each cell step (`"cell"`).
+struct Logged {
+    cpu: CpuSolver,
+    log: Vec<String>,
+}
+
+fn letter(which: Chemical) -> &'static str {
+    match which {
+        Chemical::Cxcl12 => "C",
+        Chemical::Amd3100 => "A",
+        Chemical::AntiPd1 => "P",
+    }
+}
+
+impl Stepper for Logged {
+    type Error = std::convert::Infallible;
+
+    fn params(&self) -> &Params {
+        Stepper::params(&self.cpu)
+    }
+
+    fn steady(&self, u: usize) -> &SteadyState {
+        Stepper::steady(&self.cpu, u)
+    }
+
+    fn chem_steps(&mut self, subs: &[SubStep]) {
+        let names: Vec<&str> = subs.iter().map(|s| letter(s.which)).collect();
+        self.log.push(names.join(" "));
+        Stepper::chem_steps(&mut self.cpu, subs);
+    }
+
+    fn cell_step(&mut self, dt: f64) {
+        self.log.push("cell".into());
+        Stepper::cell_step(&mut self.cpu, dt);
+    }
+
+    fn solve_steady(
+        &mut self,
+        which: Chemical,
+        dt: f64,
+        plasma: f64,
+        bath: f64,
+        tolerance: f64,
+    ) -> Result<(), Self::Error> {
+        self.log.push(format!("solve {}", letter(which)));
+        Stepper::solve_steady(&mut self.cpu, which, dt, plasma, bath, tolerance)
+    }
+}
+
+/// Grid 19 × 13 × 7, [`busy`] parameters and schedule (both drugs dosed), cell steps at
+/// 0.9 × the smallest bound so that any sub-step count is stable. `advance_steps` groups
+/// the j-th sub-step of every explicit chemical into one `chem_steps` call (one GPU pass);
+/// CXCL12 with uptake joins AMD3100's group only with one sub-step; quasi-steady CXCL12
+/// is solved first, AMD3100 and anti-PD-1 after the sub-steps. The groups asked for are
+/// checked call by call, and the fields must equal, to the bit, the reference order
+/// (every sub-step of C, then of A, then of P, with each quasi-steady solve in its place,
+/// then the cell step), since the grouped updates commute.
+#[test]
+fn coinciding_sub_steps_are_grouped_without_changing_bits() {
+    let dims = [19, 13, 7];
+    let base = busy(dims);
+    let n = base.voxels();
+    let mut rng = Rng(11);
+    let class: Vec<u8> = (0..n).map(|_| rng.class()).collect();
+    let init = |f: &mut Fields| {
+        for i in 0..n {
+            f.c[i] = rng_at(i);
+            f.a[i] = 1e-2 * rng_at(i + n);
+            f.p[i] = 10.0 * rng_at(i + 2 * n);
+            f.t[i] = 1e4 * rng_at(i + 3 * n);
+            f.n[i] = rng_at(i + 4 * n);
+        }
+    };
+    let (_, dosing) = busy_schedule(&base);
+    // Uptake, sub-steps, quasi-steady, the calls of one cell step.
+    type Case = (bool, [u32; 3], [bool; 3], &'static [&'static str]);
+    let cases: [Case; 5] = [
+        (
+            true,
+            [1, 4, 3],
+            [false; 3],
+            &["C A P", "A P", "A P", "A", "cell"],
+        ),
+        (
+            true,
+            [2, 4, 3],
+            [false; 3],
+            &["C", "C", "A P", "A P", "A P", "A", "cell"],
+        ),
+        (
+            false,
+            [2, 4, 3],
+            [false; 3],
+            &["C A P", "C A P", "A P", "A", "cell"],
+        ),
+        (
+            true,
+            [1, 1, 3],
+            [false, true, false],
+            &["C P", "P", "P", "solve A", "cell"],
+        ),
+        (
+            true,
+            [1, 2, 1],
+            [true, false, false],
+            &["solve C", "A P", "A", "cell"],
+        ),
+    ];
+    for (uptake, substeps, quasi, calls) in cases {
+        let what = format!("uptake {uptake}, sub-steps {substeps:?}, quasi-steady {quasi:?}");
+        let mut p = base.clone();
+        if !uptake {
+            p.c_uptake = 0.0;
+        }
+        let smallest = [&p.cxcl12, &p.amd3100, &p.anti_pd1]
+            .iter()
+            .map(|c| chem_bound(&p, c))
+            .fold(cell_bound(&p), f64::min);
+        let cell_dt = 0.9 * smallest;
+        let plan = plan(&p, cell_dt, substeps, quasi);
+        let seg = Segment {
+            t0: 0.0,
+            steps: 2,
+            dt: cell_dt,
+        };
+        let tolerance = 1e-4;
+        let mut logged = Logged {
+            cpu: solver(p.clone(), class.clone(), init),
+            log: Vec::new(),
+        };
+        let mut dormant = [false; 3];
+        advance_steps(
+            &mut logged,
+            &seg,
+            &plan,
+            &dosing,
+            tolerance,
+            &mut dormant,
+            &mut |_| {},
+        )
+        .unwrap();
+        // The first cell step; the second asks the same but for solves of levels that
+        // have not moved (and CXCL12 with uptake, solved at every step).
+        let first = logged.log.iter().position(|c| c == "cell").unwrap();
+        assert_eq!(logged.log[..=first], calls[..], "{what}");
+        let groups = calls
+            .iter()
+            .filter(|c| **c != "cell" && !c.starts_with("solve"));
+        let grouping = Grouping::of(&plan, uptake);
+        assert_eq!(
+            grouping.chem_passes(&plan) as usize,
+            groups.count(),
+            "{what}"
+        );
+
+        // The reference order.
+        let mut b = solver(p.clone(), class.clone(), init);
+        for k in 0..seg.steps {
+            let t = k as f64 * cell_dt;
+            for (u, which) in CHEMICALS.into_iter().enumerate() {
+                let at = |t: f64| levels(&p, &dosing, which, t);
+                if quasi[u] {
+                    let follows = which == Chemical::Cxcl12 && uptake;
+                    if Stepper::steady(&b, u).is_stale(at(t), follows, tolerance) {
+                        let (plasma, bath) = at(t);
+                        b.solve_steady(which, plan.chem_dt[u], plasma, bath, tolerance);
+                    }
+                } else {
+                    let dt = cell_dt / f64::from(substeps[u]);
+                    for j in 0..substeps[u] {
+                        let (plasma, bath) = at(t + f64::from(j) * dt);
+                        b.chem_step(which, dt, plasma, bath);
+                    }
+                }
+            }
+            b.cell_step(cell_dt);
+        }
+        assert!(max_abs(&b.fields().a) > 0.0, "{what}: AMD3100 never dosed");
+        let (got, want) = (logged.cpu.fields().named(), b.fields().named());
+        for ((name, g), (_, w)) in got.iter().zip(&want) {
+            let differ = g.iter().zip(w.iter()).filter(|(x, y)| x != y).count();
+            assert_eq!(differ, 0, "{what}: {name} differs in {differ} voxels");
+        }
+    }
 }

@@ -25,8 +25,11 @@ use common::{
 };
 use infiltrate::cpu::CpuSolver;
 use infiltrate::gpu::GpuSolver;
-use infiltrate::model::{cell_bound, chem_bound, signal, Fields, Params, Segment, OUTSIDE, TUMOR};
+use infiltrate::model::{
+    cell_bound, chem_bound, signal, Fields, Params, Segment, CHEMICALS, OUTSIDE, TUMOR,
+};
 use infiltrate::scenario::Chemical;
+use infiltrate::solver::SubStep;
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -1184,6 +1187,67 @@ fn undosed_drug_sub_steps_are_skipped_with_the_same_bits() {
             a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
             "{name} differs"
         );
+    }
+}
+
+/// Grid 37 × 23 × 11, random classes and fields, [`busy`] parameters (CXCL12 uptake, bath
+/// on x− and z+), in 1 and in 3 z-slabs: 30 fused passes of C, A and P (each chemical
+/// at 0.9 × its own bound, with its own levels), then 30 each of A with P, C with P and
+/// C with A (every pipeline a fused pass may use), must give the same bits as a pass per
+/// chemical in the order C, A, P. A fused pass
+/// runs each chemical's arithmetic unchanged from its own input buffer (CXCL12's uptake
+/// reads AMD3100 as the pass starts, as it does before AMD3100's own pass), so nothing
+/// but an indexing or binding error can make them differ. A fused pass counts once.
+#[test]
+fn fused_chem_passes_equal_a_pass_per_chemical_to_the_bit() {
+    let p = busy([37, 23, 11]);
+    let (class, fields) = random_state(&p, 41);
+    let levels = [(0.0, 0.3), (1.6, 1.0), (410.0, 68.5)];
+    let sub = |u: usize| {
+        let which = CHEMICALS[u];
+        SubStep {
+            which,
+            dt: 0.9 * chem_bound(&p, p.chem(which)),
+            plasma: levels[u].0,
+            bath: levels[u].1,
+        }
+    };
+    let groups = [
+        vec![sub(0), sub(1), sub(2)],
+        vec![sub(1), sub(2)],
+        vec![sub(0), sub(2)],
+        vec![sub(0), sub(1)],
+    ];
+    for slabs in [Some(1), Some(3)] {
+        let mut fused = gpu_in_slabs(&p, &class, &fields, slabs);
+        let mut apart = gpu_in_slabs(&p, &class, &fields, slabs);
+        for group in &groups {
+            for _ in 0..30 {
+                fused.chem_steps(group);
+                for s in group {
+                    apart.chem_steps(std::slice::from_ref(s));
+                }
+            }
+        }
+        assert_eq!(fused.chem_passes(), 30 * 4, "{slabs:?} slabs");
+        assert_eq!(apart.chem_passes(), 30 * 9, "{slabs:?} slabs");
+        assert_eq!(fused.substeps(), [90, 90, 90]);
+        assert_eq!(fused.substeps(), apart.substeps());
+        let (f, a) = (fused.read_fields().unwrap(), apart.read_fields().unwrap());
+        let named = f.named().into_iter().zip(a.named()).zip(fields.named());
+        for (k, (((name, x), (_, y)), (_, x0))) in named.enumerate() {
+            let differ = x
+                .iter()
+                .zip(y)
+                .filter(|(u, v)| u.to_bits() != v.to_bits())
+                .count();
+            assert_eq!(
+                differ, 0,
+                "{slabs:?} slabs: {name} differs in {differ} voxels"
+            );
+            // The chemicals (the first three) were stepped.
+            assert!(k >= 3 || max_diff(x, x0) > 0.0, "{name} was not stepped");
+        }
     }
 }
 

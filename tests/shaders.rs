@@ -44,16 +44,41 @@ fn shaders_are_common_plus_kernel_with_their_entry_points() {
 }
 
 /// Each shader validates and translates, per entry point, to SPIR-V (Vulkan), MSL
-/// (Metal), HLSL (DX12) and GLSL ES 3.10 (GL), so an error for any backend shows here.
+/// (Metal), HLSL (DX12) and GLSL ES 3.10 (GL), so an error for any backend shows here;
+/// chem.wgsl with every set of pipeline constants the solver may build (each non-empty
+/// set of chemicals, with and without uptake), specialised as wgpu does it.
 #[test]
 fn shaders_translate_to_every_backend() {
     for shader in shaders::ALL {
         let (module, info) = parse(&shader);
-        for &ep in shader.entry_points {
-            let what = format!("{} `{ep}`", shader.name);
-            let words = spv::write_vec(
+        let variants: Vec<Vec<(&str, f64)>> = match shader.constants {
+            Some(constants) => (1..8)
+                .flat_map(|chems| [false, true].map(|uptake| constants(chems, uptake).to_vec()))
+                .collect(),
+            None => vec![Vec::new()],
+        };
+        for (&ep, constants) in shader
+            .entry_points
+            .iter()
+            .flat_map(|ep| variants.iter().map(move |c| (ep, c)))
+        {
+            let what = format!("{} `{ep}` {constants:?}", shader.name);
+            let mut values = naga::back::PipelineConstants::default();
+            for &(name, value) in constants {
+                values.insert(name.to_string(), value);
+            }
+            let (module, info) = naga::back::pipeline_constants::process_overrides(
                 &module,
                 &info,
+                Some((naga::ShaderStage::Compute, ep)),
+                &values,
+            )
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (module, info) = (module.as_ref(), info.as_ref());
+            // From here on `module` and `info` are the specialised ones (references).
+            let words = spv::write_vec(
+                module,
+                info,
                 &spv::Options::default(),
                 Some(&spv::PipelineOptions {
                     shader_stage: naga::ShaderStage::Compute,
@@ -64,8 +89,8 @@ fn shaders_translate_to_every_backend() {
             assert_eq!(words[0], 0x0723_0203, "{what}: SPIR-V magic");
 
             let (metal, _) = msl::write_string(
-                &module,
-                &info,
+                module,
+                info,
                 &msl::Options::default(),
                 &msl::PipelineOptions {
                     entry_point: Some((naga::ShaderStage::Compute, ep.to_string())),
@@ -81,7 +106,7 @@ fn shaders_translate_to_every_backend() {
                 entry_point: Some((naga::ShaderStage::Compute, ep.to_string())),
             };
             hlsl::Writer::new(&mut text, &options, &pipeline)
-                .write(&module, &info, None)
+                .write(module, info, None)
                 .unwrap_or_else(|e| panic!("{what} to HLSL: {e}"));
             let [wx, wy, wz] = shaders::workgroup_of(ep);
             let numthreads = format!("[numthreads({wx}, {wy}, {wz})]");
@@ -96,8 +121,8 @@ fn shaders_translate_to_every_backend() {
             };
             glsl::Writer::new(
                 &mut text,
-                &module,
-                &info,
+                module,
+                info,
                 &options,
                 &pipeline,
                 naga::proc::BoundsCheckPolicies::default(),

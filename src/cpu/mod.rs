@@ -56,7 +56,7 @@ use rayon::prelude::*;
 use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
-use crate::solver::{advance_steps_from, SteadyState, Stepper};
+use crate::solver::{advance_steps_from, SteadyState, Stepper, SubStep};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
@@ -319,8 +319,10 @@ impl Stepper for CpuSolver {
         &self.steady[u]
     }
 
-    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
-        CpuSolver::chem_step(self, which, dt, plasma, bath);
+    fn chem_steps(&mut self, subs: &[SubStep]) {
+        for s in subs {
+            CpuSolver::chem_step(self, s.which, s.dt, s.plasma, s.bath);
+        }
     }
 
     fn cell_step(&mut self, dt: f64) {

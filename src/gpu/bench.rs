@@ -7,6 +7,8 @@
 use std::time::Instant;
 
 use super::{bind, read_mapped, storage_layout, GpuError, GpuSolver, GpuStep, T};
+use crate::scenario::Chemical;
+use crate::solver::SubStep;
 
 /// How a time was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -34,27 +36,62 @@ const RESOLVE_STRIDE: u64 = wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kernel {
     Copy,
+    /// A chem pass of one chemical (AMD3100).
     Chem,
-    ChemUptake,
+    /// A chem pass of CXCL12 (with uptake by T cells where the model has it).
+    ChemCxcl12,
+    /// One chem pass stepping C, A and P together.
+    ChemFused,
     Signal,
     Cell,
-    /// One sub-step of C, A and P, the receptor pass and the cell step.
+    /// One sub-step of C, A and P in one fused pass, the receptor pass and the cell
+    /// step: as `advance` runs them when the sub-step counts coincide.
     Unit,
+    /// The same with a pass per chemical.
+    UnitUnfused,
 }
 
-const KERNELS: [(Kernel, &str, f64); 6] = [
-    (Kernel::Copy, "copy_vec4", 8.0),
-    // u, class → u'
-    (Kernel::Chem, "chem_step", 9.0),
-    // u, class, T, A → u'
-    (Kernel::ChemUptake, "chem_step_uptake", 17.0),
-    // C, A, T, class → s, μT
-    (Kernel::Signal, "signal_step", 21.0),
-    // s, μT, T, N, K, P, class → T', N, K
-    (Kernel::Cell, "cell_step", 37.0),
-    // three chem_step, signal_step, cell_step
-    (Kernel::Unit, "unit_step", 3.0 * 9.0 + 21.0 + 37.0),
-];
+/// The kernels timed with their names and the fewest bytes per voxel each must move;
+/// `uptake`: CXCL12 steps with uptake (which reads T and A).
+fn kernels(uptake: bool) -> [(Kernel, &'static str, f64); 8] {
+    // C, class (T, A) → C'
+    let (cxcl12, c) = if uptake {
+        ("chem_step_uptake", 17.0)
+    } else {
+        ("chem_step_cxcl12", 9.0)
+    };
+    // The CXCL12 pass, and A and P in and out (A read once, the classes once).
+    let fused = c + 16.0 - if uptake { 4.0 } else { 0.0 };
+    // C, A, T, class → s, μT; s, μT, T, N, K, P, class → T', N, K.
+    let cell = 21.0 + 37.0;
+    [
+        (Kernel::Copy, "copy_vec4", 8.0),
+        // u, class → u'
+        (Kernel::Chem, "chem_step", 9.0),
+        (Kernel::ChemCxcl12, cxcl12, c),
+        (Kernel::ChemFused, "chem_fused", fused),
+        (Kernel::Signal, "signal_step", 21.0),
+        (Kernel::Cell, "cell_step", 37.0),
+        (Kernel::Unit, "unit_step", fused + cell),
+        (
+            Kernel::UnitUnfused,
+            "unit_step_unfused",
+            c + 2.0 * 9.0 + cell,
+        ),
+    ]
+}
+
+/// The step entries the timed dispatches use (slots of the step buffer).
+const SLOT_A: usize = 0;
+const SLOT_C: usize = 1;
+const SLOT_P: usize = 2;
+const SLOT_FUSED: usize = 3;
+const SLOT_CELL: usize = 4;
+
+/// The chemicals of a chem pass (bits of `GpuStep::chems`).
+const C: u32 = 1;
+const A: u32 = 2;
+const P: u32 = 4;
 
 impl GpuSolver {
     /// Whether this device times with GPU timestamps.
@@ -78,15 +115,36 @@ impl GpuSolver {
             adapter: self.info.name.clone(),
             message: m,
         };
-        // A sane step entry at slot 0 (the values do not change the work).
-        let step = GpuStep {
+        // Sane step entries (the values do not change the work).
+        let sub = |which| SubStep {
+            which,
             dt: 1e-3,
             plasma: 0.0,
-            bath: 0.0,
-            chem: 1,
+            bath: 1.0,
         };
-        self.queue
-            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
+        let (c, a, p) = (
+            sub(Chemical::Cxcl12),
+            sub(Chemical::Amd3100),
+            sub(Chemical::AntiPd1),
+        );
+        let mut entries = vec![0u8; (SLOT_CELL + 1) * self.stride];
+        let steps = [
+            (SLOT_A, GpuStep::chems(&[a])),
+            (SLOT_C, GpuStep::chems(&[c])),
+            (SLOT_P, GpuStep::chems(&[p])),
+            (SLOT_FUSED, GpuStep::chems(&[c, a, p])),
+            (SLOT_CELL, GpuStep::cell(1e-3)),
+        ];
+        for (slot, step) in steps {
+            if step.chems != 0 {
+                self.pipelines.chem.ensure(&self.device, step.chems);
+            }
+            let at = slot * self.stride;
+            entries[at..at + std::mem::size_of::<GpuStep>()]
+                .copy_from_slice(bytemuck::bytes_of(&step));
+        }
+        self.queue.write_buffer(&self.shared.step, 0, &entries);
+        let kernels = kernels(self.params.c_uptake != 0.0);
 
         // The copy's own buffers (one slab's field, copied once per slab) and pipeline
         // (bench only).
@@ -108,7 +166,7 @@ impl GpuSolver {
                 source: wgpu::ShaderSource::Wgsl(super::shaders::COPY.into()),
             });
         let layout = storage_layout(&self.device, "copy", &[true, false]);
-        let fixed_layout = self.pipelines.chem.get_bind_group_layout(0);
+        let fixed_layout = self.pipelines.signal.get_bind_group_layout(0);
         let pipeline_layout = self
             .device
             .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -133,7 +191,7 @@ impl GpuSolver {
         let copy_gy = vec4s.div_ceil(copy_gx * wx).div_ceil(wy);
 
         let timestamps = self.timer() == Timer::Timestamps;
-        let n = KERNELS.len() as u32;
+        let n = kernels.len() as u32;
         let query = timestamps.then(|| {
             self.device.create_query_set(&wgpu::QuerySetDescriptor {
                 label: Some("bench"),
@@ -155,9 +213,9 @@ impl GpuSolver {
         });
         let period_ns = f64::from(self.queue.get_timestamp_period());
 
-        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); KERNELS.len()];
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); kernels.len()];
         for round in 0..=rounds {
-            for (k, &(kernel, _, _)) in KERNELS.iter().enumerate() {
+            for (k, &(kernel, _, _)) in kernels.iter().enumerate() {
                 let mut encoder =
                     self.device
                         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -230,7 +288,7 @@ impl GpuSolver {
                 }
             }
         }
-        Ok(KERNELS
+        Ok(kernels
             .iter()
             .zip(samples)
             .map(|(&(_, name, bytes), mut s)| {
@@ -263,18 +321,20 @@ impl GpuSolver {
         let [qx, qy] = self.quad_groups;
         let cur = self.cur.map(|c| c ^ flip);
         let slabs = || self.slabs.iter().zip(&self.groups_);
-        let chem = |pass: &mut wgpu::ComputePass, u: usize| {
-            pass.set_pipeline(&p.chem);
+        let offset = |slot: usize| [(slot * self.stride) as u32];
+        let chem = |pass: &mut wgpu::ComputePass, slot: usize, chems: u32| {
+            pass.set_pipeline(p.chem.get(chems));
+            let key = cur[0] + 2 * cur[1] + 4 * cur[2] + 8 * cur[T];
             for (slab, g) in slabs() {
-                pass.set_bind_group(0, &g.fixed, &[0]);
-                pass.set_bind_group(1, &g.chem[u][cur[u]], &[]);
+                pass.set_bind_group(0, &g.fixed, &offset(slot));
+                pass.set_bind_group(1, &g.chem[key], &[]);
                 pass.dispatch_workgroups(qx, qy, slab.planes as u32);
             }
         };
         let signal = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.signal);
             for (slab, g) in slabs() {
-                pass.set_bind_group(0, &g.fixed, &[0]);
+                pass.set_bind_group(0, &g.fixed, &offset(SLOT_CELL));
                 pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
                 pass.dispatch_workgroups(gx, gy, slab.planes as u32 + 2);
             }
@@ -282,7 +342,7 @@ impl GpuSolver {
         let cell = |pass: &mut wgpu::ComputePass| {
             pass.set_pipeline(&p.cell);
             for (slab, g) in slabs() {
-                pass.set_bind_group(0, &g.fixed, &[0]);
+                pass.set_bind_group(0, &g.fixed, &offset(SLOT_CELL));
                 pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
                 pass.dispatch_workgroups(qx, qy, slab.planes as u32);
             }
@@ -296,20 +356,19 @@ impl GpuSolver {
                     pass.dispatch_workgroups(copy_groups[0], copy_groups[1], 1);
                 }
             }
-            Kernel::Chem => chem(pass, 1),
-            Kernel::ChemUptake => {
-                pass.set_pipeline(&p.chem_uptake);
-                for (slab, g) in slabs() {
-                    pass.set_bind_group(0, &g.fixed, &[0]);
-                    pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
-                    pass.dispatch_workgroups(qx, qy, slab.planes as u32);
-                }
-            }
+            Kernel::Chem => chem(pass, SLOT_A, A),
+            Kernel::ChemCxcl12 => chem(pass, SLOT_C, C),
+            Kernel::ChemFused => chem(pass, SLOT_FUSED, C | A | P),
             Kernel::Signal => signal(pass),
             Kernel::Cell => cell(pass),
             Kernel::Unit => {
-                for u in 0..3 {
-                    chem(pass, u);
+                chem(pass, SLOT_FUSED, C | A | P);
+                signal(pass);
+                cell(pass);
+            }
+            Kernel::UnitUnfused => {
+                for (slot, chems) in [(SLOT_C, C), (SLOT_A, A), (SLOT_P, P)] {
+                    chem(pass, slot, chems);
                 }
                 signal(pass);
                 cell(pass);

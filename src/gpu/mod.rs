@@ -22,18 +22,24 @@
 //!   pass fills their halo planes too, from the halos of C, A and T.
 //! - Tissue classes: four u8 codes per u32, halo planes included.
 //! - Parameters: one uniform buffer ([`GpuParams`]); per slab a uniform [`GpuSlab`] (its
-//!   first plane and plane count); per-dispatch values (Δt, plasma and bath levels, which
-//!   chemical): one uniform buffer of [`GpuStep`] entries at the device's uniform offset
-//!   alignment (256 bytes as requested), bound with a dynamic offset. The host fills the
-//!   entries of a batch of dispatches, uploads them with one `write_buffer` and encodes
-//!   the whole batch into one submission, in the CPU's order: per cell step the sub-steps
-//!   of C, A, P, then the receptor pass and the cell step. With one slab the batch is one
-//!   compute pass; with several, each step's dispatches (one per slab) are a pass,
-//!   followed by the halo copies of the field it wrote.
+//!   first plane and plane count); per-dispatch values (which chemicals a chem pass
+//!   steps, and each one's Δt, plasma and bath levels; a cell step's Δt): one uniform
+//!   buffer of [`GpuStep`] entries at the device's uniform offset alignment (256 bytes as
+//!   requested), bound with a dynamic offset. The host fills the entries of a batch of
+//!   dispatches, uploads them with one `write_buffer` and encodes the whole batch into
+//!   one submission, in the order [`crate::solver::advance_steps`] gives for both
+//!   backends: per cell step the chemicals' sub-steps (the j-th sub-step of every
+//!   chemical that has one fused into one chem pass), then the receptor pass and the
+//!   cell step. With one slab the batch is one compute pass; with several, each step's
+//!   dispatches (one per slab) are a pass, followed by the halo copies of the fields it
+//!   wrote.
 //!
 //! # Kernels (shaders/, combined with common.wgsl by [`shaders`])
 //!
-//! `chem_step` / `chem_step_uptake` (chem.wgsl), `signal_step` (signal.wgsl),
+//! `chem_step` (chem.wgsl: one chem pass, stepping the chemicals its step entry names,
+//! each from its own buffer pair, CXCL12 with uptake where the model has it; every chem
+//! pass binds all three pairs and T, by a bind group chosen by the four parities),
+//! `signal_step` (signal.wgsl),
 //! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
 //! quasi-steady block, read back once per block of iterations), `probe_sums` and
 //! `probe_planes` (probe.wgsl: the snapshot sums and picture planes). The stencil kernels
@@ -89,7 +95,7 @@ use wgpu::util::DeviceExt;
 use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, N_CLASSES};
 use crate::scenario::Chemical;
-use crate::solver::{SteadyState, Stepper};
+use crate::solver::{SteadyState, Stepper, SubStep};
 use steady::{Convergence, BLOCK};
 
 /// Dispatch entries (uniform slots) per batch: one submission holds at most this many
@@ -102,18 +108,20 @@ const T: usize = 3;
 /// Field buffers per slab: C, A, P, T twice; N, K, s, w once (classes aside).
 pub const FIELD_BUFFERS: u64 = 12;
 
-/// One dispatch (or, for a cell step, the receptor pass and the cell kernel).
+/// One step entry: a chem pass (one dispatch per slab stepping the chemicals of its
+/// `chems`) or a cell step (the receptor pass and the cell kernel).
 #[derive(Debug, Clone, Copy)]
 enum Op {
-    Chem {
-        which: usize,
-        dt: f64,
-        plasma: f64,
-        bath: f64,
-    },
-    Cell {
-        dt: f64,
-    },
+    Chem(GpuStep),
+    Cell(GpuStep),
+}
+
+impl Op {
+    fn step(&self) -> &GpuStep {
+        match self {
+            Op::Chem(s) | Op::Cell(s) => s,
+        }
+    }
 }
 
 /// A ping-pong field buffer of every slab: C, A, P (0, 1, 2) or T (3), and parity.
@@ -380,11 +388,61 @@ fn slab_values(
 }
 
 struct Pipelines {
-    chem: wgpu::ComputePipeline,
-    chem_uptake: wgpu::ComputePipeline,
+    chem: ChemPipelines,
     signal: wgpu::ComputePipeline,
     cell: wgpu::ComputePipeline,
     reduce: wgpu::ComputePipeline,
+}
+
+/// The chem pipelines, one per set of chemicals a pass steps (bit k for chemical k),
+/// each built the first time a pass needs it (a pass steps one chemical, or those whose
+/// sub-steps [`crate::solver::advance_steps`] fuses): the kernel's `CHEMS` and `UPTAKE`
+/// are pipeline constants, so each pipeline holds the code of its chemicals only.
+struct ChemPipelines {
+    module: wgpu::ShaderModule,
+    layout: wgpu::PipelineLayout,
+    /// Whether CXCL12 is taken up by T cells (`UPTAKE`).
+    uptake: bool,
+    built: [Option<wgpu::ComputePipeline>; 8],
+}
+
+impl ChemPipelines {
+    /// Builds the pipeline for `chems` unless it is built.
+    ///
+    /// # Panics
+    /// If wgpu refuses it: the module and layout are those every chem pipeline shares,
+    /// and tests/gpu.rs builds every set of chemicals.
+    fn ensure(&mut self, device: &wgpu::Device, chems: u32) {
+        let slot = &mut self.built[chems as usize];
+        if slot.is_some() {
+            return;
+        }
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let constants = shaders::chem_constants(chems, self.uptake);
+        *slot = Some(
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("chem_step"),
+                layout: Some(&self.layout),
+                module: &self.module,
+                entry_point: Some("chem_step"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    ..Default::default()
+                },
+                cache: None,
+            }),
+        );
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            panic!("building the chem pipeline for chemicals {chems:#05b}: {e}");
+        }
+    }
+
+    /// The pipeline for `chems`, built by [`Self::ensure`].
+    fn get(&self, chems: u32) -> &wgpu::ComputePipeline {
+        self.built[chems as usize]
+            .as_ref()
+            .expect("a chem pipeline is built when its pass is recorded")
+    }
 }
 
 /// One slab's buffers.
@@ -436,10 +494,8 @@ struct Shared {
 struct BindGroups {
     /// Params, classes, the step entry (dynamic offset), the slab.
     fixed: wgpu::BindGroup,
-    /// `[u][parity of u]`.
-    chem: [[wgpu::BindGroup; 2]; 3],
-    /// `[c + 2 t + 4 a]` (parities of C, T, A).
-    uptake: Vec<wgpu::BindGroup>,
+    /// `[c + 2 a + 4 p + 8 t]` (parities of C, A, P, T): every chem pass.
+    chem: Vec<wgpu::BindGroup>,
     /// `[c + 2 a + 4 t]`.
     signal: Vec<wgpu::BindGroup>,
     /// `[t + 2 p]`.
@@ -464,8 +520,6 @@ pub struct GpuSolver {
     groups: [u32; 2],
     /// Workgroups in x and y of a vec4 stencil kernel (chem, cell).
     quad_groups: [u32; 2],
-    /// Whether CXCL12 steps with uptake by T cells.
-    uptake: bool,
     /// Bytes between step entries.
     stride: usize,
     pipelines: Pipelines,
@@ -487,6 +541,8 @@ pub struct GpuSolver {
     zero: [bool; 3],
     /// Explicit sub-steps run, per chemical.
     substeps: [u64; 3],
+    /// Chem passes run (fused sub-steps count once).
+    chem_passes: u64,
 }
 
 /// Which of C, A, P an initial state holds 0 in every voxel.
@@ -509,8 +565,8 @@ fn workgroups(dims: [usize; 3]) -> [u32; 3] {
     [d(dims[0]).div_ceil(wx), d(dims[1]).div_ceil(wy), d(dims[2])]
 }
 
-/// Workgroups of a dispatch of a vec4 stencil kernel (`chem_step`, `chem_step_uptake`,
-/// `cell_step`: one thread per quad of four x-voxels) for a grid: nxp/4 threads in x.
+/// Workgroups of a dispatch of a vec4 stencil kernel (`chem_step`, `cell_step`: one
+/// thread per quad of four x-voxels) for a grid: nxp/4 threads in x.
 /// Never more than [`workgroups`] in any dimension.
 fn quad_workgroups(dims: [usize; 3]) -> [u32; 3] {
     workgroups([padded_nx(dims[0]) / 4, dims[1], dims[2]])
@@ -834,8 +890,11 @@ impl GpuSolver {
                 uniform_entry(3, std::mem::size_of::<GpuSlab>(), false),
             ],
         });
-        let chem_layout = storage_layout(&device, "chem", &[true, false]);
-        let uptake_layout = storage_layout(&device, "chem uptake", &[true, false, true, true]);
+        let chem_layout = storage_layout(
+            &device,
+            "chem",
+            &[true, false, true, false, true, false, true],
+        );
         let signal_layout = storage_layout(&device, "signal", &[true, true, true, false, false]);
         let cell_layout = storage_layout(
             &device,
@@ -854,12 +913,15 @@ impl GpuSolver {
         let signal_module = module("signal.wgsl", shaders::SIGNAL);
         let cell_module = module("cell.wgsl", shaders::CELL);
         let reduce_module = module("reduce.wgsl", shaders::REDUCE);
-        let pipeline = |name: &str, m: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout| {
-            let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        let pipeline_layout = |name: &str, layout: &wgpu::BindGroupLayout| {
+            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(name),
                 bind_group_layouts: &[Some(&fixed_layout), Some(layout)],
                 immediate_size: 0,
-            });
+            })
+        };
+        let pipeline = |name: &str, m: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout| {
+            let pl = pipeline_layout(name, layout);
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pl),
@@ -870,8 +932,12 @@ impl GpuSolver {
             })
         };
         let pipelines = Pipelines {
-            chem: pipeline("chem_step", &chem_module, &chem_layout),
-            chem_uptake: pipeline("chem_step_uptake", &chem_module, &uptake_layout),
+            chem: ChemPipelines {
+                layout: pipeline_layout("chem_step", &chem_layout),
+                module: chem_module,
+                uptake: params.c_uptake != 0.0,
+                built: Default::default(),
+            },
             signal: pipeline("signal_step", &signal_module, &signal_layout),
             cell: pipeline("cell_step", &cell_module, &cell_layout),
             reduce: pipeline("block_change", &reduce_module, &reduce_layout),
@@ -907,21 +973,23 @@ impl GpuSolver {
                         },
                     ],
                 });
-                let chem = std::array::from_fn(|u| {
-                    std::array::from_fn(|p| {
-                        let f = &b.chem[u];
-                        bind(&device, "chem", &chem_layout, &[&f[p], &f[1 - p]])
-                    })
-                });
-                let uptake = (0..8)
+                let chem = (0..16)
                     .map(|key| {
-                        let (c, t, a) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
-                        let cs = &b.chem[0];
+                        let (c, a, p, t) = (key & 1, (key >> 1) & 1, (key >> 2) & 1, key >> 3);
+                        let [cs, as_, ps] = &b.chem;
                         bind(
                             &device,
-                            "chem uptake",
-                            &uptake_layout,
-                            &[&cs[c], &cs[1 - c], &b.t[t], &b.chem[1][a]],
+                            "chem",
+                            &chem_layout,
+                            &[
+                                &cs[c],
+                                &cs[1 - c],
+                                &as_[a],
+                                &as_[1 - a],
+                                &ps[p],
+                                &ps[1 - p],
+                                &b.t[t],
+                            ],
                         )
                     })
                     .collect();
@@ -960,7 +1028,6 @@ impl GpuSolver {
                 BindGroups {
                     fixed,
                     chem,
-                    uptake,
                     signal,
                     cell,
                     reduce,
@@ -986,7 +1053,6 @@ impl GpuSolver {
             device,
             queue,
             info,
-            uptake: params.c_uptake != 0.0,
             params,
             nxp,
             plane,
@@ -1006,6 +1072,7 @@ impl GpuSolver {
             probe: None,
             zero: zero_chemicals(initial),
             substeps: [0; 3],
+            chem_passes: 0,
         })
     }
 
@@ -1032,23 +1099,46 @@ impl GpuSolver {
         self.steady.map(|s| (s.solves, s.iterations))
     }
 
+    /// Chem passes run so far: a pass of fused sub-steps ([`Self::chem_steps`]) counts
+    /// once.
+    pub fn chem_passes(&self) -> u64 {
+        self.chem_passes
+    }
+
     /// One explicit sub-step of chemical `which` by `dt` min (as
-    /// [`crate::cpu::CpuSolver::chem_step`]). Recorded, and run with the next batch:
-    /// at the latest when fields are read.
+    /// [`crate::cpu::CpuSolver::chem_step`]): a chem pass of its own. Recorded, and run
+    /// with the next batch: at the latest when fields are read.
     pub fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
-        self.substeps[chem_index(which)] += 1;
-        self.push(Op::Chem {
-            which: chem_index(which),
+        self.chem_steps(&[SubStep {
+            which,
             dt,
             plasma,
             bath,
-        });
+        }]);
+    }
+
+    /// One explicit sub-step of each chemical of `subs` in one chem pass: each chemical
+    /// steps from its own current field, with the fields as after the sub-steps one after
+    /// another in the order given, provided they commute ([`Stepper::chem_steps`]; CXCL12
+    /// with uptake reads AMD3100 as the pass starts, so it must come first). Recorded
+    /// like [`Self::chem_step`].
+    ///
+    /// # Panics
+    /// If a chemical appears twice.
+    pub fn chem_steps(&mut self, subs: &[SubStep]) {
+        let step = GpuStep::chems(subs);
+        self.pipelines.chem.ensure(&self.device, step.chems);
+        for s in subs {
+            self.substeps[chem_index(s.which)] += 1;
+        }
+        self.chem_passes += 1;
+        self.push(Op::Chem(step));
     }
 
     /// One cell step (T, N, K) by `dt` min using the current C, A, P (as
     /// [`crate::cpu::CpuSolver::cell_step`]). Recorded like [`Self::chem_step`].
     pub fn cell_step(&mut self, dt: f64) {
-        self.push(Op::Cell { dt });
+        self.push(Op::Cell(GpuStep::cell(dt)));
     }
 
     fn push(&mut self, op: Op) {
@@ -1058,41 +1148,38 @@ impl GpuSolver {
         self.pending.push(op);
     }
 
-    /// Encodes the dispatches of one step entry (`slot`) over every slab: a chemical
-    /// sub-step, or the receptor pass and the cell step. Advances `cur` and returns the
-    /// ping-pong buffer it wrote (whose halos are then stale).
+    /// Encodes the dispatches of one step entry (`slot`) over every slab: a chem pass,
+    /// or the receptor pass and the cell step. Advances `cur` and returns the fields it
+    /// wrote (bit f for C, A, P, T), whose halos are then stale.
     fn encode_op(
         &self,
         pass: &mut wgpu::ComputePass,
         op: Op,
         slot: usize,
         cur: &mut [usize; 4],
-    ) -> PingPong {
+    ) -> u32 {
         let p = &self.pipelines;
         let [gx, gy] = self.groups;
         let [qx, qy] = self.quad_groups;
         let offset = [(slot * self.stride) as u32];
         let planes = |s: &Slab| s.planes as u32;
         match op {
-            Op::Chem { which, .. } => {
-                let uptake = which == 0 && self.uptake;
-                pass.set_pipeline(if uptake { &p.chem_uptake } else { &p.chem });
+            Op::Chem(step) => {
+                pass.set_pipeline(p.chem.get(step.chems));
+                let key = cur[0] + 2 * cur[1] + 4 * cur[2] + 8 * cur[T];
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
-                    if uptake {
-                        pass.set_bind_group(1, &g.uptake[cur[0] + 2 * cur[T] + 4 * cur[1]], &[]);
-                    } else {
-                        pass.set_bind_group(1, &g.chem[which][cur[which]], &[]);
-                    }
+                    pass.set_bind_group(1, &g.chem[key], &[]);
                     pass.dispatch_workgroups(qx, qy, planes(slab));
                 }
-                cur[which] ^= 1;
-                PingPong {
-                    field: which,
-                    parity: cur[which],
+                for (u, c) in cur.iter_mut().take(3).enumerate() {
+                    if step.chems & (1 << u) != 0 {
+                        *c ^= 1;
+                    }
                 }
+                step.chems
             }
-            Op::Cell { .. } => {
+            Op::Cell(_) => {
                 pass.set_pipeline(&p.signal);
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
@@ -1107,28 +1194,32 @@ impl GpuSolver {
                     pass.dispatch_workgroups(qx, qy, planes(slab));
                 }
                 cur[T] ^= 1;
-                PingPong {
-                    field: T,
-                    parity: cur[T],
-                }
+                1 << T
             }
         }
     }
 
-    /// Refreshes the halo planes of ping-pong buffer `f` in every slab from its
-    /// neighbours' edge planes (nothing with one slab).
-    fn exchange_halos(&self, encoder: &mut wgpu::CommandEncoder, f: PingPong) {
+    /// Refreshes the halo planes of the current buffers (by `cur`) of the fields of
+    /// `written` (bit f for C, A, P, T) in every slab from its neighbours' edge planes
+    /// (nothing with one slab).
+    fn exchange_halos(&self, encoder: &mut wgpu::CommandEncoder, written: u32, cur: [usize; 4]) {
         let plane = (self.plane * 4) as u64;
-        for (s, pair) in self.slabs.windows(2).enumerate() {
-            let (lo, hi) = (
-                self.buffers[s].ping_pong(f),
-                self.buffers[s + 1].ping_pong(f),
-            );
-            let top = pair[0].planes as u64;
-            // The lower slab's last own plane is the upper one's lower halo, the upper
-            // slab's first own plane the lower one's upper halo.
-            encoder.copy_buffer_to_buffer(lo, top * plane, hi, 0, plane);
-            encoder.copy_buffer_to_buffer(hi, plane, lo, (top + 1) * plane, plane);
+        for field in (0..4).filter(|f| written & (1 << f) != 0) {
+            let f = PingPong {
+                field,
+                parity: cur[field],
+            };
+            for (s, pair) in self.slabs.windows(2).enumerate() {
+                let (lo, hi) = (
+                    self.buffers[s].ping_pong(f),
+                    self.buffers[s + 1].ping_pong(f),
+                );
+                let top = pair[0].planes as u64;
+                // The lower slab's last own plane is the upper one's lower halo, the
+                // upper slab's first own plane the lower one's upper halo.
+                encoder.copy_buffer_to_buffer(lo, top * plane, hi, 0, plane);
+                encoder.copy_buffer_to_buffer(hi, plane, lo, (top + 1) * plane, plane);
+            }
         }
     }
 
@@ -1140,28 +1231,9 @@ impl GpuSolver {
             return;
         }
         for (slot, op) in self.pending.iter().enumerate() {
-            let step = match *op {
-                Op::Chem {
-                    which,
-                    dt,
-                    plasma,
-                    bath,
-                } => GpuStep {
-                    dt: dt as f32,
-                    plasma: plasma as f32,
-                    bath: bath as f32,
-                    chem: which as u32,
-                },
-                Op::Cell { dt } => GpuStep {
-                    dt: dt as f32,
-                    plasma: 0.0,
-                    bath: 0.0,
-                    chem: 0,
-                },
-            };
             let at = slot * self.stride;
             self.step_bytes[at..at + std::mem::size_of::<GpuStep>()]
-                .copy_from_slice(bytemuck::bytes_of(&step));
+                .copy_from_slice(bytemuck::bytes_of(op.step()));
         }
         let used = self.pending.len() * self.stride;
         self.queue
@@ -1191,7 +1263,7 @@ impl GpuSolver {
                 }
             }
             if let Some(f) = written {
-                self.exchange_halos(&mut encoder, f);
+                self.exchange_halos(&mut encoder, f, cur);
             }
         }
         self.cur = cur;
@@ -1229,20 +1301,16 @@ impl GpuSolver {
         let earlier = self.steady[u].rate_at(dt);
         let mut conv = Convergence::new(tolerance, earlier);
         // Every iteration of the solve uses step entry 0.
-        let step = GpuStep {
-            dt: dt as f32,
-            plasma: plasma as f32,
-            bath: bath as f32,
-            chem: u as u32,
-        };
-        self.queue
-            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
-        let op = Op::Chem {
-            which: u,
+        let step = GpuStep::chems(&[SubStep {
+            which,
             dt,
             plasma,
             bath,
-        };
+        }]);
+        self.queue
+            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
+        self.pipelines.chem.ensure(&self.device, step.chems);
+        let op = Op::Chem(step);
         loop {
             let (d, m) = self.steady_block(op, u)?;
             if conv.done(d, m) {
@@ -1294,7 +1362,7 @@ impl GpuSolver {
                 }
             }
             if let Some(f) = written {
-                self.exchange_halos(&mut encoder, f);
+                self.exchange_halos(&mut encoder, f, cur);
             }
         }
         encoder.copy_buffer_to_buffer(&self.shared.maxima, 0, &self.shared.maxima_read, 0, None);
@@ -1417,8 +1485,8 @@ impl Stepper for GpuSolver {
         &self.steady[u]
     }
 
-    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
-        GpuSolver::chem_step(self, which, dt, plasma, bath);
+    fn chem_steps(&mut self, subs: &[SubStep]) {
+        GpuSolver::chem_steps(self, subs);
     }
 
     fn cell_step(&mut self, dt: f64) {

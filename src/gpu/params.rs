@@ -5,7 +5,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::model::{ChemParams, Params, N_CLASSES};
+use crate::model::{chem_index, ChemParams, Params, N_CLASSES};
+use crate::solver::SubStep;
 
 /// Per-class values in WGSL's `array<vec4<f32>, 2>`: class c in `[c / 4][c % 4]`, 8
 /// slots of which [`N_CLASSES`] are used.
@@ -169,30 +170,65 @@ impl GpuChem {
     };
 }
 
-/// One dispatch's values: the (sub-)step, the plasma and bath levels, which chemical.
+/// One dispatch's values: a cell step's Δt, or the chemicals a chem pass steps with
+/// each one's sub-step and levels.
 // Keep in sync with `struct Step` in shaders/common.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct GpuStep {
-    /// min.
+    /// The cell step, min (cell kernels).
     pub dt: f32,
-    pub plasma: f32,
-    pub bath: f32,
-    /// 0 CXCL12, 1 AMD3100, 2 anti-PD-1 (unused by the cell kernels).
-    pub chem: u32,
+    /// Bit k: the pass steps chemical k (0 CXCL12, 1 AMD3100, 2 anti-PD-1).
+    pub chems: u32,
+    pub pad0: u32,
+    pub pad1: u32,
+    /// Per chemical k (entry k; the fourth unused): its sub-step, min.
+    pub chem_dt: [f32; 4],
+    /// Per chemical k: its plasma level, nM.
+    pub plasma: [f32; 4],
+    /// Per chemical k: its bath level, nM.
+    pub bath: [f32; 4],
 }
 
 impl GpuStep {
     /// Field names and byte offsets, in declaration order (for the layout test).
-    pub const FIELDS: [(&'static str, usize); 4] = {
+    pub const FIELDS: [(&'static str, usize); 7] = {
         use std::mem::offset_of;
         [
             ("dt", offset_of!(GpuStep, dt)),
+            ("chems", offset_of!(GpuStep, chems)),
+            ("pad0", offset_of!(GpuStep, pad0)),
+            ("pad1", offset_of!(GpuStep, pad1)),
+            ("chem_dt", offset_of!(GpuStep, chem_dt)),
             ("plasma", offset_of!(GpuStep, plasma)),
             ("bath", offset_of!(GpuStep, bath)),
-            ("chem", offset_of!(GpuStep, chem)),
         ]
     };
+
+    /// A cell step of `dt` min.
+    pub fn cell(dt: f64) -> Self {
+        GpuStep {
+            dt: dt as f32,
+            ..Self::zeroed()
+        }
+    }
+
+    /// A chem pass stepping each chemical of `subs` (at most one sub-step each).
+    ///
+    /// # Panics
+    /// If a chemical appears twice.
+    pub fn chems(subs: &[SubStep]) -> Self {
+        let mut step = Self::zeroed();
+        for s in subs {
+            let k = chem_index(s.which);
+            assert_eq!(step.chems & (1 << k), 0, "{:?} twice in one pass", s.which);
+            step.chems |= 1 << k;
+            step.chem_dt[k] = s.dt as f32;
+            step.plasma[k] = s.plasma as f32;
+            step.bath[k] = s.bath as f32;
+        }
+        step
+    }
 }
 
 /// The slab a dispatch steps (one uniform buffer per slab, bound in group 0).

@@ -13,8 +13,19 @@ macro_rules! kernel {
     };
 }
 
-/// The chemical sub-step: entry points `chem_step` and `chem_step_uptake`.
+/// The chem pass (a sub-step of one chemical or of several fused): entry point
+/// `chem_step`, specialised by [`chem_constants`].
 pub const CHEM: &str = kernel!("chem.wgsl");
+
+/// The pipeline constants of chem.wgsl for a pass stepping the chemicals of `chems` (bit
+/// k for chemical k: 0 CXCL12, 1 AMD3100, 2 anti-PD-1), CXCL12 with uptake by T cells if
+/// `uptake`.
+pub fn chem_constants(chems: u32, uptake: bool) -> [(&'static str, f64); 2] {
+    [
+        ("CHEMS", f64::from(chems)),
+        ("UPTAKE", f64::from(u8::from(uptake))),
+    ]
+}
 /// The receptor pass of the cell step: entry point `signal_step`.
 pub const SIGNAL: &str = kernel!("signal.wgsl");
 /// The cell step: entry point `cell_step`.
@@ -28,12 +39,17 @@ pub const PROBE: &str = kernel!("probe.wgsl");
 /// The bench's yardstick, a vec4 copy: entry point `copy_vec4`.
 pub const COPY: &str = kernel!("copy.wgsl");
 
-/// One combined shader: its name (the kernel file), its source and its entry points.
+/// [`chem_constants`]'s signature.
+pub type ChemConstants = fn(u32, bool) -> [(&'static str, f64); 2];
+
+/// One combined shader: its name (the kernel file), its source, its entry points and
+/// whether it has pipeline constants (only chem.wgsl: [`chem_constants`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
     pub entry_points: &'static [&'static str],
+    pub constants: Option<ChemConstants>,
 }
 
 /// Every shader the solver builds, with the entry points it uses.
@@ -41,32 +57,38 @@ pub const ALL: [Shader; 6] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
-        entry_points: &["chem_step", "chem_step_uptake"],
+        entry_points: &["chem_step"],
+        constants: Some(chem_constants),
     },
     Shader {
         name: "signal.wgsl",
         source: SIGNAL,
         entry_points: &["signal_step"],
+        constants: None,
     },
     Shader {
         name: "cell.wgsl",
         source: CELL,
         entry_points: &["cell_step"],
+        constants: None,
     },
     Shader {
         name: "reduce.wgsl",
         source: REDUCE,
         entry_points: &["block_change"],
+        constants: None,
     },
     Shader {
         name: "probe.wgsl",
         source: PROBE,
         entry_points: &["probe_sums", "probe_planes"],
+        constants: None,
     },
     Shader {
         name: "copy.wgsl",
         source: COPY,
         entry_points: &["copy_vec4"],
+        constants: None,
     },
 ];
 

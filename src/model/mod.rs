@@ -30,7 +30,7 @@ pub const CHEMICALS: [crate::scenario::Chemical; 3] = [
     crate::scenario::Chemical::AntiPd1,
 ];
 
-/// Index of a chemical in [`CHEMICALS`] order (C, A, P), as in the shaders' `Step.chem`.
+/// Index of a chemical in [`CHEMICALS`] order (C, A, P), as bit k of the shaders' `Step.chems`.
 pub fn chem_index(which: crate::scenario::Chemical) -> usize {
     match which {
         crate::scenario::Chemical::Cxcl12 => 0,
