@@ -374,15 +374,11 @@ impl Prepared {
             }
         }
         let grouping = crate::solver::Grouping::of(p, self.params.c_uptake != 0.0);
-        let unfused: u32 = (0..3)
-            .filter(|&u| !p.quasi_steady[u])
-            .map(|u| p.substeps[u].max(1))
-            .sum();
         line(format!(
             "fused      {} chemical passes per cell step on the GPU, {} without fusing (the \
              j-th sub-steps of the explicitly stepped chemicals share a pass)",
             grouping.chem_passes(p),
-            unfused
+            grouping.unfused_passes(p)
         ));
         let bytes = n * CPU_BYTES_PER_VOXEL;
         line(format!(

@@ -215,7 +215,7 @@ impl Grouping {
     /// The grouping of `plan`'s explicit sub-steps; `uptake`: CXCL12 is taken up by T
     /// cells.
     pub fn of(plan: &StepPlan, uptake: bool) -> Self {
-        let count = |u: usize| plan.substeps[u].max(1);
+        let count = |u: usize| plan.substeps_of(u);
         let explicit: Vec<usize> = (0..3).filter(|&u| !plan.quasi_steady[u]).collect();
         let alone = uptake && explicit.contains(&0) && explicit.contains(&1) && count(0) > 1;
         let grouped: Vec<usize> = explicit
@@ -233,12 +233,26 @@ impl Grouping {
     /// Chem passes per cell step on the GPU when no sub-step is skipped: CXCL12's own,
     /// then the groups.
     pub fn chem_passes(&self, plan: &StepPlan) -> u32 {
-        let own = if self.alone {
-            plan.substeps[0].max(1)
+        self.own(plan) + self.passes
+    }
+
+    /// Chem passes per cell step without fusing: one per explicit sub-step.
+    pub fn unfused_passes(&self, plan: &StepPlan) -> u32 {
+        self.own(plan)
+            + self
+                .grouped
+                .iter()
+                .map(|&u| plan.substeps_of(u))
+                .sum::<u32>()
+    }
+
+    /// CXCL12's sub-steps taken alone, per cell step.
+    fn own(&self, plan: &StepPlan) -> u32 {
+        if self.alone {
+            plan.substeps_of(0)
         } else {
             0
-        };
-        own + self.passes
+        }
     }
 }
 
@@ -299,7 +313,7 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
     let follows_t = solver.params().c_uptake != 0.0;
-    let count = |u: usize| plan.substeps[u].max(1);
+    let count = |u: usize| plan.substeps_of(u);
     let Grouping {
         alone,
         grouped,

@@ -199,6 +199,12 @@ impl StepPlan {
         self.burn_in.steps + self.segments.iter().map(|s| s.steps).sum::<u64>()
     }
 
+    /// Sub-steps of chemical u (C, A, P order) per cell step when it is stepped
+    /// explicitly: at least 1.
+    pub fn substeps_of(&self, u: usize) -> u32 {
+        self.substeps[u].max(1)
+    }
+
     /// Explicit chemical sub-steps in the whole run (quasi-steady chemicals excluded).
     pub fn total_chem_substeps(&self, which: Chemical) -> u64 {
         let i = super::chem_index(which);
