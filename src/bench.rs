@@ -267,7 +267,7 @@ fn print_size(s: &SizeReport) {
     if let (Some(n), Some(b)) = (s.gpu_slabs, s.gpu_bytes) {
         println!(
             "  gpu: {n} z-slab(s), {} of device memory",
-            crate::run::human_bytes(b as f64)
+            crate::units::human_bytes(b as f64)
         );
     }
     if !s.gpu.is_empty() {

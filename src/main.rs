@@ -130,13 +130,27 @@ enum Command {
         #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u16).range(10..))]
         frame_ms: u16,
     },
-    /// Validate a scenario and print the grid, the derived steps and step counts, and the
-    /// memory the grid needs. Writes nothing.
+    /// Validate a scenario and print what a run of it will be: the grid and tissue, the
+    /// clock and the dosing timeline, the derived steps and step counts, each
+    /// quasi-steady chemical's cost against explicit stepping, the memory on both
+    /// backends, a wall-time estimate on this machine (a short timed probe), and
+    /// warnings (a quasi-steady chemical slower than explicit stepping, work far beyond
+    /// the shipped scenarios', parameters outside their published ranges). Writes
+    /// nothing.
     Check {
         /// The scenario file (TOML).
         scenario: PathBuf,
         #[command(flatten)]
         clock: Clock,
+        /// The backend the estimate is for (as for `run`).
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: Backend,
+        /// The adapter the estimate is for (name substring, as for `run`).
+        #[arg(long, value_name = "SUBSTRING")]
+        adapter: Option<String>,
+        /// Skip the timed probe (no wall-time estimate).
+        #[arg(long)]
+        no_probe: bool,
     },
     /// Parameter sweeps: `check`, `run` here, `slurm` (a job array), `collect`.
     #[command(subcommand)]
@@ -288,9 +302,16 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             .context("starting the thread pool")?;
     }
     match cli.command {
-        Command::Check { scenario, clock } => {
+        Command::Check {
+            scenario,
+            clock,
+            backend,
+            adapter,
+            no_probe,
+        } => {
             let prep = run::prepare(&scenario, clock.into())?;
-            print!("{}", prep.describe());
+            let selected = run::choose_backend(backend, adapter.as_deref())?;
+            print!("{}", run::check::report(&prep, &selected, !no_probe));
             println!("ok: the scenario is valid");
         }
         Command::Bench {
@@ -358,7 +379,10 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             let all = wgpu::Backends::all();
             let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(all), all);
             if adapters.is_empty() {
-                println!("wgpu found no adapter; {}", infiltrate::gpu::INSTALL_HINT);
+                println!(
+                    "wgpu found no adapter (Vulkan, Metal, DX12 or GL); {}",
+                    infiltrate::gpu::advice()
+                );
             }
             for (i, a) in adapters.iter().enumerate() {
                 print!("{}", infiltrate::gpu::describe_adapter(i, a));
@@ -391,15 +415,14 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 },
             )?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
-            if !quiet {
-                eprintln!("backend: {}", selected.why);
-            }
+            let log = run::RunLog::new(!quiet);
+            log.line(&format!("backend: {}", selected.why));
             let opts = RunOptions {
                 out: out.clone(),
                 backend,
                 adapter,
                 force,
-                progress: !quiet,
+                log: log.clone(),
                 gpu: infiltrate::gpu::GpuOptions {
                     slabs,
                     memory: gpu_memory,
@@ -410,10 +433,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 until_min: None,
             };
             let summary = run::drive(prep, &opts, selected, run::Start::Fresh, &checkpointing)
-                .with_context(|| format!("run of {} into {}", scenario.display(), out.display()))?;
-            if !quiet {
-                report(&summary, &out);
-            }
+                .with_context(|| format!("run of {} into {}", scenario.display(), out.display()));
+            finish(&log, summary, &out, quiet)?;
         }
         Command::Resume {
             run_dir,
@@ -423,43 +444,89 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             checkpoint_every,
             quiet,
         } => {
+            let log = run::RunLog::new(!quiet);
             let opts = infiltrate::resume::ResumeOptions {
                 run_dir: run_dir.clone(),
                 until_min: until,
                 backend,
                 adapter: adapter.clone(),
                 every_min: checkpoint_every,
-                progress: !quiet,
+                log: log.clone(),
             };
             let context = || format!("resume of {}", run_dir.display());
             let plan = infiltrate::resume::plan(&opts).with_context(context)?;
             let selected = run::choose_backend(plan.backend, adapter.as_deref())?;
-            if !quiet {
-                eprintln!("{}", infiltrate::resume::describe(&plan));
-                eprintln!("backend: {}", selected.why);
-            }
-            let summary =
-                infiltrate::resume::resume(plan, &opts, selected).with_context(context)?;
-            if !quiet {
-                report(&summary, &run_dir);
-            }
+            log.line(&infiltrate::resume::describe(&plan));
+            log.line(&format!("backend: {}", selected.why));
+            let summary = infiltrate::resume::resume(plan, &opts, selected).with_context(context);
+            finish(&log, summary, &run_dir, quiet)?;
         }
     }
     Ok(())
 }
 
-/// The lines printed after a run.
-fn report(summary: &run::RunSummary, out: &std::path::Path) {
+/// After a run: its closing lines on stdout (unless quiet) and in its `run.log`, or the
+/// error in `run.log` (main prints it) when the run had started.
+fn finish(
+    log: &run::RunLog,
+    summary: anyhow::Result<run::RunSummary>,
+    out: &std::path::Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            log.error(&format!("error: {e:#}"));
+            return Err(e);
+        }
+    };
     let m = &summary.at_end.metrics;
-    println!(
-        "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
-        summary.run.wall_time_s,
-        summary.run.cell_steps,
-        summary.run.snapshots,
-        out.display()
-    );
-    println!(
-        "at {:.1} h: infiltration ratio {:.3}, killed fraction {:.4}, T core {:.4e} / margin {:.4e} per mm³",
-        m.time_h, m.infiltration_ratio, m.killed_fraction, m.t_core_per_mm3, m.t_margin_per_mm3
-    );
+    let lines = [
+        format!(
+            "done in {:.1} s ({} cell steps, {} snapshots) -> {}",
+            summary.run.wall_time_s,
+            summary.run.cell_steps,
+            summary.run.snapshots,
+            out.display()
+        ),
+        format!(
+            "at {:.1} h: infiltration ratio {:.3}, killed fraction {:.4}, T core {:.4e} / margin {:.4e} per mm³",
+            m.time_h, m.infiltration_ratio, m.killed_fraction, m.t_core_per_mm3, m.t_margin_per_mm3
+        ),
+    ];
+    for l in &lines {
+        if !quiet {
+            println!("{l}");
+        }
+        log.record(l);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument and option of every subcommand says what it is in `--help`.
+    #[test]
+    fn every_argument_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "infiltrate", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:?}");
+    }
 }

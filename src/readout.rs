@@ -1,6 +1,6 @@
-//! Infiltration readouts of MODEL.md, reduced from the fields at a snapshot: mean T in
-//! the core, margin, stroma and outside the tumour, the infiltration ratio, viable and
-//! killed tumour, drug levels and receptor occupancy in the tumour, and the T-cell depth
+//! Infiltration readouts of the model (docs/model.md), reduced from the fields at a
+//! snapshot: mean T in the core, margin, stroma and outside the tumour, the infiltration
+//! ratio, viable and killed tumour, drug levels and receptor occupancy in the tumour, and the T-cell depth
 //! profile: formulas on the sums of [`crate::probe`], which either backend reduces.
 
 use rayon::prelude::*;

@@ -39,7 +39,8 @@ pub struct ResumeOptions {
     pub adapter: Option<String>,
     /// A new checkpoint interval, min; `None`: the run's.
     pub every_min: Option<f64>,
-    pub progress: bool,
+    /// Where the run's lines go (appended to the folder's `run.log`).
+    pub log: run::RunLog,
 }
 
 /// What resuming found, for the log line before the run continues.
@@ -286,7 +287,7 @@ pub fn resume(plan: Plan, opts: &ResumeOptions, selected: run::Selected) -> Resu
         backend: plan.backend,
         adapter: opts.adapter.clone(),
         force: true,
-        progress: opts.progress,
+        log: opts.log.clone(),
         gpu: crate::gpu::GpuOptions::default(),
     };
     run::drive(

@@ -46,17 +46,74 @@ pub fn parse_time_min(text: &str) -> Result<f64> {
     Ok(value * factor)
 }
 
-/// Formats minutes in the largest unit that keeps the number readable.
+/// Formats minutes in the largest unit that keeps the number readable (days from 2 d,
+/// hours from 2 h, else minutes, seconds below 1 min), to 4 significant digits without
+/// trailing zeros: `60 min`, `4 h`, `2.5 d`, `8.333 min`, `1.44 s`, `3.6e-5 s`.
 pub fn format_min(t: f64) -> String {
     let a = t.abs();
-    if a >= 2880.0 {
-        format!("{:.3} d", t / 1440.0)
+    let (v, unit) = if !a.is_finite() || a == 0.0 {
+        (t, "min")
+    } else if a >= 2880.0 {
+        (t / 1440.0, "d")
     } else if a >= 120.0 {
-        format!("{:.3} h", t / 60.0)
-    } else if a >= 1.0 || a == 0.0 {
-        format!("{:.4} min", t)
+        (t / 60.0, "h")
+    } else if a >= 1.0 {
+        (t, "min")
     } else {
-        format!("{:.4e} min", t)
+        (t * 60.0, "s")
+    };
+    format!("{} {unit}", significant(v, 4))
+}
+
+/// `v` to `digits` significant digits, without trailing zeros; in exponent notation
+/// outside 1e-3 ..< 1e6.
+pub fn significant(v: f64, digits: usize) -> String {
+    let a = v.abs();
+    if !a.is_finite() || a == 0.0 {
+        return format!("{v}");
+    }
+    if !(1e-3..1e6).contains(&a) {
+        let s = format!("{v:.*e}", digits.saturating_sub(1));
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        return format!("{}e{e}", trim_zeros(m));
+    }
+    let decimals = (digits as i32 - 1 - a.log10().floor() as i32).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}")).to_string()
+}
+
+/// `1.500` → `1.5`, `60.00` → `60`; text without a decimal point is left alone.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Bytes in binary units: `512.0 B`, `1.5 KiB`, `3.2 GiB`.
+pub fn human_bytes(b: f64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < U.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    format!("{v:.1} {}", U[i])
+}
+
+/// Seconds as `1 h 05 min`, `3 min 20 s` or `12 s`.
+pub fn human_secs(s: f64) -> String {
+    if s < 9.95 {
+        return format!("{:.1} s", s.max(0.0));
+    }
+    let s = s.round() as u64;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{s} s")
     }
 }
 
@@ -72,6 +129,21 @@ mod tests {
         assert_eq!(parse_time_min("1.5 h").unwrap(), 90.0);
         assert_eq!(parse_time_min("30s").unwrap(), 0.5);
         assert_eq!(parse_time_min("1e1min").unwrap(), 10.0);
+    }
+
+    #[test]
+    fn formats_readably() {
+        assert_eq!(format_min(60.0), "60 min");
+        assert_eq!(format_min(240.0), "4 h");
+        assert_eq!(format_min(2880.0), "2 d");
+        assert_eq!(format_min(3600.0), "2.5 d");
+        assert_eq!(format_min(25.0 / 3.0), "8.333 min");
+        assert_eq!(format_min(0.024), "1.44 s");
+        assert_eq!(format_min(6e-7), "3.6e-5 s");
+        assert_eq!(format_min(-120.0), "-2 h");
+        assert_eq!(format_min(0.0), "0 min");
+        assert_eq!(significant(1234567.0, 4), "1.235e6");
+        assert_eq!(significant(0.1388888, 4), "0.1389");
     }
 
     #[test]

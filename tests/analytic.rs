@@ -355,8 +355,8 @@ fn chemotaxis_reaches_boltzmann_at_first_order() {
 /// Grid 17 × 13 × 9, h = 10 µm; a checkerboard signal (C = 0 or 19 K_C, s = 0 or 0.95,
 /// so every low voxel has six high neighbours), χ = 50 μ_0, arrest 0.5, motility 1 and
 /// 0.5, T only on the low voxels (nothing flows back in), with influx, death,
-/// proliferation: at Δt = `cell_bound` exactly, 200 steps keep T ≥ 0 (MODEL.md's bound;
-/// the coefficient of T_i stays ≥ 1 − 0.95·6χ/(6μ_max + 6χ) > 0). At 1.3 × the bound
+/// proliferation: at Δt = `cell_bound` exactly, 200 steps keep T ≥ 0 (the model's bound,
+/// docs/model.md; the coefficient of T_i stays ≥ 1 − 0.95·6χ/(6μ_max + 6χ) > 0). At 1.3 × the bound
 /// the same first step makes T negative (so this test can fail).
 #[test]
 fn strong_chemotaxis_keeps_t_non_negative_at_the_bound() {

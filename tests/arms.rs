@@ -1,6 +1,6 @@
-//! MODEL.md's relative predictions for the four arms (untreated, AMD3100, anti-PD-1,
-//! combination), in the slice and in vivo, on coarse grids, CPU backend, through the
-//! library's driver (`run::prepare`, `run::run_on`):
+//! The model's relative predictions (docs/model.md) for the four arms (untreated,
+//! AMD3100, anti-PD-1, combination), in the slice and in vivo, on coarse grids, CPU
+//! backend, through the library's driver (`run::prepare`, `run::run_on`):
 //!
 //! - untreated core/margin infiltration ratio IR < 0.5;
 //! - AMD3100 IR ≥ 2 × untreated IR;
@@ -50,14 +50,14 @@ fn run_arm(dir: &Path, shipped: &str, coarse: &str) -> RunSummary {
         backend: Backend::Cpu,
         adapter: None,
         force: false,
-        progress: false,
+        log: infiltrate::run::RunLog::new(false),
         gpu: Default::default(),
     };
     let selected = run::choose_backend(Backend::Cpu, None).unwrap();
     run::run_on(prep, &opts, selected).unwrap()
 }
 
-/// Runs the four arms of `geometry` and checks MODEL.md's ordering.
+/// Runs the four arms of `geometry` and checks the model's ordering (docs/model.md).
 fn ordering(geometry: &str, coarse: &str) {
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();

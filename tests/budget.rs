@@ -197,7 +197,7 @@ fn flc_run(
         backend: infiltrate::run::Backend::Cpu,
         adapter: None,
         force: false,
-        progress: false,
+        log: infiltrate::run::RunLog::new(false),
         gpu: Default::default(),
     };
     let selected = infiltrate::run::choose_backend(infiltrate::run::Backend::Cpu, None).unwrap();

@@ -32,7 +32,9 @@ fn check_prints_steps_counts_and_memory() {
         "MiB",
         "cpu backend",
         "gpu backend",
-        "z-slab",
+        "B per voxel",
+        "dosing     AMD3100 (bath): constant 1 µM from 0 min",
+        "estimate   about",
     ] {
         assert!(t.contains(want), "missing `{want}` in:\n{t}");
     }
@@ -282,4 +284,179 @@ fn a_grid_beyond_the_gpu_memory_is_refused_with_the_largest_that_fits() {
         .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("in GiB as a number"), "{}", text(&o));
+}
+
+/// A run started with `nohup` (stderr not a terminal, as in batch jobs) prints a plain
+/// progress line at every snapshot, and writes `run.log` into its folder: the header
+/// (version, commit, start, host, CPU, command line), the backend, the progress lines
+/// and the closing lines. quick.toml for 90 min on the CPU backend.
+#[test]
+fn a_run_off_a_terminal_writes_progress_lines_and_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = Command::new("nohup")
+        .arg(env!("CARGO_BIN_EXE_infiltrate"))
+        .args(["run", "--backend", "cpu", "--no-pictures", "--no-vti"])
+        .args(["--duration", "90min", "--snapshot-every", "30min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .expect("nohup (coreutils) runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{}", text(&o));
+    for want in [
+        "backend: cpu (requested)",
+        "snapshot 1/4 at t = 0 min: infiltration ratio",
+        "snapshot 4/4 at t = 90 min",
+        "steps/s",
+        "ETA",
+    ] {
+        assert!(
+            stderr.contains(want),
+            "`{want}` missing from stderr:\n{stderr}"
+        );
+    }
+    let log = fs::read_to_string(out.join("run.log")).unwrap();
+    let first = log.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "== infiltrate {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )) && first.contains(" started at "),
+        "{first}"
+    );
+    for want in [
+        "\ncommand: ",
+        "quick.toml",
+        "\nbackend: cpu (requested)\n",
+        "snapshot 2/4 at t = 30 min",
+        "snapshot 4/4 at t = 90 min",
+        "\ndone in ",
+        "at 1.5 h: infiltration ratio",
+    ] {
+        assert!(log.contains(want), "`{want}` missing from run.log:\n{log}");
+    }
+}
+
+/// An error after the run has started ends up in its `run.log` (a write that fails as
+/// on a full disk); a scenario refused before the start writes no folder at all
+/// (`bad_scenarios_are_refused_and_nothing_is_written`).
+#[test]
+fn an_error_during_the_run_is_in_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args([
+            "run",
+            "--quiet",
+            "--backend",
+            "cpu",
+            "--no-pictures",
+            "--no-vti",
+        ])
+        .args(["--duration", "30min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .env("INFILTRATE_FAIL_WRITE", "3")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    let log = fs::read_to_string(out.join("run.log")).unwrap();
+    let last = log.lines().last().unwrap();
+    assert!(last.starts_with("error: run of "), "{log}");
+    assert!(text(&o).contains(&last["error: ".len()..]), "{}", text(&o));
+}
+
+/// summary.json says where the result came from: version, the commit the binary was
+/// built from (that of this checkout, when git can tell) and whether its sources were
+/// modified, the start time, host, CPU, thread count and command line.
+#[test]
+fn the_summary_carries_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = bin()
+        .args(["--threads", "2", "run", "--quiet", "--backend", "cpu"])
+        .args(["--no-pictures", "--no-vti", "--duration", "15min"])
+        .arg(root().join("scenarios/quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let r = &json["run"];
+    assert_eq!(r["program_version"], env!("CARGO_PKG_VERSION"));
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(h) => {
+            assert_eq!(r["commit"], h.as_str(), "{r}");
+            assert!(r["tree"] == "clean" || r["tree"] == "modified", "{r}");
+        }
+        None => assert_eq!(r["commit"], "unknown", "{r}"),
+    }
+    let started = r["started_utc"].as_str().unwrap();
+    let b = started.as_bytes();
+    assert!(
+        b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z',
+        "{started}"
+    );
+    assert!(!r["host"].as_str().unwrap().is_empty(), "{r}");
+    assert!(r["cpu"].as_str().unwrap().contains("logical cores"), "{r}");
+    assert_eq!(r["threads"], 2);
+    let cmd: Vec<&str> = r["command_line"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&cmd[1..4], ["--threads", "2", "run"], "{cmd:?}");
+    assert!(cmd.iter().any(|a| a.ends_with("quick.toml")), "{cmd:?}");
+}
+
+/// `--backend auto` names what it found and what it chose, and its advice fits the
+/// machine: a GPU when there is one; else every software adapter it found (lavapipe in
+/// CI), with the flag that runs on it anyway; else that it found no Vulkan, Metal or
+/// DX12 adapter, with what to install.
+#[test]
+fn auto_names_what_it_found_and_what_it_chose() {
+    use infiltrate::run::{choose_backend, Backend};
+    let primary = wgpu::Backends::PRIMARY;
+    let found = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(primary), primary);
+    let chosen = choose_backend(Backend::Auto, None).unwrap();
+    let why = &chosen.why;
+    if found.iter().any(|a| infiltrate::gpu::is_gpu(&a.get_info())) {
+        assert!(
+            why.starts_with("gpu ") && why.contains("auto: the best of"),
+            "{why}"
+        );
+    } else if !found.is_empty() {
+        assert!(
+            why.starts_with("cpu (auto: wgpu found no GPU, only "),
+            "{why}"
+        );
+        for a in &found {
+            assert!(why.contains(&a.get_info().name), "{why}");
+        }
+        assert!(
+            why.contains("software renderer") && why.contains("--backend "),
+            "{why}"
+        );
+    } else {
+        assert!(
+            why.contains("found no Vulkan, Metal or DX12 adapter")
+                && why.contains("`infiltrate adapters` lists every API's"),
+            "{why}"
+        );
+    }
+    assert!(!why.contains("found no adapter;"), "{why}");
 }

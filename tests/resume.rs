@@ -239,7 +239,8 @@ fn a_checkpoint_resumes_on_the_other_backend() {
 
 /// Every file a reader could take for a result is complete: metrics.csv and
 /// profile.csv rows of full width, the resolved scenario valid TOML, summary.json valid
-/// JSON, every checkpoint readable. Hidden `.NAME.tmp` files are the only others.
+/// JSON, every checkpoint readable, the log begun. Hidden `.NAME.tmp` files are the only
+/// others.
 fn assert_readable(out: &Path) {
     for e in fs::read_dir(out).unwrap() {
         let e = e.unwrap();
@@ -268,6 +269,11 @@ fn assert_readable(out: &Path) {
             }
             "summary.json" => {
                 serde_json::from_str::<serde_json::Value>(&read(&path)).unwrap();
+            }
+            // The log is appended to, not replaced: a kill may cut its last line, but
+            // it is never taken for a result. It starts with the run's header.
+            "run.log" => {
+                assert!(read(&path).starts_with("== infiltrate "), "{name}");
             }
             "checkpoint" => {
                 for f in fs::read_dir(&path).unwrap() {
@@ -367,6 +373,18 @@ fn killed_three_times_then_resumed_matches_a_run_left_alone() {
         assert_eq!(read(&whole.join(f)), read(&out.join(f)), "{f}");
     }
     assert_same_fields(&newest(&whole).0, &newest(&out).0);
+    // The log grew with every start: the first (or a --force restart) began it afresh,
+    // each resume appended its own header; the last start ran to the end.
+    let log = read(&out.join("run.log"));
+    assert!(log.contains(" resumed at "), "{log}");
+    assert!(
+        log.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("at 24.0 h: "),
+        "{log}"
+    );
 }
 
 /// A changed scenario.resolved.toml is refused naming the changed line; a checkpoint of

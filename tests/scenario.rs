@@ -65,6 +65,69 @@ fn shipped_scenarios_load() {
     );
 }
 
+/// Every shipped arm describes its own drugs: an untreated arm says "no drug", a
+/// treated one names each of its drugs and does not say "no drug" (the arms used to
+/// inherit their base's "no drug").
+#[test]
+fn shipped_arms_describe_their_own_drugs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for sub in ["", "slice", "slice/h5", "flc"] {
+        for e in fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "toml")
+                || p.file_name().is_some_and(|f| f == "base.toml")
+            {
+                continue;
+            }
+            let s = scenario::load_valid(&p).unwrap().scenario;
+            let d = &s.description;
+            if s.treatment.is_empty() {
+                assert!(d.contains("no drug"), "{}: {d}", p.display());
+            } else {
+                assert!(!d.contains("no drug"), "{}: {d}", p.display());
+            }
+            for t in &s.treatment {
+                let name = match t.drug {
+                    DrugName::Amd3100 => "AMD3100",
+                    DrugName::AntiPd1 => "anti-PD-1",
+                };
+                assert!(d.contains(name), "{}: {d}", p.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 13, "{n}");
+}
+
+/// Drug and chemical names are read in any case and with or without separators
+/// (`AMD3100`, `Anti-PD1`, `CXCL12`); an unknown one is refused with the names allowed.
+#[test]
+fn drug_names_are_read_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{MINIMAL}\n[numerics]\nquasi_steady = [\"AMD3100\", \"Anti_PD1\"]\n\n\
+         [[treatment]]\ndrug = \"AMD3100\"\nroute = \"bath\"\nlevel_uM = 1.0\n\n\
+         [[treatment]]\ndrug = \"Anti-PD-1\"\nroute = \"bath\"\nlevel_nM = 68.5\n"
+    );
+    let p = write(dir.path(), "case.toml", &text);
+    let s = scenario::load_valid(&p).unwrap().scenario;
+    assert_eq!(s.treatment[0].drug, DrugName::Amd3100);
+    assert_eq!(s.treatment[1].drug, DrugName::AntiPd1);
+    assert_eq!(
+        s.numerics.quasi_steady,
+        [scenario::Chemical::Amd3100, scenario::Chemical::AntiPd1]
+    );
+    // Written back in the canonical spelling.
+    let resolved = toml::to_string(&s).unwrap();
+    assert!(resolved.contains("drug = \"anti_pd1\""), "{resolved}");
+    let e = error_of("[[treatment]]\ndrug = \"AMD-31\"\nroute = \"bath\"\nlevel_uM = 1.0\n");
+    assert!(
+        e.contains("treatment[0].drug") && e.contains("`amd3100`, `anti_pd1`"),
+        "{e}"
+    );
+}
+
 #[test]
 fn extends_overrides_key_by_key_and_replaces_arrays() {
     let dir = tempfile::tempdir().unwrap();

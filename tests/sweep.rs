@@ -271,6 +271,17 @@ fn a_local_sweep_finishes_resumes_and_collects() {
         .map(|p| fs::metadata(p).unwrap().modified().unwrap())
         .collect();
     assert_eq!(before, after, "finished points were not redone");
+    // Each point's log holds what its run said: the backend, a line per snapshot and
+    // the closing lines; the run folder has its own run.log too.
+    for p in &s.points {
+        let d = out.join("points").join(&p.dir);
+        let log = fs::read_to_string(d.join("run.log")).unwrap();
+        for want in ["backend: cpu (requested)", "snapshot 1/", "done in"] {
+            assert!(log.contains(want), "{}: `{want}` missing:\n{log}", p.dir);
+        }
+        let own = fs::read_to_string(d.join("run/run.log")).unwrap();
+        assert!(own.starts_with("== infiltrate "), "{own}");
+    }
 
     let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
         .args(["sweep", "collect"])

@@ -1,5 +1,6 @@
-//! The CPU reference solver: MODEL.md's explicit finite-volume scheme in f64, plain and
-//! parallel over z-planes, with the same bits for any number of threads.
+//! The CPU reference solver: the model's explicit finite-volume scheme (docs/model.md)
+//! in f64, plain and parallel over z-planes, with the same bits for any number of
+//! threads.
 //!
 //! # Scheme
 //!
@@ -22,7 +23,7 @@
 //! - Tumour: `N += Δt [r N (1 − N) [tumour only] − kill (1 − q (1 − b)) T N]`, `K` gains
 //!   the killed part.
 //!
-//! # Decisions where MODEL.md leaves a choice
+//! # Decisions where the model leaves a choice
 //!
 //! - **Closed classes.** A face where either voxel's class has motility factor 0
 //!   carries no T-cell flux at all, chemotaxis included: such a class is closed to T

@@ -1,6 +1,6 @@
 //! Tissue geometry of a run, built once on the host: a class code per voxel and the
-//! signed distance (µm) of every voxel to the tumour boundary (MODEL.md, "Domain" and
-//! "Readouts").
+//! signed distance (µm) of every voxel to the tumour boundary (docs/model.md, "Domain"
+//! and "Readouts").
 //!
 //! Three kinds, from `geometry.kind`:
 //!

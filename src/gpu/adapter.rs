@@ -8,6 +8,35 @@ pub const INSTALL_HINT: &str = "install a Vulkan loader and driver: `apt-get ins
      mesa-vulkan-drivers libvulkan1` for software Vulkan (lavapipe, slow), or the GPU's \
      driver (with `libvulkan1`) for a GPU";
 
+/// Whether a Vulkan loader (`libvulkan.so.1`, `vulkan-1.dll`, the MoltenVK loader) can
+/// be loaded on this machine.
+pub fn vulkan_loader_present() -> bool {
+    // SAFETY: loads the system's Vulkan loader library and drops it at once; no Vulkan
+    // function is called.
+    unsafe { ash::Entry::load() }.is_ok()
+}
+
+/// What to do on this machine when no GPU adapter was found, fitted to what is there:
+/// macOS and Windows have their native API; on Linux it depends on whether a Vulkan
+/// loader is installed.
+pub fn advice() -> String {
+    if cfg!(target_os = "macos") {
+        "on macOS wgpu uses Metal, which found no GPU".into()
+    } else if cfg!(windows) {
+        "install or update the GPU's driver (DX12 or Vulkan)".into()
+    } else if !vulkan_loader_present() {
+        "this machine has no Vulkan loader (libvulkan.so.1): for a GPU install its driver \
+         and `libvulkan1`; `apt-get install mesa-vulkan-drivers libvulkan1` gives software \
+         Vulkan (lavapipe), which runs the real shaders but slower than the CPU solver"
+            .into()
+    } else {
+        "a Vulkan loader is installed but no Vulkan driver answered: install the GPU's \
+         driver, or `apt-get install mesa-vulkan-drivers` for software Vulkan (lavapipe, \
+         slower than the CPU solver)"
+            .into()
+    }
+}
+
 /// Errors of the GPU backend.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -144,7 +173,7 @@ pub fn describe(index: usize, adapter: &wgpu::Adapter) -> String {
     let info = adapter.get_info();
     let l = adapter.limits();
     let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-    let mib = |b: u64| crate::run::human_bytes(b as f64);
+    let mib = |b: u64| crate::units::human_bytes(b as f64);
     let mut s = String::new();
     let _ = writeln!(s, "[{index}] {}", info.name);
     let _ = writeln!(s, "    backend      {:?}", info.backend);
@@ -219,7 +248,7 @@ pub fn required_limits(
         let bytes = limit.contains("size");
         let show = |v: u64| {
             if bytes {
-                format!("{v} bytes ({})", crate::run::human_bytes(v as f64))
+                format!("{v} bytes ({})", crate::units::human_bytes(v as f64))
             } else {
                 v.to_string()
             }

@@ -83,8 +83,8 @@ mod state;
 pub mod steady;
 
 pub use adapter::{
-    best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance, is_gpu,
-    required_limits, short_name, GpuError, INSTALL_HINT,
+    advice, best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance,
+    is_gpu, required_limits, short_name, vulkan_loader_present, GpuError, INSTALL_HINT,
 };
 pub use params::{padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuStep, PerClass};
 
@@ -320,7 +320,7 @@ fn check_memory(
     if needed <= memory {
         return Ok(());
     }
-    let show = |b: u64| format!("{b} bytes ({})", crate::run::human_bytes(b as f64));
+    let show = |b: u64| format!("{b} bytes ({})", crate::units::human_bytes(b as f64));
     let [nx, ny, nz] = dims;
     let voxels = (nx * ny * nz) as f64;
     let largest = match largest_fitting(dims, memory, binding) {
@@ -1041,7 +1041,7 @@ impl GpuSolver {
                 "out of device memory: the grid {nx} × {ny} × {nz} needs {needed} bytes \
                  ({}) on the GPU ({} slabs; about {:.0} bytes per voxel); use a coarser \
                  grid or --backend cpu ({e})",
-                crate::run::human_bytes(needed as f64),
+                crate::units::human_bytes(needed as f64),
                 slabs.len(),
                 needed as f64 / n as f64
             )));

@@ -1,11 +1,11 @@
-//! Time steps derived from the stability bounds of MODEL.md, and the schedule of
-//! cell steps between snapshots.
+//! Time steps derived from the stability bounds of the model (docs/model.md), and the
+//! schedule of cell steps between snapshots.
 //!
 //! Chemical `u` (explicit, positivity-preserving): per voxel the coefficient of `u_i`
 //! after a step is `1 − Δt (Σ_faces g_f D_f / h² + λ + κ)`, with `g_f = 1` between
 //! voxels and `g_f = 2` at a bath face (conductance `2D/h`, half a voxel away). The
 //! bound takes the largest D, λ and κ over the tissue classes and the largest face sum
-//! any voxel of the grid has; with uniform D and no reactions it is MODEL.md's
+//! any voxel of the grid has; with uniform D and no reactions it is the model's
 //! `h²/(6D)` (`h²/(7D)` beside one bath face).
 //!
 //! Cells: `Δt ≤ h² / (6 μ_max + χ G) ` with the worst case `G = 6`, plus the T-cell

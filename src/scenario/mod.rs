@@ -2,6 +2,7 @@
 
 mod load;
 pub mod schema;
+pub mod typical;
 mod validate;
 
 pub use load::{levenshtein, load, load_with, merge, set_key, Layer, Loaded};

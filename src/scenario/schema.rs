@@ -1,6 +1,6 @@
 //! The scenario schema: every section and key of a scenario file, with its unit in its
-//! name and its default. Defaults follow `docs/parameters.md` (the independent prototype
-//! parameter set of MODEL.md, with sources in `../shared/SOURCES.md`).
+//! name and its default. Defaults follow `docs/parameters.md` (the parameter set of the
+//! independent prototype described in `docs/model.md`, with the sources of each value).
 //!
 //! Sections deny unknown keys, so a misspelt or unit-less key is an error, not a silent
 //! default. Serialising a `Scenario` gives the resolved scenario (every default filled in).
@@ -126,7 +126,7 @@ impl Default for Flc {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Slice {
-    /// 250 µm as in the published slice cultures (SOURCES.md, Pillarisetty-lab method).
+    /// 250 µm as in the published slice cultures (docs/parameters.md: the Pillarisetty-lab method).
     pub thickness_um: f64,
 }
 
@@ -451,11 +451,52 @@ impl Default for Tumor {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A drug of a treatment. Written `amd3100` or `anti_pd1`; read in any case and with
+/// or without `-`, `_` or spaces (`AMD3100`, `anti-PD1`, `Anti_PD1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DrugName {
     Amd3100,
     AntiPd1,
+}
+
+impl<'de> Deserialize<'de> for DrugName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient_name(
+            d,
+            &[
+                ("amd3100", DrugName::Amd3100),
+                ("anti_pd1", DrugName::AntiPd1),
+            ],
+        )
+    }
+}
+
+/// Reads a name among `names` (the written spelling and its value), ignoring case and
+/// the separators `-`, `_` and spaces; an unknown name is an error listing the names.
+fn lenient_name<'de, D: serde::Deserializer<'de>, T: Copy>(
+    d: D,
+    names: &[(&str, T)],
+) -> Result<T, D::Error> {
+    let key = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, '-' | '_' | ' '))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let text = String::deserialize(d)?;
+    let wanted = key(&text);
+    names
+        .iter()
+        .find(|(name, _)| key(name) == wanted)
+        .map(|&(_, v)| v)
+        .ok_or_else(|| {
+            let list: Vec<String> = names.iter().map(|(n, _)| format!("`{n}`")).collect();
+            serde::de::Error::custom(format!(
+                "unknown name `{text}`, expected one of {} (any case)",
+                list.join(", ")
+            ))
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -541,12 +582,26 @@ impl Default for Readout {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A chemical field. Written `cxcl12`, `amd3100` or `anti_pd1`; read as [`DrugName`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Chemical {
     Cxcl12,
     Amd3100,
     AntiPd1,
+}
+
+impl<'de> Deserialize<'de> for Chemical {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient_name(
+            d,
+            &[
+                ("cxcl12", Chemical::Cxcl12),
+                ("amd3100", Chemical::Amd3100),
+                ("anti_pd1", Chemical::AntiPd1),
+            ],
+        )
+    }
 }
 
 /// Time stepping: safety factor, optional explicit steps, quasi-steady chemicals.

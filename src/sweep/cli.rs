@@ -2,14 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::estimate::{self, human_secs, Cost};
+use super::estimate::{self, Cost};
 use super::local::{self, LocalOptions};
 use super::slurm::{self, SlurmOptions};
 use super::{collect, write_points, Sweep};
 use crate::error::{Error, Result};
-use crate::run::{self, human_bytes, Backend};
+use crate::run::estimate::UnitCost;
+use crate::run::{self, Backend};
 use crate::scenario::Loaded;
-use crate::units::parse_time_min;
+use crate::units::{human_bytes, human_secs, parse_time_min};
 
 /// Sweeps over scenario keys: check, run here, run on Slurm, collect.
 #[derive(Debug, clap::Subcommand)]
@@ -29,8 +30,9 @@ pub enum SweepCommand {
     /// Run every point here (points already finished in DIR are skipped, failed ones
     /// retried), then `sweep collect DIR`.
     Run {
+        /// The sweep file (TOML): a base scenario and the axes to sweep.
         sweep: PathBuf,
-        /// The sweep folder.
+        /// The sweep folder (created if absent; points already there are kept).
         #[arg(long, short)]
         out: PathBuf,
         #[command(flatten)]
@@ -56,16 +58,22 @@ pub enum SweepCommand {
     /// Write the points and a Slurm job-array script (one task per point) into DIR,
     /// print the `sbatch` command, and with --submit submit it.
     Slurm {
+        /// The sweep file (TOML): a base scenario and the axes to sweep.
         sweep: PathBuf,
+        /// The sweep folder, on a file system the compute nodes share; the script
+        /// goes to OUT/slurm/job.sh.
         #[arg(long, short)]
         out: PathBuf,
+        /// The Slurm partition (`#SBATCH --partition`); default: the cluster's.
         #[arg(long)]
         partition: Option<String>,
+        /// The account charged (`#SBATCH --account`); default: yours.
         #[arg(long)]
         account: Option<String>,
         /// GPUs per task (runs on the GPU backend); none: CPU runs.
         #[arg(long, value_name = "N")]
         gpus_per_task: Option<u32>,
+        /// CPU cores per task (each run's threads).
         #[arg(long, value_name = "N", default_value_t = 1)]
         cpus_per_task: u32,
         /// Wall time per task (90min, 6h, 2d); default: twice the probe's estimate of the
@@ -103,6 +111,8 @@ pub struct On {
     /// `auto`, `cpu`, `vulkan`, `metal`, `dx12`, `gl` (as for `run`).
     #[arg(long, value_enum, default_value = "auto")]
     backend: Backend,
+    /// Run on the first adapter whose name contains SUBSTRING (case-insensitive), as
+    /// for `run`; see `infiltrate adapters`.
     #[arg(long, value_name = "SUBSTRING")]
     adapter: Option<String>,
 }
@@ -214,7 +224,7 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
                             "the timed probe failed ({e}); give the wall time per task with --time"
                         ))
                         })?;
-                    let slowest = costs.iter().map(|c| c.updates * per).fold(0.0, f64::max);
+                    let slowest = costs.iter().map(|c| c.seconds(&per)).fold(0.0, f64::max);
                     (2.0 * slowest / 60.0).ceil() as u64 + 10
                 }
             };
@@ -303,13 +313,13 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
     }
 }
 
-/// Seconds per voxel update, timed on the first point with `threads` CPU threads.
+/// The unit costs of the first point, timed with `threads` CPU threads.
 fn probe(
     scenarios: &[Loaded],
     backend: Backend,
     adapter: Option<&str>,
     threads: usize,
-) -> Result<f64> {
+) -> Result<UnitCost> {
     let first = scenarios
         .first()
         .ok_or_else(|| Error::Other("the sweep has no points".into()))?;
@@ -380,7 +390,7 @@ fn check(file: &Path, on: &On, no_probe: bool) -> Result<()> {
             c.cell_steps,
             human_bytes(c.cpu_bytes as f64),
             human_bytes(c.gpu_bytes as f64),
-            per.map(|u| format!(", about {}", human_secs(u * c.updates)))
+            per.map(|u| format!(", about {}", human_secs(c.seconds(&u))))
                 .unwrap_or_default(),
             s.describe_point(p)
         );
@@ -389,17 +399,20 @@ fn check(file: &Path, on: &On, no_probe: bool) -> Result<()> {
         println!("... and {} more points", s.points.len() - SHOWN);
     }
     let most = costs.iter().map(|c| c.cpu_bytes).max().unwrap_or(0);
-    let total_updates: f64 = costs.iter().map(|c| c.updates).sum();
+    let total_secs = |u: &UnitCost| costs.iter().map(|c| c.seconds(u)).sum::<f64>();
     println!(
         "total      {} runs, largest {} (cpu) / {} (gpu){}",
         s.points.len(),
         human_bytes(most as f64),
         human_bytes(costs.iter().map(|c| c.gpu_bytes).max().unwrap_or(0) as f64),
         per.map(|u| format!(
-            ", about {} one after another on this machine's {:?} backend (probe: {:.2e} s per voxel update)",
-            human_secs(u * total_updates),
-            on.backend,
-            u
+            ", about {} one after another on this machine's {} backend (probe: {:.2e} s per \
+             voxel and cell step, {:.2e} s per voxel and chemical sweep; undosed drugs' \
+             skipped sub-steps counted out)",
+            human_secs(total_secs(&u)),
+            run::backend_name(on.backend),
+            u.cell_s,
+            u.chem_s
         ))
         .unwrap_or_default()
     );

@@ -3,6 +3,7 @@
 //! runs side by side, skipping finished points, recording failed ones.
 
 use std::fs::File;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,7 +64,6 @@ pub fn point_args(o: &LocalOptions, p: &Point) -> Vec<String> {
         "--out".into(),
         run.display().to_string(),
         "--force".into(),
-        "--quiet".into(),
         "--backend".into(),
         backend_name(o.backend).into(),
     ]);
@@ -111,7 +111,9 @@ pub fn run(sweep: &Sweep, o: &LocalOptions) -> Result<Tally> {
     }
     queue.reverse(); // pop() takes points in order
     let total = queue.len() as u64;
-    let bar = if o.progress {
+    // A bar on a terminal; elsewhere (batch jobs, nohup) a plain line per point.
+    let plain = o.progress && !std::io::stderr().is_terminal();
+    let bar = if o.progress && !plain {
         ProgressBar::new(total)
     } else {
         ProgressBar::hidden()
@@ -159,16 +161,31 @@ pub fn run(sweep: &Sweep, o: &LocalOptions) -> Result<Tally> {
             let r = running.swap_remove(i);
             if exit.success() && status(&o.out, &r.point) == Status::Finished {
                 tally.finished += 1;
+                if plain {
+                    eprintln!(
+                        "sweep: point {} finished ({}), {} of {total} done, {} failed, elapsed {}",
+                        r.point.index,
+                        sweep.describe_point(&r.point),
+                        tally.finished + tally.failed,
+                        tally.failed,
+                        crate::units::human_secs(started.elapsed().as_secs_f64())
+                    );
+                }
             } else {
                 let log = point_dir(&o.out, &r.point).join("run.log");
                 let err = super::last_error_line(&log);
                 record_failure(o, &r.point, exit.code(), &err)?;
                 tally.failed += 1;
-                bar.println(format!(
+                let line = format!(
                     "point {} failed ({}): {err}",
                     r.point.index,
                     sweep.describe_point(&r.point)
-                ));
+                );
+                if plain {
+                    eprintln!("sweep: {line}");
+                } else {
+                    bar.println(line);
+                }
             }
             bar.inc(1);
             bar.set_message(msg(&tally, running.len()));
@@ -182,7 +199,7 @@ pub fn run(sweep: &Sweep, o: &LocalOptions) -> Result<Tally> {
             tally.finished_before,
             tally.failed,
             tally.left,
-            super::estimate::human_secs(started.elapsed().as_secs_f64())
+            crate::units::human_secs(started.elapsed().as_secs_f64())
         );
     }
     Ok(tally)

@@ -124,7 +124,7 @@ if [ -f "$dir/run/summary.json" ]; then
 fi
 rm -f "$dir/failed.json"
 echo "task $SLURM_ARRAY_TASK_ID on $(hostname): point $point"
-{resume}"$exe" --threads "$threads" run "$dir/scenario.toml" --out "$dir/run" --force --quiet {run_args} >"$dir/run.log" 2>&1 || fail $?
+{resume}"$exe" --threads "$threads" run "$dir/scenario.toml" --out "$dir/run" --force {run_args} >"$dir/run.log" 2>&1 || fail $?
 echo "task $SLURM_ARRAY_TASK_ID: point $point finished"
 "#,
         exe = sh(&o.exe.display().to_string()),

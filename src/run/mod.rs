@@ -2,24 +2,33 @@
 //! solver through burn-in and the snapshot schedule, and writes the readouts. It does
 //! not know the solver's internals: it advances segments and reduces fields.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+pub mod check;
+pub mod estimate;
+pub mod log;
+pub mod progress;
+pub mod provenance;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
 use serde::Serialize;
+
+pub use log::RunLog;
+use progress::Progress;
+pub use provenance::Provenance;
 
 use crate::budget::{self, TimeIntegrated};
 use crate::cpu::CpuSolver;
 use crate::dosing::Dosing;
 use crate::error::{Error, Result};
 use crate::geometry::{self, Geometry};
-use crate::model::{Fields, Params, StepPlan, CLASS_NAMES};
+use crate::model::{Fields, Params, StepPlan};
 use crate::output::{prepare_dir, write_atomic};
 use crate::probe::{Labels, Sums};
 use crate::readout::{self, Metrics, Regions, Snapshot};
 use crate::scenario::{self, Loaded};
 use crate::solver::Solver;
-use crate::units::format_min;
+use crate::units::{format_min, human_bytes};
 
 /// Which solver runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -122,7 +131,7 @@ pub fn choose_backend(backend: Backend, adapter: Option<&str>) -> Result<Selecte
             Some(a) => Ok(gpu(a, &format!("--adapter {name}"))),
             None if names.is_empty() => Err(crate::gpu::GpuError::NoAdapter {
                 what: api,
-                hint: install_hint(backend).into(),
+                hint: install_hint(backend),
             }
             .into()),
             None => Err(Error::Other(format!(
@@ -132,23 +141,40 @@ pub fn choose_backend(backend: Backend, adapter: Option<&str>) -> Result<Selecte
         };
     }
     if backend == Backend::Auto {
-        let mut software: Vec<String> = adapters
+        let found: Vec<String> = adapters
             .iter()
-            .map(|a| a.get_info())
-            .filter(|i| !crate::gpu::is_gpu(i))
-            .map(|i| format!("{} ({:?})", i.name, i.device_type))
+            .map(|a| {
+                let i = a.get_info();
+                format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+            })
             .collect();
-        software.dedup();
+        let gpus = adapters
+            .iter()
+            .filter(|a| crate::gpu::is_gpu(&a.get_info()))
+            .count();
         return Ok(match crate::gpu::best_gpu(adapters) {
-            Some(a) => gpu(a, "auto: a GPU was found"),
-            None if software.is_empty() => cpu(format!(
-                "cpu (auto: wgpu found no adapter; for a GPU, {})",
-                crate::gpu::INSTALL_HINT
+            Some(a) => gpu(
+                a,
+                &format!(
+                    "auto: the best of {} GPU adapter(s) among {} found",
+                    gpus,
+                    found.len()
+                ),
+            ),
+            None if found.is_empty() => cpu(format!(
+                "cpu (auto: wgpu found no Vulkan, Metal or DX12 adapter; {}. GL is \
+                 probed only by --backend gl; `infiltrate adapters` lists every API's)",
+                crate::gpu::advice()
             )),
             None => cpu(format!(
-                "cpu (auto: wgpu found no GPU, only {}, slower than the CPU solver; \
-                 --backend vulkan runs on it anyway)",
-                software.join(", ")
+                "cpu (auto: wgpu found no GPU, only {}: a software renderer, slower than \
+                 the CPU solver; --backend {} runs on it anyway)",
+                found.join(", "),
+                if found.iter().any(|f| f.contains("Vulkan")) {
+                    "vulkan"
+                } else {
+                    "gl"
+                }
             )),
         });
     }
@@ -164,22 +190,21 @@ pub fn choose_backend(backend: Backend, adapter: Option<&str>) -> Result<Selecte
         }
         None => Err(crate::gpu::GpuError::NoAdapter {
             what: api,
-            hint: install_hint(backend).into(),
+            hint: install_hint(backend),
         }
         .into()),
     }
 }
 
 /// What to do when a backend finds no adapter.
-fn install_hint(backend: Backend) -> &'static str {
+fn install_hint(backend: Backend) -> String {
     match backend {
-        Backend::Metal => "Metal exists on macOS only",
-        Backend::Dx12 => "Direct3D 12 exists on Windows only",
-        Backend::Gl => {
-            "install Mesa's GL and EGL (`apt-get install libegl1 libgl1-mesa-dri`) or a GPU \
-             driver"
-        }
-        _ => crate::gpu::INSTALL_HINT,
+        Backend::Metal => "Metal exists on macOS only".into(),
+        Backend::Dx12 => "Direct3D 12 exists on Windows only".into(),
+        Backend::Gl => "install Mesa's GL and EGL (`apt-get install libegl1 libgl1-mesa-dri`) \
+                        or a GPU driver"
+            .into(),
+        _ => crate::gpu::advice(),
     }
 }
 
@@ -299,122 +324,6 @@ fn check_quasi_steady(loaded: &Loaded) -> Result<()> {
 /// snapshot label.
 pub const CPU_BYTES_PER_VOXEL: usize = 11 * 8 + 1 + 4 + 4;
 
-impl Prepared {
-    /// A human-readable account of the grid, steps and memory (for `infiltrate check`).
-    pub fn describe(&self) -> String {
-        let s = &self.loaded.scenario;
-        let p = &self.plan;
-        let g = &self.geometry;
-        let n = g.class.len();
-        let mut out = String::new();
-        let mut line = |l: String| {
-            out.push_str(&l);
-            out.push('\n');
-        };
-        line(format!(
-            "scenario   {} ({})",
-            self.loaded.path().display(),
-            if s.name.is_empty() {
-                "unnamed"
-            } else {
-                &s.name
-            }
-        ));
-        line(format!(
-            "grid       {} × {} × {} voxels of {} µm = {} voxels ({:.0} × {:.0} × {:.0} µm)",
-            g.dims[0],
-            g.dims[1],
-            g.dims[2],
-            g.voxel_um,
-            n,
-            g.dims[0] as f64 * g.voxel_um,
-            g.dims[1] as f64 * g.voxel_um,
-            g.dims[2] as f64 * g.voxel_um
-        ));
-        let mut counts = [0usize; 5];
-        for &c in &g.class {
-            counts[c as usize] += 1;
-        }
-        let classes: Vec<String> = CLASS_NAMES
-            .iter()
-            .zip(counts)
-            .filter(|(_, c)| *c > 0)
-            .map(|(name, c)| format!("{name} {:.1} %", 100.0 * c as f64 / n as f64))
-            .collect();
-        line(format!("tissue     {}", classes.join(", ")));
-        line(format!(
-            "time       burn-in {}, then {} with a snapshot every {} ({} snapshots)",
-            format_min(s.time.burn_in_h * 60.0),
-            format_min(s.time.duration_h * 60.0),
-            format_min(s.time.snapshot_every_h * 60.0),
-            p.snapshot_times().len()
-        ));
-        line(format!(
-            "cell step  {} (stability bound {}), {} steps",
-            format_min(p.cell_dt),
-            format_min(p.cell_bound),
-            p.total_cell_steps()
-        ));
-        for (i, name) in ["CXCL12", "AMD3100", "anti-PD-1"].iter().enumerate() {
-            let chem = crate::model::CHEMICALS[i];
-            if p.quasi_steady[i] {
-                line(format!(
-                    "{name:<10} quasi-steady (iterated at {}, bound {})",
-                    format_min(p.chem_dt[i]),
-                    format_min(p.chem_bound[i])
-                ));
-            } else {
-                line(format!(
-                    "{name:<10} sub-step {} (bound {}), {} per cell step, {} in all",
-                    format_min(p.chem_dt[i]),
-                    format_min(p.chem_bound[i]),
-                    p.substeps[i],
-                    p.total_chem_substeps(chem)
-                ));
-            }
-        }
-        let grouping = crate::solver::Grouping::of(p, self.params.c_uptake != 0.0);
-        line(format!(
-            "fused      {} chemical passes per cell step on the GPU, {} without fusing (the \
-             j-th sub-steps of the explicitly stepped chemicals share a pass)",
-            grouping.chem_passes(p),
-            grouping.unfused_passes(p)
-        ));
-        let bytes = n * CPU_BYTES_PER_VOXEL;
-        line(format!(
-            "memory     cpu backend: {} ({} B per voxel)",
-            human_bytes(bytes as f64),
-            CPU_BYTES_PER_VOXEL
-        ));
-        match crate::gpu::reference_slabs(g.dims) {
-            Ok(slabs) => line(format!(
-                "           gpu backend: {} of device memory ({} B per voxel: 12 f32 fields \
-                 and the classes with halo planes, the snapshot labels, rows padded to {}), \
-                 in {} z-slab(s) where the adapter binds 2 GiB (an H200); snapshots read \
-                 back sums and picture planes, every field (f64 on the host) only for \
-                 checkpoints, and ParaView files one f32 field at a time",
-                human_bytes(crate::gpu::device_bytes(g.dims, &slabs) as f64),
-                4 * crate::gpu::FIELD_BUFFERS + 1 + 4,
-                crate::gpu::padded_nx(g.dims[0]),
-                slabs.len()
-            )),
-            Err(why) => line(format!("           gpu backend: does not fit: {why}")),
-        }
-        out
-    }
-}
-
-pub fn human_bytes(b: f64) -> String {
-    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < U.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{v:.1} {}", U[i])
-}
-
 /// How a run is carried out and where it writes.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -424,8 +333,9 @@ pub struct RunOptions {
     pub adapter: Option<String>,
     /// Overwrite into a non-empty output folder.
     pub force: bool,
-    /// Show a progress bar on a terminal (after the run has taken a second).
-    pub progress: bool,
+    /// Where the run's lines go: stderr (unless quiet) and `run.log` in the folder
+    /// (progress as a bar on a terminal, plain lines elsewhere).
+    pub log: RunLog,
     /// How the GPU solver splits the grid (z-slabs); unused by the CPU solver.
     pub gpu: crate::gpu::GpuOptions,
 }
@@ -455,7 +365,9 @@ pub struct Final {
 pub struct RunInfo {
     pub scenario: String,
     pub name: String,
-    pub program_version: String,
+    /// Version, commit, start, host, CPU and command line.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// FNV-1a 64-bit hash of `scenario.resolved.toml` (every default filled in), in hex.
     pub scenario_hash: String,
     pub backend: Backend,
@@ -552,6 +464,8 @@ pub fn drive(
     checkpointing: &Checkpointing,
 ) -> Result<RunSummary> {
     let started = Instant::now();
+    let provenance = Provenance::now();
+    let warnings = prep.warnings();
     let Prepared {
         loaded,
         geometry,
@@ -574,6 +488,7 @@ pub fn drive(
             prepare_dir(&opts.out, opts.force)?;
             crate::checkpoint::clear(&opts.out)?;
             crate::pictures::clear(&opts.out)?;
+            start_log(&opts.log, &opts.out, false, &provenance)?;
             let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
             write_atomic(
                 &opts.out.join("scenario.resolved.toml"),
@@ -594,6 +509,7 @@ pub fn drive(
             let initial = crate::gpu::Initial::Fields(&fields);
             let mut solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
             solver.set_steady_records(header.steady);
+            start_log(&opts.log, &opts.out, true, &provenance)?;
             let resolved = header.resolved.clone();
             (
                 solver,
@@ -610,8 +526,21 @@ pub fn drive(
     let tol = s.numerics.quasi_steady_tolerance;
     let capacity = s.tumor.carrying_capacity_per_mm3;
 
+    for w in &warnings {
+        opts.log.line(&format!("warning: {w}"));
+    }
     let total_steps = plan.total_cell_steps();
-    let bar = Progress::new(total_steps, opts.progress);
+    let first_step = at.as_ref().map_or(0, |(h, _)| {
+        plan.burn_in.steps
+            + plan.segments[..h.segment as usize]
+                .iter()
+                .map(|s| s.steps)
+                .sum::<u64>()
+            + h.step
+    });
+    let end_min = plan.segments.last().map_or(0.0, |s| s.t1());
+    let bar = Progress::new(&opts.log, first_step, total_steps, end_min);
+    let snapshot_count = plan.segments.len() + 1;
 
     let mut pictures =
         crate::pictures::Pictures::new(&s.output, &geometry, &opts.out, &plan.snapshot_times());
@@ -626,7 +555,12 @@ pub fn drive(
     }
     let edges = regions.bin_edges();
     let labels = crate::probe::Labels::new(&geometry, &regions, &params);
-    let mut snap = |sums: &Sums, t_min: f64, n0: Option<f64>| -> Result<(Snapshot, budget::Row)> {
+    // Snapshot `index` (0 at the start of dosing) at `t_min`.
+    let mut snap = |sums: &Sums,
+                    index: usize,
+                    t_min: f64,
+                    n0: Option<f64>|
+     -> Result<(Snapshot, budget::Row)> {
         let sn = readout::reduce(sums, &labels, &params, capacity, t_min / 60.0, n0);
         let rates = budget::Rates::from_sums(sums, &labels, &params, capacity);
         let row = ledger
@@ -646,6 +580,14 @@ pub fn drive(
         }
         write_atomic(&opts.out.join("metrics.csv"), metrics_csv.as_bytes())?;
         write_atomic(&opts.out.join("profile.csv"), profile_csv.as_bytes())?;
+        let m = &sn.metrics;
+        bar.snapshot(&format!(
+            "snapshot {}/{snapshot_count} at t = {}: infiltration ratio {:.3}, killed fraction {:.4}",
+            index + 1,
+            format_min(t_min),
+            m.infiltration_ratio,
+            m.killed_fraction
+        ));
         Ok((sn, row))
     };
     let schedule = checkpointing
@@ -708,7 +650,7 @@ pub fn drive(
             let mut start = probe(&mut *solver, &labels, step_count, 0.0)?;
             solver.reset_killed()?;
             start.reset_killed();
-            let first = snap(&start, 0.0, None)?;
+            let first = snap(&start, 0, 0.0, None)?;
             from = (0, 0);
             // Every field is read back only for a checkpoint (and then serves the
             // ParaView file too).
@@ -765,7 +707,7 @@ pub fn drive(
                     .then(|| solver.read_fields())
                     .transpose()?;
                 if m == seg.steps {
-                    last = Some(snap(&sums, t, Some(n0))?);
+                    last = Some(snap(&sums, snapshots, t, Some(n0))?);
                     pictures.snapshot(&mut *solver, fields.as_ref(), t, snapshots)?;
                     snapshots += 1;
                 }
@@ -818,7 +760,7 @@ pub fn drive(
         run: RunInfo {
             scenario: loaded.path().display().to_string(),
             name: s.name.clone(),
-            program_version: env!("CARGO_PKG_VERSION").to_string(),
+            provenance,
             scenario_hash: format!("{scenario_hash:016x}"),
             backend: selected.backend,
             solver: solver.describe(),
@@ -889,49 +831,20 @@ fn check_fields(fields: &Fields, step: u64, t_min: f64) -> Result<()> {
     Ok(())
 }
 
-/// A progress bar on stderr (simulated time, steps/s, ETA), shown only once a run
-/// has taken more than a second, and only on a terminal.
-struct Progress {
-    bar: ProgressBar,
-    start: Instant,
-    shown: std::cell::Cell<bool>,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(total: u64, enabled: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} cell steps  t = {msg}  {per_sec}  ETA {eta}",
-            )
-            .expect("progress template is valid"),
-        );
-        Progress {
-            bar,
-            start: Instant::now(),
-            shown: std::cell::Cell::new(false),
-            enabled,
-        }
-    }
-
-    fn tick(&self, pos: u64, t_min: f64) {
-        if !self.enabled {
-            return;
-        }
-        if !self.shown.get() && self.start.elapsed() > Duration::from_secs(1) {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-            self.shown.set(true);
-        }
-        if pos.is_multiple_of(16) || self.shown.get() {
-            self.bar.set_position(pos);
-            self.bar.set_message(format!("{:.2} h", t_min / 60.0));
-        }
-    }
-
-    fn finish(&self) {
-        if self.shown.get() {
-            self.bar.finish_and_clear();
-        }
-    }
+/// Opens the run folder's `run.log` (appended to on resume) with a header saying what
+/// runs, where and from which build, then the lines said before the folder was ready.
+fn start_log(log: &RunLog, dir: &Path, append: bool, p: &Provenance) -> Result<()> {
+    let head = [
+        format!(
+            "== infiltrate {} {} at {} on {} ({})",
+            p.version_line(),
+            if append { "resumed" } else { "started" },
+            p.started_utc,
+            p.host,
+            p.cpu
+        ),
+        format!("command: {}", p.command_line.join(" ")),
+    ];
+    log.attach(dir, append, &head)
+        .map_err(|e| Error::io(dir.join(log::FILE), e))
 }
