@@ -524,7 +524,25 @@ pub fn remove_temporaries(run_dir: &Path) {
 /// of dosing (0, 0), every `every_min` of simulated time rounded to the nearest cell
 /// step (a time that rounds to a segment's start is that of the previous segment's
 /// end), and the end of the run.
-pub fn schedule(plan: &StepPlan, every_min: f64) -> BTreeSet<(usize, u64)> {
+pub fn schedule(plan: &StepPlan, every_min: f64) -> Result<BTreeSet<(usize, u64)>> {
+    let end = plan.segments.last().map_or(0.0, |s| s.t1());
+    let count = end / every_min;
+    if !(every_min > 0.0 && crate::units::within(count, MAX_CHECKPOINTS)) {
+        return Err(Error::Other(format!(
+            "--checkpoint-every {}: {} checkpoints in {}, more than {MAX_CHECKPOINTS} (each \
+             writes every field); give a longer interval",
+            crate::units::format_min(every_min),
+            crate::units::number(count.ceil()),
+            crate::units::format_min(end)
+        )));
+    }
+    Ok(schedule_points(plan, every_min))
+}
+
+/// The most checkpoints a run may write.
+pub const MAX_CHECKPOINTS: f64 = 10_000.0;
+
+fn schedule_points(plan: &StepPlan, every_min: f64) -> BTreeSet<(usize, u64)> {
     let mut at = BTreeSet::new();
     at.insert((0, 0));
     let segs = &plan.segments;

@@ -18,8 +18,9 @@ use infiltrate::units::parse_time_min;
 #[derive(Parser)]
 #[command(name = "infiltrate", version, about, long_about)]
 struct Cli {
-    /// Worker threads for the CPU solver and the host-side loops (default: all cores).
-    #[arg(long, global = true, value_name = "N")]
+    /// Worker threads for the CPU solver and the host-side loops (default: all cores;
+    /// at most 4096).
+    #[arg(long, global = true, value_name = "N", value_parser = thread_count)]
     threads: Option<usize>,
     #[command(subcommand)]
     command: Command,
@@ -46,6 +47,8 @@ enum Command {
         adapter: Option<String>,
         #[command(flatten)]
         clock: Clock,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Write into a non-empty output folder, replacing files of the same name; the
         /// checkpoints, picture planes and ParaView files of the run before are removed
         /// first (other files stay).
@@ -142,6 +145,8 @@ enum Command {
         scenario: PathBuf,
         #[command(flatten)]
         clock: Clock,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// The backend the estimate is for (as for `run`).
         #[arg(long, value_enum, default_value = "auto")]
         backend: Backend,
@@ -198,12 +203,63 @@ struct Clock {
     snapshot_every: Option<f64>,
 }
 
-impl From<Clock> for Overrides {
-    fn from(c: Clock) -> Self {
-        Overrides {
-            duration_min: c.duration,
-            snapshot_every_min: c.snapshot_every,
+/// The limits on what a run may cost, raised on the command line (`run` and `check`;
+/// the defaults accept every shipped scenario many times over).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Refuse a run of more cell steps than this (burn-in included).
+    #[arg(long, value_name = "N", default_value_t = 1e7, value_parser = positive_number)]
+    max_cell_steps: f64,
+    /// Refuse a run that steps a chemical explicitly more often than this per cell step
+    /// (a large diffusivity, decay or exchange; quasi-steady chemicals are not counted).
+    #[arg(long, value_name = "N", default_value_t = 1e4, value_parser = positive_number)]
+    max_substeps: f64,
+    /// Refuse a run of more voxel updates than this (voxels × cell steps and chemical
+    /// sub-steps; `infiltrate check` shows the counts).
+    #[arg(long, value_name = "N", default_value_t = 1e14, value_parser = positive_number)]
+    max_voxel_updates: f64,
+    /// Refuse a run that would write more than this many GiB of ParaView files and
+    /// pictures.
+    #[arg(long, value_name = "GIB", default_value_t = 100.0, value_parser = positive_number)]
+    max_output_gib: f64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> infiltrate::model::Limits {
+        infiltrate::model::Limits {
+            cell_steps: self.max_cell_steps,
+            substeps: self.max_substeps,
+            voxel_updates: self.max_voxel_updates,
+            output_bytes: self.max_output_gib * (1u64 << 30) as f64,
         }
+    }
+}
+
+/// The command line's changes to a scenario.
+fn overrides(c: &Clock, l: &LimitArgs) -> Overrides {
+    Overrides {
+        duration_min: c.duration,
+        snapshot_every_min: c.snapshot_every,
+        limits: l.limits(),
+    }
+}
+
+/// `--threads`: 1 to 4096 (more would only stall starting them).
+fn thread_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=4096).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "`{s}`: a thread count from 1 to 4096 (this machine has {} cores)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )),
+    }
+}
+
+/// A finite number > 0.
+fn positive_number(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("`{s}`: write a finite number > 0 (e.g. 1e9)")),
     }
 }
 
@@ -297,7 +353,7 @@ fn main() -> ExitCode {
 fn real_main(cli: Cli) -> anyhow::Result<()> {
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
+            .num_threads(n)
             .build_global()
             .context("starting the thread pool")?;
     }
@@ -305,11 +361,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Command::Check {
             scenario,
             clock,
+            limits,
             backend,
             adapter,
             no_probe,
         } => {
-            let prep = run::prepare(&scenario, clock.into())?;
+            let prep = run::prepare(&scenario, overrides(&clock, &limits))?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
             print!("{}", run::check::report(&prep, &selected, !no_probe));
             println!("ok: the scenario is valid");
@@ -361,6 +418,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             if let Some(t) = fixed.get("tcells").copied() {
                 fixed.entry("tcells_mip".into()).or_insert(t);
             }
+            // Not while a run or resume writes the folder's pictures.
+            let _lock = infiltrate::output::FolderLock::acquire(&run, "pictures")?;
             let done = infiltrate::pictures::render_run(&run, &fixed, frame_ms)?;
             if done.snapshots == 0 {
                 anyhow::bail!(
@@ -396,6 +455,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             backend,
             adapter,
             clock,
+            limits,
             force,
             checkpoint_every,
             quiet,
@@ -403,7 +463,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             gpu_memory,
             pictures,
         } => {
-            let mut prep = run::prepare(&scenario, clock.into())?;
+            let mut prep = run::prepare(&scenario, overrides(&clock, &limits))?;
             infiltrate::pictures::apply_cli(
                 &mut prep.loaded.scenario.output,
                 prep.geometry.dims,
@@ -414,6 +474,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     vti_every_min: pictures.vti_every,
                 },
             )?;
+            // The picture options of the command line count towards the output too.
+            run::check_output(&prep.loaded, &prep.plan, &limits.limits())?;
             let selected = run::choose_backend(backend, adapter.as_deref())?;
             let log = run::RunLog::new(!quiet);
             log.line(&format!("backend: {}", selected.why));

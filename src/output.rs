@@ -73,9 +73,10 @@ pub fn injected_failure() -> Option<std::io::Error> {
     (n == at).then(|| std::io::Error::from_raw_os_error(28))
 }
 
-/// Makes `dir` ready for a run: created if absent; refused if it holds files, unless
+/// Makes `dir` ready for a run and locks it ([`FolderLock`]): created if absent; refused
+/// if another process holds it, or if it holds files (its lock file aside) unless
 /// `force`.
-pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
+pub fn prepare_dir(dir: &Path, force: bool) -> Result<FolderLock> {
     if dir.exists() {
         if !dir.is_dir() {
             return Err(Error::Other(format!(
@@ -83,18 +84,102 @@ pub fn prepare_dir(dir: &Path, force: bool) -> Result<()> {
                 dir.display()
             )));
         }
-        let non_empty = fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            return Err(Error::Other(format!(
-                "{}: the output folder is not empty (use --force to write into it anyway)",
-                dir.display()
-            )));
-        }
     } else {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    Ok(())
+    let non_empty = || -> Result<bool> {
+        Ok(fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name() != LOCK_FILE))
+    };
+    let refuse = || {
+        Error::Other(format!(
+            "{}: the output folder is not empty (use --force to write into it anyway)",
+            dir.display()
+        ))
+    };
+    // Refused before anything is written into a folder of the user's.
+    if !force && non_empty()? {
+        return Err(refuse());
+    }
+    let lock = FolderLock::acquire(dir, "a run")?;
+    // Written into since the first look (another process's start).
+    if !force && non_empty()? {
+        return Err(refuse());
+    }
+    Ok(lock)
+}
+
+/// Text for one line of a comment in a generated file (a TOML or shell `#` line): line
+/// breaks and other control characters written as escapes (`\n`), so that text a user
+/// gave (a name, a label, a path) can never start a line of its own.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The lock file of an output folder.
+pub const LOCK_FILE: &str = ".infiltrate.lock";
+
+/// An output folder held by this process: an OS lock on `DIR/.infiltrate.lock` (released
+/// when this is dropped, when the process exits, and when it is killed), so that two
+/// runs, a run and a resume, or a run and `pictures`, never write one folder at once.
+/// The file holds the holder's PID and start time, for the refusal.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: fs::File,
+}
+
+impl FolderLock {
+    /// Locks `dir` (which must exist) for `what` (`a run`, `pictures`, …), or refuses,
+    /// naming the process that holds it.
+    pub fn acquire(dir: &Path, what: &str) -> Result<FolderLock> {
+        let path = dir.join(LOCK_FILE);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                return Err(Error::Other(format!(
+                    "{}: the folder is in use by another infiltrate process ({}); {what} \
+                     waits for it to end, or use another folder",
+                    dir.display(),
+                    if holder.is_empty() {
+                        "it has not said which".to_string()
+                    } else {
+                        holder.to_string()
+                    }
+                )));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let mut f = &file;
+        let note = format!(
+            "PID {}, {}, started {}\n",
+            std::process::id(),
+            what,
+            crate::run::provenance::rfc3339(std::time::SystemTime::now())
+        );
+        let wrote = f
+            .set_len(0)
+            .and_then(|()| f.write_all(note.as_bytes()))
+            .and_then(|()| f.flush());
+        wrote.map_err(|e| Error::io(&path, e))?;
+        Ok(FolderLock { _file: file })
+    }
 }

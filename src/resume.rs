@@ -281,6 +281,8 @@ pub fn plan(opts: &ResumeOptions) -> Result<Plan> {
 /// Continues a run on `selected` from what [`plan`] found: leftover temporary files
 /// removed, then the driver from the checkpoint.
 pub fn resume(plan: Plan, opts: &ResumeOptions, selected: run::Selected) -> Result<RunSummary> {
+    // Held until the run ends: no other run, resume or `pictures` writes the folder.
+    let _lock = crate::output::FolderLock::acquire(&opts.run_dir, "a resume")?;
     checkpoint::remove_temporaries(&opts.run_dir);
     let run_opts = RunOptions {
         out: opts.run_dir.clone(),

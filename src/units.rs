@@ -81,6 +81,23 @@ pub fn significant(v: f64, digits: usize) -> String {
     trim_zeros(&format!("{v:.decimals$}")).to_string()
 }
 
+/// Whether `x` is at most `limit`: false for a NaN, so that a count that could not be
+/// computed is refused with the ones that are too large.
+pub fn within(x: f64, limit: f64) -> bool {
+    x <= limit
+}
+
+/// A number as written back in a message: as Rust writes it (shortest exact form) from
+/// 1e-4 to 1e9, in exponent form outside (`1e308`, not 309 digits).
+pub fn number(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() || (1e-4..1e9).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// `1.500` → `1.5`, `60.00` → `60`; text without a decimal point is left alone.
 fn trim_zeros(s: &str) -> &str {
     if s.contains('.') {

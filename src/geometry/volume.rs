@@ -39,21 +39,36 @@ pub(crate) fn volume(loaded: &Loaded) -> Result<Geometry> {
     let [nx, ny, nz] = dims;
     let h = s.grid.voxel_um;
 
-    let bytes = std::fs::read(&path).map_err(|e| {
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "no such volume file".to_string()
-        } else {
-            format!("cannot read the volume file: {e}")
-        };
-        fail(format!(
-            "{what} (named by {})",
-            loaded.locate("geometry.volume.path")
-        ))
-    })?;
     let expected = nx
         .checked_mul(ny)
         .and_then(|p| p.checked_mul(nz))
         .ok_or_else(|| fail(format!("dims {nx}×{ny}×{nz} overflow the address space")))?;
+    // A regular file of the expected size, looked at before it is read: a folder, a
+    // device (`/dev/zero`) or a larger file is refused, and no more than the expected
+    // bytes (and one) are ever read.
+    if let Some(why) = crate::scenario::not_a_file(&path, expected as u64) {
+        let what = if why.contains("No such file") {
+            "no such volume file".to_string()
+        } else {
+            format!("cannot read it as the volume file: {why}")
+        };
+        return Err(fail(format!(
+            "{what} (named by {}; {expected} bytes expected)",
+            loaded.locate("geometry.volume.path")
+        )));
+    }
+    let mut bytes = Vec::with_capacity(expected);
+    {
+        use std::io::Read;
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(expected as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| {
+                fail(format!(
+                    "cannot read the volume file: {e} (named by {})",
+                    loaded.locate("geometry.volume.path")
+                ))
+            })?;
+    }
     if bytes.len() != expected {
         return Err(fail(format!(
             "expected {expected} bytes (dims {nx}×{ny}×{nz}, one u8 class code per voxel, \

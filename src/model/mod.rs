@@ -7,7 +7,7 @@
 
 mod plan;
 
-pub use plan::{cell_bound, chem_bound, Segment, StepPlan};
+pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
 
 use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
 

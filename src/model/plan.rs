@@ -16,6 +16,39 @@ use crate::error::{Error, Invalid, Result};
 use crate::scenario::{Chemical, Loaded};
 use crate::units::format_min;
 
+/// What a run may cost before `check` and `run` refuse it; each is raised by an option
+/// of the command line (`--max-cell-steps`, `--max-substeps`, `--max-voxel-updates`,
+/// `--max-output-gib`). The defaults accept every shipped scenario and sweep many times
+/// over (the largest takes about 10⁵ cell steps, 98 sub-steps of a chemical per cell
+/// step and 2 × 10¹¹ voxel updates; the 1024³ run of `benches/device.sh` 2 × 10¹¹).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Cell steps of the whole run, burn-in included.
+    pub cell_steps: f64,
+    /// Explicit sub-steps of one chemical per cell step.
+    pub substeps: f64,
+    /// Voxel updates: voxels × (cell steps + chemical sub-steps and quasi-steady
+    /// iterations).
+    pub voxel_updates: f64,
+    /// Bytes of output files (ParaView files and picture planes and frames).
+    pub output_bytes: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cell_steps: 1e7,
+            substeps: 1e4,
+            voxel_updates: 1e14,
+            output_bytes: 100.0 * (1u64 << 30) as f64,
+        }
+    }
+}
+
+/// Sub-steps of one chemical per cell step beyond which a scenario is refused whatever
+/// the limits (the count is held in 32 bits).
+pub const MAX_SUBSTEPS: f64 = 1e9;
+
 /// One stretch of equal cell steps: from `t0` (min) `steps` steps of `dt` (min).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Segment {
@@ -106,8 +139,15 @@ fn steps_for(len: f64, dt_max: f64) -> u64 {
 
 impl StepPlan {
     /// Derives every step from the bounds; explicit steps in `[numerics]` are checked
-    /// against their bounds (error naming the key, the value and the bound).
+    /// against their bounds (error naming the key, the value and the bound), and the
+    /// counts against the default [`Limits`].
     pub fn derive(loaded: &Loaded, params: &Params) -> Result<StepPlan> {
+        Self::derive_within(loaded, params, &Limits::default())
+    }
+
+    /// As [`StepPlan::derive`], with the cell-step count held to `limits`; counts are
+    /// computed in f64 and checked before any is cast to an integer.
+    pub fn derive_within(loaded: &Loaded, params: &Params, limits: &Limits) -> Result<StepPlan> {
         let s = &loaded.scenario;
         let n = &s.numerics;
         let mut bad = Vec::new();
@@ -145,11 +185,93 @@ impl StepPlan {
         let cell_dt = n.cell_dt_min.unwrap_or(n.safety * cell_bound).min(interval);
         let chem_dt_max: [f64; 3] =
             std::array::from_fn(|i| explicit[i].unwrap_or(n.safety * chem_bound[i]));
+        if !(cell_dt.is_finite() && cell_dt > 0.0) {
+            return Err(Error::Invalid(vec![Invalid {
+                at: loaded.locate("numerics.cell_dt_min"),
+                value: format!("a cell step of {} min", cell_dt),
+                allowed: "a finite step > 0 (from the stability bound of tcells.motility_um2_per_min, \
+                          tcells.chemotaxis_over_motility and grid.voxel_um, or numerics.cell_dt_min)"
+                    .into(),
+            }]));
+        }
+        let burn = s.time.burn_in_h * 60.0;
+        let cell_steps = ((burn + total) / cell_dt).ceil();
+        if !crate::units::within(cell_steps, limits.cell_steps) {
+            // An explicit cell step is the likelier cause; else the duration.
+            let key = if n.cell_dt_min.is_some() {
+                "numerics.cell_dt_min"
+            } else if burn > total {
+                "time.burn_in_h"
+            } else {
+                "time.duration_h"
+            };
+            return Err(Error::Invalid(vec![Invalid {
+                at: loaded.locate(key),
+                value: format!(
+                    "{} h after a burn-in of {} h at a cell step of {}: {} cell steps",
+                    s.time.duration_h,
+                    s.time.burn_in_h,
+                    format_min(cell_dt),
+                    crate::units::significant(cell_steps, 3)
+                ),
+                allowed: format!(
+                    "at most {} cell steps (--max-cell-steps raises the limit); the cell \
+                     step comes from numerics.cell_dt_min or the stability bound of \
+                     tcells.motility_um2_per_min, tcells.chemotaxis_over_motility and \
+                     grid.voxel_um",
+                    crate::units::significant(limits.cell_steps, 3)
+                ),
+            }]));
+        }
+        for (i, d) in chem_dt_max.iter().enumerate() {
+            let n = cell_dt / d;
+            // A quasi-steady chemical is not sub-stepped (its iterations count as work).
+            let quasi = s.numerics.quasi_steady.contains(&CHEMICALS[i]);
+            {
+                if !quasi && n <= MAX_SUBSTEPS && n > limits.substeps {
+                    let name = ["cxcl12", "amd3100", "anti_pd1"][i];
+                    return Err(Error::Invalid(vec![Invalid {
+                        at: loaded.locate(&format!("{name}.diffusion_um2_per_min")),
+                        value: format!(
+                            "{} sub-steps of {name} per cell step (its sub-step {} against \
+                             the cell step {})",
+                            crate::units::significant(n.ceil(), 3),
+                            format_min(*d),
+                            format_min(cell_dt)
+                        ),
+                        allowed: format!(
+                            "at most {} (--max-substeps raises the limit): a smaller \
+                             diffusivity, decay or exchange of {name}, which set its \
+                             stability bound, or {name} in numerics.quasi_steady",
+                            crate::units::significant(limits.substeps, 3)
+                        ),
+                    }]));
+                }
+            }
+            if !crate::units::within(n, MAX_SUBSTEPS) {
+                let name = ["cxcl12", "amd3100", "anti_pd1"][i];
+                return Err(Error::Invalid(vec![Invalid {
+                    at: loaded.locate(&format!("{name}.diffusion_um2_per_min")),
+                    value: format!(
+                        "{} sub-steps of {name} per cell step (its sub-step {} against the \
+                         cell step {})",
+                        crate::units::significant(n, 3),
+                        format_min(*d),
+                        format_min(cell_dt)
+                    ),
+                    allowed: format!(
+                        "at most {} sub-steps per cell step: a smaller diffusivity, decay or \
+                         exchange of {name} (they set its stability bound), or a larger \
+                         numerics.{name}_dt_min",
+                        crate::units::significant(MAX_SUBSTEPS, 3)
+                    ),
+                }]));
+            }
+        }
         let substeps = chem_dt_max.map(|d| steps_for(cell_dt, d).max(1) as u32);
         let chem_dt = std::array::from_fn(|i| cell_dt / f64::from(substeps[i]));
         let quasi_steady = CHEMICALS.map(|c| n.quasi_steady.contains(&c));
 
-        let burn = s.time.burn_in_h * 60.0;
         let b_steps = steps_for(burn, cell_dt);
         let burn_in = Segment {
             t0: -burn,

@@ -208,11 +208,13 @@ fn install_hint(backend: Backend) -> String {
     }
 }
 
-/// Changes to the scenario's clock given on the command line (minutes).
+/// What the command line changes of a scenario: its clock (minutes) and the limits on
+/// what a run may cost.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Overrides {
     pub duration_min: Option<f64>,
     pub snapshot_every_min: Option<f64>,
+    pub limits: crate::model::Limits,
 }
 
 /// A scenario made ready to run: validated, tissue built, steps derived.
@@ -230,17 +232,57 @@ pub fn prepare(path: &Path, overrides: Overrides) -> Result<Prepared> {
 }
 
 /// As [`prepare`], for a scenario already read (a sweep point).
-pub fn prepare_loaded(mut loaded: Loaded, overrides: Overrides) -> Result<Prepared> {
+pub fn prepare_loaded(loaded: Loaded, overrides: Overrides) -> Result<Prepared> {
+    let Validated {
+        loaded,
+        params,
+        plan,
+        dosing,
+    } = validate(loaded, overrides)?;
+    check_host_memory(&loaded, available_memory())?;
+    let geometry = geometry::build(&loaded)?;
+    Ok(Prepared {
+        loaded,
+        geometry,
+        params,
+        plan,
+        dosing,
+    })
+}
+
+/// A scenario checked and derived, before its tissue is built.
+pub struct Validated {
+    pub loaded: Loaded,
+    pub params: Params,
+    pub plan: StepPlan,
+    pub dosing: Dosing,
+}
+
+/// Everything [`prepare_loaded`] checks before it builds the tissue: the command line's
+/// changes applied (and remembered, so that errors name the option), every range and
+/// bound, the steps and their counts against the limits, the work and the output.
+pub fn validate(mut loaded: Loaded, overrides: Overrides) -> Result<Validated> {
+    let option = |key: &str, option: &str| (key.to_string(), option.to_string());
     if let Some(d) = overrides.duration_min {
         let t = &mut loaded.scenario.time;
         t.duration_h = d / 60.0;
+        loaded.options.push(option("time.duration_h", "--duration"));
         // A shorter run keeps at least its final snapshot.
-        if overrides.snapshot_every_min.is_none() {
-            t.snapshot_every_h = t.snapshot_every_h.min(t.duration_h);
+        if overrides.snapshot_every_min.is_none()
+            && t.duration_h > 0.0
+            && t.snapshot_every_h > t.duration_h
+        {
+            t.snapshot_every_h = t.duration_h;
+            loaded
+                .options
+                .push(option("time.snapshot_every_h", "--duration"));
         }
     }
     if let Some(s) = overrides.snapshot_every_min {
         loaded.scenario.time.snapshot_every_h = s / 60.0;
+        loaded
+            .options
+            .push(option("time.snapshot_every_h", "--snapshot-every"));
     }
     let mut checker = scenario::Checker::new(&loaded);
     scenario::check_ranges(&mut checker);
@@ -248,14 +290,12 @@ pub fn prepare_loaded(mut loaded: Loaded, overrides: Overrides) -> Result<Prepar
         return Err(Error::Invalid(checker.found));
     }
     let params = Params::from_scenario(&loaded.scenario);
-    let plan = StepPlan::derive(&loaded, &params)?;
+    let plan = StepPlan::derive_within(&loaded, &params, &overrides.limits)?;
     check_quasi_steady(&loaded)?;
-    check_host_memory(&loaded, available_memory())?;
-    let geometry = geometry::build(&loaded)?;
     let dosing = Dosing::from_scenario(&loaded.scenario);
-    Ok(Prepared {
+    check_work(&loaded, &params, &plan, &dosing, &overrides.limits)?;
+    Ok(Validated {
         loaded,
-        geometry,
         params,
         plan,
         dosing,
@@ -302,6 +342,106 @@ pub fn check_host_memory(loaded: &Loaded, available: Option<u64>) -> Result<()> 
         }]));
     }
     Ok(())
+}
+
+/// Refuses a run whose voxel updates (quasi-steady iterations estimated) or output files
+/// would pass `limits`, naming the keys that drive them and the option that raises the
+/// limit. Before the tissue is built, so without its class shares (the estimate of a
+/// quasi-steady chemical's iterations is then on the high side).
+fn check_work(
+    loaded: &Loaded,
+    params: &Params,
+    plan: &StepPlan,
+    dosing: &Dosing,
+    limits: &crate::model::Limits,
+) -> Result<()> {
+    let s = &loaded.scenario;
+    let tol = s.numerics.quasi_steady_tolerance;
+    let work = estimate::Work::of(plan, params, dosing, tol, None);
+    let updates = work.updates();
+    if !crate::units::within(updates, limits.voxel_updates) {
+        // Blame the chemical with the most sweeps if it outweighs the cell steps.
+        let (u, most) = (0..3)
+            .map(|u| (u, work.chem[u].sweeps()))
+            .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        let key = if most > work.cell_steps as f64 {
+            format!(
+                "{}.diffusion_um2_per_min",
+                ["cxcl12", "amd3100", "anti_pd1"][u]
+            )
+        } else {
+            "time.duration_h".to_string()
+        };
+        return Err(Error::Invalid(vec![crate::error::Invalid {
+            at: loaded.locate(&key),
+            value: format!(
+                "{} voxels × ({} cell steps + {} chemical sub-steps and quasi-steady \
+                 iterations) = {} voxel updates",
+                work.voxels,
+                work.cell_steps,
+                crate::units::significant(work.chem_sweeps(), 3),
+                crate::units::significant(updates, 3)
+            ),
+            allowed: format!(
+                "at most {} voxel updates (--max-voxel-updates raises the limit; \
+                 `infiltrate check` shows the counts): fewer voxels, a shorter \
+                 time.duration_h, or a chemical stepped at a larger sub-step",
+                crate::units::significant(limits.voxel_updates, 3)
+            ),
+        }]));
+    }
+    check_output(loaded, plan, limits)
+}
+
+/// Refuses a run whose output files would pass `limits` (after the command line's
+/// picture options are applied too), naming the key that drives them.
+pub fn check_output(loaded: &Loaded, plan: &StepPlan, limits: &crate::model::Limits) -> Result<()> {
+    let (bytes, key) = output_bytes(&loaded.scenario, plan);
+    if !crate::units::within(bytes, limits.output_bytes) {
+        return Err(Error::Invalid(vec![crate::error::Invalid {
+            at: loaded.locate(key),
+            value: format!("{} of output files", human_bytes(bytes)),
+            allowed: format!(
+                "at most {} (--max-output-gib raises the limit): fewer ParaView files \
+                 (output.vti_every_h, --no-vti) or snapshots, or --no-pictures",
+                human_bytes(limits.output_bytes)
+            ),
+        }]));
+    }
+    Ok(())
+}
+
+/// Bytes a run writes (ParaView files at 25 B per voxel each, picture planes and frames
+/// at about 64 B per plane voxel per snapshot), and the key that drives the most.
+pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static str) {
+    let g = &s.grid;
+    let dims = [f64::from(g.nx), f64::from(g.ny), f64::from(g.nz)];
+    let voxels = dims.iter().product::<f64>();
+    let o = &s.output;
+    let vti = if o.vti {
+        let every = o
+            .vti_every_h
+            .map_or(0.0, |h| (s.time.duration_h / h).floor());
+        (1.0 + every) * 25.0 * voxels
+    } else {
+        0.0
+    };
+    let plane = match o.plane_axis {
+        scenario::PlaneAxis::X => dims[1] * dims[2],
+        scenario::PlaneAxis::Y => dims[0] * dims[2],
+        scenario::PlaneAxis::Z => dims[0] * dims[1],
+    };
+    let pictures = if o.pictures {
+        plan.snapshot_times().len() as f64 * 64.0 * plane
+    } else {
+        0.0
+    };
+    let key = if vti >= pictures {
+        "output.vti_every_h"
+    } else {
+        "time.snapshot_every_h"
+    };
+    (vti + pictures, key)
 }
 
 /// CXCL12 may be quasi-steady only when its sources do not change (no uptake by T cells).
@@ -478,14 +618,21 @@ pub fn drive(
         Start::Fresh => None,
         Start::Resume(r) => Some(*r),
     };
+    // Checked before anything is made or written.
+    let schedule = match checkpointing.every_min {
+        Some(every) => crate::checkpoint::schedule(&plan, every)?,
+        None => Default::default(),
+    };
     // The solver first (a grid too large for the adapter fails here), then the output
-    // folder: a run refused at the start writes nothing.
+    // folder: a run refused at the start writes nothing. A fresh run locks its folder
+    // here, for as long as it runs (a resume has locked it before reading it).
+    let mut lock = None;
     let (mut solver, resolved, mut metrics_csv, mut profile_csv, at) = match resumed {
         None => {
             let table = crate::model::initial_per_class(s, &params);
             let initial = crate::gpu::Initial::PerClass(&table);
             let solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
-            prepare_dir(&opts.out, opts.force)?;
+            lock = Some(prepare_dir(&opts.out, opts.force)?);
             crate::checkpoint::clear(&opts.out)?;
             crate::pictures::clear(&opts.out)?;
             start_log(&opts.log, &opts.out, false, &provenance)?;
@@ -495,7 +642,7 @@ pub fn drive(
                 format!(
                     "# resolved by infiltrate {} from {}\n{resolved}",
                     env!("CARGO_PKG_VERSION"),
-                    loaded.path().display()
+                    crate::output::one_line(&loaded.path().display().to_string())
                 )
                 .as_bytes(),
             )?;
@@ -590,10 +737,7 @@ pub fn drive(
         ));
         Ok((sn, row))
     };
-    let schedule = checkpointing
-        .every_min
-        .map(|every| crate::checkpoint::schedule(&plan, every))
-        .unwrap_or_default();
+
     let mut last_checkpoint: Option<(PathBuf, f64)> =
         at.as_ref().map(|(h, path)| (path.clone(), h.time_min));
     // Writes a checkpoint of the state after cell step `m` of segment `i`.
@@ -776,6 +920,7 @@ pub fn drive(
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
+    drop(lock);
     Ok(summary)
 }
 

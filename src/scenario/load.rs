@@ -24,6 +24,9 @@ pub struct Layer {
 pub struct Loaded {
     pub scenario: Scenario,
     pub layers: Vec<Layer>,
+    /// Keys set on the command line, with the option that set them (`--duration`):
+    /// an error about them names the option, not a line of a file.
+    pub options: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -35,6 +38,13 @@ impl Loaded {
     /// Where a dotted key path (`treatment[0].doses[1].at_h`) is set: the first file of
     /// the chain that sets it, with its line; the named file when no file sets it.
     pub fn locate(&self, key: &str) -> Location {
+        if let Some((_, option)) = self.options.iter().find(|(k, _)| k == key) {
+            return Location {
+                file: PathBuf::from(format!("the command-line option {option}")),
+                line: None,
+                key: key.to_string(),
+            };
+        }
         let segs = split_key(key);
         for layer in &self.layers {
             if table_has(&layer.table, &segs) {
@@ -220,8 +230,69 @@ fn line_of(source: &str, offset: usize) -> usize {
         + 1
 }
 
+/// The most bytes a scenario or sweep file may hold (text written by hand is far
+/// smaller; a larger file is not one).
+pub const MAX_TEXT_BYTES: u64 = 1 << 20;
+
+/// Why a path named by the user cannot be read as a file of at most `max` bytes (a
+/// folder, a device, a pipe, a larger file), or `None` when it can. One `stat`, no read.
+pub fn not_a_file(path: &Path, max: u64) -> Option<String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return Some(e.to_string()),
+    };
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Some("a folder, not a file".into());
+    }
+    if !kind.is_file() {
+        return Some("not a regular file (a device, pipe or socket)".into());
+    }
+    (meta.len() > max).then(|| {
+        format!(
+            "{} bytes, more than the {max} bytes such a file may hold",
+            meta.len()
+        )
+    })
+}
+
+/// Reads a file the user named (`what`: "scenario", "sweep file"): a regular file of at
+/// most [`MAX_TEXT_BYTES`], never more than that read; refused otherwise, naming the
+/// file and why.
+pub fn read_user_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    if let Some(why) = not_a_file(path, MAX_TEXT_BYTES) {
+        return Err(Error::Other(format!(
+            "{}: cannot read it as a {what}: {why}",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TEXT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_TEXT_BYTES {
+        return Err(Error::Other(format!(
+            "{}: cannot read it as a {what}: it grew past {MAX_TEXT_BYTES} bytes while read",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// [`read_user_file`] as UTF-8 text.
+pub fn read_text_file(path: &Path, what: &str) -> Result<String> {
+    String::from_utf8(read_user_file(path, what)?).map_err(|e| {
+        Error::Other(format!(
+            "{}: not a text file (invalid UTF-8 at byte {}); a {what} is a TOML file",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 fn read_layer(path: &Path) -> Result<Layer> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_user_file(path, "scenario")?;
     let source = String::from_utf8(bytes).map_err(|e| Error::Syntax {
         at: Location {
             file: path.to_path_buf(),
@@ -286,17 +357,10 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
     let mut next = Some(path.to_path_buf());
     while let Some(p) = next.take() {
         let canon = std::fs::canonicalize(&p).map_err(|e| match layers.last() {
-            Some(prev) => {
-                let prev: &Layer = prev;
-                Error::Schema {
-                    at: Location {
-                        file: prev.path.clone(),
-                        line: find_line(&prev.source, &[Seg::Key("extends".into())]),
-                        key: "extends".into(),
-                    },
-                    message: format!("cannot open the extended file {}: {e}", p.display()),
-                }
-            }
+            Some(prev) => Error::Schema {
+                at: extends_at(prev),
+                message: format!("cannot open the extended file {}: {e}", p.display()),
+            },
             None => Error::io(&p, e),
         })?;
         if !seen.insert(canon.clone()) {
@@ -307,23 +371,22 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
                 .collect();
             chain.push(p.display().to_string());
             return Err(Error::ExtendsCycle {
-                at: Location {
-                    file: prev.path.clone(),
-                    line: find_line(&prev.source, &[Seg::Key("extends".into())]),
-                    key: "extends".into(),
-                },
+                at: extends_at(prev),
                 chain: chain.join(" -> "),
             });
         }
-        let mut layer = read_layer(&p)?;
+        // A file named by `extends` is blamed on that line of the file before it.
+        let mut layer = read_layer(&p).map_err(|e| match layers.last() {
+            Some(prev) => Error::Schema {
+                at: extends_at(prev),
+                message: format!("the extended file: {e}"),
+            },
+            None => e,
+        })?;
         if let Some(ext) = layer.table.remove("extends") {
             let Some(name) = ext.as_str() else {
                 return Err(Error::Schema {
-                    at: Location {
-                        file: layer.path.clone(),
-                        line: find_line(&layer.source, &[Seg::Key("extends".into())]),
-                        key: "extends".into(),
-                    },
+                    at: extends_at(&layer),
                     message: format!("must be a file name in quotes, found {ext}"),
                 });
             };
@@ -339,6 +402,21 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
     }
     edit(&mut merged)?;
 
+    // Shapes first: serde would read a table written as an array by position.
+    let template = toml::Value::try_from(super::schema::full_example())
+        .expect("the full example serialises to TOML");
+    if let Err((key, message)) = check_shape(&toml::Value::Table(merged.clone()), &template, "") {
+        let tmp = Loaded {
+            scenario: placeholder(),
+            layers,
+            options: Vec::new(),
+        };
+        return Err(Error::Schema {
+            at: tmp.locate(&key),
+            message,
+        });
+    }
+
     let scenario: Scenario = match serde_path_to_error::deserialize(toml::Value::Table(merged)) {
         Ok(s) => s,
         Err(e) => {
@@ -350,6 +428,7 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
             let tmp = Loaded {
                 scenario: placeholder(),
                 layers,
+                options: Vec::new(),
             };
             let mut at = tmp.locate(&key);
             if key.is_empty() {
@@ -358,9 +437,88 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
             return Err(Error::Schema { at, message });
         }
     };
-    let mut loaded = Loaded { scenario, layers };
+    let mut loaded = Loaded {
+        scenario,
+        layers,
+        options: Vec::new(),
+    };
     resolve_paths(&mut loaded);
     Ok(loaded)
+}
+
+/// The `extends` line of a file of the chain.
+fn extends_at(layer: &Layer) -> Location {
+    Location {
+        file: layer.path.clone(),
+        line: find_line(&layer.source, &[Seg::Key("extends".into())]),
+        key: "extends".into(),
+    }
+}
+
+/// Where `value` has another shape than the schema's `template` (a table where an array
+/// or a value belongs, an array where a table belongs): the key and what was expected.
+/// Keys the template lacks are left to the schema (unknown keys are refused there).
+fn check_shape(
+    value: &toml::Value,
+    template: &toml::Value,
+    key: &str,
+) -> std::result::Result<(), (String, String)> {
+    use toml::Value::{Array, Table};
+    let kind = |v: &toml::Value| match v {
+        Table(_) => "a table",
+        Array(_) => "an array",
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date",
+    };
+    let join = |k: &str| {
+        if key.is_empty() {
+            k.to_string()
+        } else {
+            format!("{key}.{k}")
+        }
+    };
+    match (template, value) {
+        (Table(t), Table(v)) => {
+            for (k, x) in v {
+                if let Some(tk) = t.get(k) {
+                    check_shape(x, tk, &join(k))?;
+                }
+            }
+            Ok(())
+        }
+        (Table(t), other) => {
+            let keys: Vec<&str> = t.keys().map(String::as_str).take(6).collect();
+            Err((
+                key.to_string(),
+                format!(
+                    "expected a table (`[{key}]` with keys such as {}), found {}",
+                    keys.join(", "),
+                    kind(other)
+                ),
+            ))
+        }
+        (Array(t), Array(v)) => match t.first() {
+            Some(first @ (Table(_) | Array(_))) => {
+                for (i, x) in v.iter().enumerate() {
+                    check_shape(x, first, &format!("{key}[{i}]"))?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        },
+        (Array(_), other @ Table(_)) => Err((
+            key.to_string(),
+            format!("expected an array, found {}", kind(other)),
+        )),
+        (_, Table(_) | Array(_)) if !matches!(template, Table(_) | Array(_)) => Err((
+            key.to_string(),
+            format!("expected {}, found {}", kind(template), kind(value)),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The defaults of sections whose defaults differ between their tables (each tissue

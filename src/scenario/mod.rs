@@ -1,11 +1,15 @@
 //! Scenario files: the schema, reading with `extends`, and validation.
 
+pub mod bounds;
 mod load;
 pub mod schema;
 pub mod typical;
 mod validate;
 
-pub use load::{levenshtein, load, load_with, merge, set_key, Layer, Loaded};
+pub use load::{
+    levenshtein, load, load_with, merge, not_a_file, read_text_file, read_user_file, set_key,
+    Layer, Loaded, MAX_TEXT_BYTES,
+};
 pub use schema::*;
 pub use validate::{bath_faces, check_ranges, Checker, FACE_NAMES};
 

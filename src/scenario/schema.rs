@@ -733,3 +733,85 @@ impl Output {
         ]
     }
 }
+
+/// A scenario with every optional table, array and value present (defaults elsewhere):
+/// the template of every key and shape the schema takes, for the loader's shape check
+/// and for the tests that enumerate the schema's keys.
+pub fn full_example() -> Scenario {
+    let mut s = Scenario {
+        name: String::new(),
+        description: String::new(),
+        grid: Grid {
+            nx: 1,
+            ny: 1,
+            nz: 1,
+            voxel_um: 1.0,
+        },
+        time: Time {
+            duration_h: 1.0,
+            snapshot_every_h: 1.0,
+            burn_in_h: 0.0,
+        },
+        geometry: Geometry {
+            kind: GeometryKind::Volume,
+            seed: 1,
+            flc: Flc::default(),
+            slice: Slice::default(),
+            volume: Some(Volume {
+                path: "tissue.raw".into(),
+                dims: [1, 1, 1],
+                voxel_um: 1.0,
+                bath_faces: vec!["z-".into()],
+                boundary: default_volume_boundary(),
+            }),
+            lamellae: Lamellae::default(),
+            vessels: Vessels::default(),
+        },
+        tissue: Tissue::default(),
+        cxcl12: Cxcl12::default(),
+        amd3100: Drug::amd3100(),
+        anti_pd1: Drug::anti_pd1(),
+        tcells: TCells::default(),
+        tumor: Tumor::default(),
+        treatment: vec![Treatment {
+            drug: DrugName::Amd3100,
+            route: Route::Bath,
+            half_life_h: Some(1.0),
+            doses: vec![Dose {
+                at_h: 0.0,
+                peak_um: Some(1.0),
+                peak_nm: Some(1.0),
+            }],
+            schedule: Some(Schedule {
+                start_h: 0.0,
+                every_h: 1.0,
+                count: 1,
+                peak_um: Some(1.0),
+                peak_nm: Some(1.0),
+            }),
+            level_um: Some(1.0),
+            level_nm: Some(1.0),
+            start_h: 0.0,
+        }],
+        readout: Readout::default(),
+        numerics: Numerics::default(),
+        output: Output::default(),
+    };
+    s.geometry.flc.center_um = Some([0.0; 3]);
+    let n = &mut s.numerics;
+    n.cell_dt_min = Some(1.0);
+    n.cxcl12_dt_min = Some(1.0);
+    n.amd3100_dt_min = Some(1.0);
+    n.anti_pd1_dt_min = Some(1.0);
+    n.quasi_steady = vec![Chemical::Amd3100];
+    let o = &mut s.output;
+    o.plane_index = Some(0);
+    o.vti_every_h = Some(1.0);
+    o.cxcl12_range_nm = Some([0.0, 1.0]);
+    o.amd3100_range_um = Some([0.0, 1.0]);
+    o.anti_pd1_range_nm = Some([0.0, 1.0]);
+    o.tcells_range_per_mm3 = Some([0.0, 1.0]);
+    o.tumor_range_fraction = Some([0.0, 1.0]);
+    o.killed_range_fraction = Some([0.0, 1.0]);
+    s
+}

@@ -4,9 +4,12 @@
 use super::load::Loaded;
 use super::schema::*;
 use crate::error::Invalid;
+use crate::units::number;
 
 /// The most snapshots a run may have (each is a row, a profile and a read-back).
 pub const MAX_SNAPSHOTS: f64 = 100_000.0;
+/// The most depth-profile bins (each a row of profile.csv per snapshot).
+pub const MAX_PROFILE_BINS: f64 = 10_000.0;
 
 /// Collects invalid values with their locations.
 pub struct Checker<'a> {
@@ -34,18 +37,28 @@ impl<'a> Checker<'a> {
     }
 
     fn positive(&mut self, key: &str, v: f64) {
-        self.require(v.is_finite() && v > 0.0, key, v, "a finite number > 0");
+        self.require(
+            v.is_finite() && v > 0.0,
+            key,
+            number(v),
+            "a finite number > 0",
+        );
     }
 
     fn non_negative(&mut self, key: &str, v: f64) {
-        self.require(v.is_finite() && v >= 0.0, key, v, "a finite number ≥ 0");
+        self.require(
+            v.is_finite() && v >= 0.0,
+            key,
+            number(v),
+            "a finite number ≥ 0",
+        );
     }
 
     fn fraction(&mut self, key: &str, v: f64, closed_top: bool) {
         if closed_top {
-            self.require((0.0..=1.0).contains(&v), key, v, "[0, 1]");
+            self.require((0.0..=1.0).contains(&v), key, number(v), "[0, 1]");
         } else {
-            self.require((0.0..1.0).contains(&v), key, v, "[0, 1)");
+            self.require((0.0..1.0).contains(&v), key, number(v), "[0, 1)");
         }
     }
 }
@@ -145,15 +158,28 @@ pub fn check_ranges(c: &mut Checker) {
     c.require(
         r.profile_min_um.is_finite() && r.profile_min_um < r.profile_max_um,
         "readout.profile_min_um",
-        r.profile_min_um,
+        number(r.profile_min_um),
         &format!("finite and < readout.profile_max_um = {}", r.profile_max_um),
     );
     c.require(
         r.profile_max_um.is_finite(),
         "readout.profile_max_um",
-        r.profile_max_um,
+        number(r.profile_max_um),
         "finite",
     );
+    let bins = (r.profile_max_um - r.profile_min_um) / r.profile_bin_um;
+    if r.profile_bin_um > 0.0 && r.profile_min_um < r.profile_max_um {
+        c.require(
+            bins.is_finite() && bins <= MAX_PROFILE_BINS,
+            "readout.profile_bin_um",
+            number(r.profile_bin_um),
+            &format!(
+                "at most {MAX_PROFILE_BINS} bins from profile_min_um to profile_max_um: \
+                 ≥ {} µm for that span",
+                (r.profile_max_um - r.profile_min_um) / MAX_PROFILE_BINS
+            ),
+        );
+    }
 
     let n = &s.numerics;
     c.require(
@@ -187,6 +213,8 @@ pub fn check_ranges(c: &mut Checker) {
         );
     }
     check_output(c, s);
+    let loaded = c.loaded;
+    super::bounds::check(c, loaded);
 }
 
 /// The `[output]` table: plane inside the grid, positive intervals, ordered ranges.
@@ -379,8 +407,29 @@ fn check_tissue(c: &mut Checker, t: &Tissue) {
         );
         c.non_negative(&p("drug_exchange_factor"), k.drug_exchange_factor);
         c.non_negative(&p("tcell_initial_per_mm3"), k.tcell_initial_per_mm3);
+        // The local equilibrium σ/λ is where CXCL12 starts (and heads): it must be finite
+        // in the GPU's f32 with room to spare.
+        let (sigma, lambda) = (k.cxcl12_secretion_nm_per_min, k.cxcl12_decay_per_min);
+        if sigma > 0.0 && lambda > 0.0 {
+            c.require(
+                sigma / lambda <= MAX_CXCL12_NM,
+                &p("cxcl12_decay_per_min"),
+                number(lambda),
+                &format!(
+                    "≥ {} /min with a secretion of {} nM/min (the local equilibrium σ/λ at most \
+                     {} nM)",
+                    number(sigma / MAX_CXCL12_NM),
+                    number(sigma),
+                    number(MAX_CXCL12_NM)
+                ),
+            );
+        }
     }
 }
+
+/// The highest CXCL12 level a scenario may head for, nM (1 M; finite in f32 many times
+/// over).
+pub const MAX_CXCL12_NM: f64 = 1e9;
 
 fn check_conc(c: &mut Checker, key: &str, um: Option<f64>, nm: Option<f64>, required: bool) {
     match (um, nm) {

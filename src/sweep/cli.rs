@@ -23,6 +23,8 @@ pub enum SweepCommand {
         sweep: PathBuf,
         #[command(flatten)]
         on: On,
+        #[command(flatten)]
+        max: MaxPoints,
         /// Skip the timed probe (memory and step counts only).
         #[arg(long)]
         no_probe: bool,
@@ -37,6 +39,8 @@ pub enum SweepCommand {
         out: PathBuf,
         #[command(flatten)]
         on: On,
+        #[command(flatten)]
+        max: MaxPoints,
         /// Points run side by side (default: one on a GPU; on the CPU as many as the
         /// cores and the memory allow).
         #[arg(long, value_name = "N")]
@@ -96,6 +100,8 @@ pub enum SweepCommand {
         /// Submit with sbatch and print the job id.
         #[arg(long)]
         submit: bool,
+        #[command(flatten)]
+        max: MaxPoints,
     },
     /// Gather DIR's finished points into DIR/sweep.csv and heatmaps / line plots under
     /// DIR/plots/; list missing and failed points.
@@ -103,6 +109,18 @@ pub enum SweepCommand {
         /// The sweep folder.
         dir: PathBuf,
     },
+}
+
+/// How large a sweep may be.
+#[derive(Debug, clap::Args)]
+pub struct MaxPoints {
+    /// Refuse a sweep of more points (runs) than this, before any is made.
+    #[arg(long, value_name = "N", default_value_t = super::spec::DEFAULT_MAX_POINTS)]
+    max_points: u64,
+    /// Refuse a sweep whose points together take more voxel updates than this (as
+    /// `sweep check` counts them).
+    #[arg(long, value_name = "N", default_value_t = 1e16)]
+    max_sweep_voxel_updates: f64,
 }
 
 /// Which backend runs (and is probed).
@@ -123,19 +141,21 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
         SweepCommand::Check {
             sweep,
             on,
+            max,
             no_probe,
-        } => check(&sweep, &on, no_probe),
+        } => check(&sweep, &on, &max, no_probe),
         SweepCommand::Run {
             sweep,
             out,
             on,
+            max,
             jobs,
             threads_per_run,
             limit,
             checkpoint_every,
             quiet,
         } => {
-            let (s, scenarios, costs) = load(&sweep)?;
+            let (s, scenarios, costs) = load(&sweep, &max)?;
             let selected = run::choose_backend(on.backend, on.adapter.as_deref())?;
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let n = s.points.len().max(1);
@@ -208,8 +228,9 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
             checkpoint_every,
             extra,
             submit,
+            max,
         } => {
-            let (s, scenarios, costs) = load(&sweep)?;
+            let (s, scenarios, costs) = load(&sweep, &max)?;
             let backend = if gpus_per_task.is_some() {
                 Backend::Auto
             } else {
@@ -236,13 +257,12 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
                     .unwrap_or(0);
                 (most as f64 * 1.5 / (1024.0 * 1024.0)).ceil() as u64 + 256
             });
-            write_points(&s, &scenarios, &out)?;
-            let out_abs = std::fs::canonicalize(&out).map_err(|e| Error::io(&out, e))?;
+            let out_abs = std::path::absolute(&out).map_err(|e| Error::io(&out, e))?;
             let exe_abs = std::fs::canonicalize(exe).unwrap_or_else(|_| exe.to_path_buf());
             let o = SlurmOptions {
                 exe: exe_abs,
                 out: out_abs,
-                job_name: format!("infiltrate-{}", s.name.replace(char::is_whitespace, "_")),
+                job_name: slurm::job_name(&s.name),
                 partition,
                 account,
                 gpus_per_task,
@@ -254,6 +274,9 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
                 checkpoint_every,
                 extra,
             };
+            // Every value of the script checked before anything is written.
+            slurm::script(&o, &s.points)?;
+            write_points(&s, &scenarios, &out)?;
             let (script, tasks) = slurm::write(&s, &o)?;
             if tasks == 0 {
                 println!("every point has finished; nothing to submit");
@@ -333,18 +356,30 @@ fn probe(
 
 /// Reads a sweep file, checks every point's scenario and prices each point: what
 /// `check`, `run` and `slurm` all start from.
-fn load(file: &Path) -> Result<(Sweep, Vec<Loaded>, Vec<Cost>)> {
-    let s = Sweep::read(file)?;
+fn load(file: &Path, max: &MaxPoints) -> Result<(Sweep, Vec<Loaded>, Vec<Cost>)> {
+    let s = Sweep::read_within(file, max.max_points)?;
     let scenarios = s.check()?;
-    let costs = scenarios
+    let costs: Vec<Cost> = scenarios
         .iter()
         .map(estimate::cost)
         .collect::<Result<_>>()?;
+    let total: f64 = costs.iter().map(|c| c.work.updates()).sum();
+    if !crate::units::within(total, max.max_sweep_voxel_updates) {
+        return Err(Error::Other(format!(
+            "{}: the sweep's {} points take {} voxel updates together, more than the \
+             limit of {} (--max-sweep-voxel-updates raises it; `sweep check --no-probe` \
+             lists each point's cell steps)",
+            file.display(),
+            costs.len(),
+            crate::units::significant(total, 3),
+            crate::units::significant(max.max_sweep_voxel_updates, 3)
+        )));
+    }
     Ok((s, scenarios, costs))
 }
 
-fn check(file: &Path, on: &On, no_probe: bool) -> Result<()> {
-    let (s, scenarios, costs) = load(file)?;
+fn check(file: &Path, on: &On, max: &MaxPoints, no_probe: bool) -> Result<()> {
+    let (s, scenarios, costs) = load(file, max)?;
     println!(
         "sweep      {} ({}), base {}",
         s.name,

@@ -227,13 +227,16 @@ pub fn write_points(s: &Sweep, scenarios: &[crate::scenario::Loaded], out: &Path
         let d = point_dir(out, p);
         std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         let body = toml::to_string(&loaded.scenario).map_err(|e| Error::Other(e.to_string()))?;
+        // The comment lines carry text the user gave (name, labels, paths) on one line
+        // each; the scenario itself is written by the TOML serializer.
+        let line = |t: String| crate::output::one_line(&t);
         let text = format!(
             "# point {} of the sweep {} ({}): {}\n# fully resolved from {}\n{body}",
             p.index,
-            s.name,
-            s.file.display(),
-            s.describe_point(p),
-            s.base.display()
+            line(s.name.clone()),
+            line(s.file.display().to_string()),
+            line(s.describe_point(p)),
+            line(s.base.display().to_string())
         );
         write_atomic(&d.join("scenario.toml"), text.as_bytes())?;
     }

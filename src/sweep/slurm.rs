@@ -46,10 +46,69 @@ pub fn slurm_time(min: u64) -> String {
     format!("{d}-{:02}:{:02}:00", rest / 60, rest % 60)
 }
 
+/// Whether a value may stand in an `#SBATCH` line: sbatch reads those lines itself (not
+/// the shell), splitting at whitespace, so a value is one word of letters, digits and
+/// `_ . , : = + / @ % -`: no whitespace, quotes, `$`, backticks, `;` or control
+/// characters.
+pub fn sbatch_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.,:=+/@%-".contains(c))
+}
+
+/// A sweep's name as a job name: every character `#SBATCH` could not carry becomes `_`.
+pub fn job_name(sweep_name: &str) -> String {
+    let name: String = sweep_name
+        .chars()
+        .map(|c| if sbatch_safe(&c.to_string()) { c } else { '_' })
+        .take(64)
+        .collect();
+    format!("infiltrate-{name}")
+}
+
+/// Refuses a value for an `#SBATCH` line that [`sbatch_safe`] does not allow, naming the
+/// option it came from.
+fn check_sbatch(option: &str, value: &str) -> Result<()> {
+    if sbatch_safe(value) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "{option} {value:?}: a value written into the job script's #SBATCH lines must be one \
+         word of letters, digits and _ . , : = + / @ % - (no spaces, quotes, $, `, ; or \
+         line breaks)"
+    )))
+}
+
 /// The job-array script for `points` (task i runs line i + 1 of `slurm/points.txt`).
-pub fn script(o: &SlurmOptions, points: &[Point]) -> String {
+/// Values in `#SBATCH` lines are checked ([`sbatch_safe`]); values in shell lines are
+/// single-quoted.
+pub fn script(o: &SlurmOptions, points: &[Point]) -> Result<String> {
     let out = &o.out;
     let logs = out.join("slurm").join("logs");
+    check_sbatch("--job-name", &o.job_name)?;
+    check_sbatch(
+        "--out (the sweep folder, in #SBATCH --output)",
+        &logs.display().to_string(),
+    )?;
+    for (option, v) in [("--partition", &o.partition), ("--account", &o.account)] {
+        if let Some(v) = v {
+            check_sbatch(option, v)?;
+        }
+    }
+    for e in &o.extra {
+        check_sbatch("--sbatch-option", e)?;
+        if !e.starts_with("--") {
+            return Err(Error::Other(format!(
+                "--sbatch-option {e:?}: give an sbatch option as written on its command \
+                 line, starting with -- (e.g. --qos=short)"
+            )));
+        }
+    }
+    if let Some(c) = &o.checkpoint_every {
+        crate::units::parse_time_min(c)
+            .map_err(|e| Error::Other(format!("--checkpoint-every {c:?}: {e}")))?;
+    }
     let mut s = String::from("#!/bin/bash\n");
     s.push_str("# Written by `infiltrate sweep slurm`: one array task per sweep point.\n");
     let mut sb = |l: String| s.push_str(&format!("#SBATCH {l}\n"));
@@ -130,7 +189,7 @@ echo "task $SLURM_ARRAY_TASK_ID: point $point finished"
         exe = sh(&o.exe.display().to_string()),
         out = sh(&out.display().to_string()),
     ));
-    s
+    Ok(s)
 }
 
 /// Writes `slurm/job.sh`, `slurm/points.txt` and `slurm/logs/`; returns the script's
@@ -147,7 +206,8 @@ pub fn write(sweep: &Sweep, o: &SlurmOptions) -> Result<(PathBuf, usize)> {
     let list: String = todo.iter().map(|p| format!("{}\n", p.dir)).collect();
     write_atomic(&dir.join("points.txt"), list.as_bytes())?;
     let path = dir.join("job.sh");
-    write_atomic(&path, script(o, &todo).as_bytes())?;
+    let text = script(o, &todo)?;
+    write_atomic(&path, text.as_bytes())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -218,7 +278,7 @@ mod tests {
 
     #[test]
     fn the_script_asks_for_the_resources_and_resumes_only_with_checkpoints() {
-        let s = script(&opts(Some("6h")), &points(5));
+        let s = script(&opts(Some("6h")), &points(5)).unwrap();
         for want in [
             "#SBATCH --array=0-4%3",
             "#SBATCH --time=1-01:30:00",
@@ -235,7 +295,7 @@ mod tests {
             assert!(s.contains(want), "missing `{want}` in\n{s}");
         }
         assert!(!s.contains("--account"));
-        let plain = script(&opts(None), &points(5));
+        let plain = script(&opts(None), &points(5)).unwrap();
         assert!(!plain.contains("resume") && !plain.contains("--checkpoint-every"));
     }
 }

@@ -210,15 +210,24 @@ pub fn unit_of_key(key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The most points (runs) a sweep may have unless `--max-points` says otherwise.
+pub const DEFAULT_MAX_POINTS: u64 = 10_000;
+
 /// Rounds to 12 significant digits, so that ranges give the numbers one would write.
 fn tidy(x: f64) -> f64 {
     format!("{x:.11e}").parse().unwrap_or(x)
 }
 
 /// The values of a range: `count` values from `from` to `to`, both included.
-fn range_values(r: &RangeFile) -> std::result::Result<Vec<f64>, String> {
+fn range_values(r: &RangeFile, max: u64) -> std::result::Result<Vec<f64>, String> {
     if r.count == 0 {
         return Err("range.count must be at least 1".into());
+    }
+    if r.count as u64 > max {
+        return Err(format!(
+            "range.count = {} is more than the limit of {max} points (--max-points raises it)",
+            r.count
+        ));
     }
     if !r.from.is_finite() || !r.to.is_finite() {
         return Err("range.from and range.to must be finite numbers".into());
@@ -263,7 +272,13 @@ fn label_of(v: &toml::Value) -> String {
 impl Sweep {
     /// Reads a sweep file and expands its points (keys are checked by [`Sweep::check`]).
     pub fn read(file: &Path) -> Result<Sweep> {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        Self::read_within(file, DEFAULT_MAX_POINTS)
+    }
+
+    /// As [`Sweep::read`], refusing a sweep of more than `max_points` points (runs),
+    /// counted before any point is made.
+    pub fn read_within(file: &Path, max_points: u64) -> Result<Sweep> {
+        let text = crate::scenario::read_text_file(file, "sweep file")?;
         let f: SweepFile = match serde_path_to_error::deserialize(
             toml::de::Deserializer::parse(&text).map_err(|e| Error::Syntax {
                 at: Location {
@@ -296,7 +311,7 @@ impl Sweep {
         })?;
         let mut axes = Vec::new();
         for (i, a) in f.axes.iter().enumerate() {
-            axes.push(axis_from(file, i, a)?);
+            axes.push(axis_from(file, i, a, max_points)?);
         }
         let mut names: Vec<&str> = axes.iter().map(|a| a.name.as_str()).collect();
         names.push("seed");
@@ -308,6 +323,31 @@ impl Sweep {
                     format!("two axes are named `{n}`: give one a `name`"),
                 ));
             }
+        }
+        let count = match f.combine {
+            Combine::Grid => axes
+                .iter()
+                .try_fold(1u64, |n, a| n.checked_mul(a.levels.len() as u64)),
+            Combine::Listed => Some(axes.first().map_or(1, |a| a.levels.len() as u64)),
+        }
+        .and_then(|n| n.checked_mul(f.seeds.len().max(1) as u64));
+        if count.is_none_or(|n| n > max_points) {
+            let levels: Vec<String> = axes.iter().map(|a| a.levels.len().to_string()).collect();
+            return Err(sweep_err(
+                file,
+                "axis",
+                format!(
+                    "{} points ({} levels{}), more than the limit of {max_points} runs \
+                     (--max-points raises it)",
+                    count.map_or("more than 2^64".to_string(), |n| n.to_string()),
+                    levels.join(" × "),
+                    if f.seeds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" × {} seeds", f.seeds.len())
+                    }
+                ),
+            ));
         }
         let points = expand(file, f.combine, &axes, &f.seeds)?;
         if let Some(c) = &f.contrast {
@@ -537,7 +577,7 @@ fn closest(key: &str, valid: &[String]) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn axis_from(file: &Path, i: usize, a: &AxisFile) -> Result<Axis> {
+fn axis_from(file: &Path, i: usize, a: &AxisFile, max_points: u64) -> Result<Axis> {
     let what = format!("axis[{i}]");
     let given = [a.values.is_some(), a.range.is_some(), a.overlays.is_some()]
         .iter()
@@ -591,7 +631,7 @@ fn axis_from(file: &Path, i: usize, a: &AxisFile) -> Result<Axis> {
     };
     let values: Vec<toml::Value> = match (&a.values, &a.range) {
         (Some(v), _) => v.clone(),
-        (_, Some(r)) => range_values(r)
+        (_, Some(r)) => range_values(r, max_points)
             .map_err(|m| sweep_err(file, &format!("{what}.range"), m))?
             .into_iter()
             .map(toml::Value::Float)
@@ -720,14 +760,15 @@ mod tests {
             scale,
         };
         assert_eq!(
-            range_values(&r(0.1, 1000.0, 5, Scale::Log)).unwrap(),
+            range_values(&r(0.1, 1000.0, 5, Scale::Log), 100).unwrap(),
             vec![0.1, 1.0, 10.0, 100.0, 1000.0]
         );
         assert_eq!(
-            range_values(&r(0.0, 1.0, 5, Scale::Linear)).unwrap(),
+            range_values(&r(0.0, 1.0, 5, Scale::Linear), 100).unwrap(),
             vec![0.0, 0.25, 0.5, 0.75, 1.0]
         );
-        assert!(range_values(&r(0.0, 1.0, 3, Scale::Log)).is_err());
+        assert!(range_values(&r(0.0, 1.0, 3, Scale::Log), 100).is_err());
+        assert!(range_values(&r(0.0, 1.0, 101, Scale::Linear), 100).is_err());
     }
 
     #[test]
