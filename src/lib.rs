@@ -11,6 +11,7 @@ pub mod geometry;
 pub mod gpu;
 pub mod model;
 pub mod scenario;
+pub mod slicing;
 pub mod solver;
 pub mod units;
 

@@ -173,7 +173,7 @@ impl FolderLock {
             "PID {}, {}, started {}\n",
             std::process::id(),
             what,
-            crate::run::provenance::rfc3339(std::time::SystemTime::now())
+            crate::units::rfc3339(std::time::SystemTime::now())
         );
         let wrote = f
             .set_len(0)

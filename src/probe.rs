@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::geometry::Geometry;
 use crate::model::{antagonist_occupancy, blockade, signal, Fields, Params, N_CLASSES, TUMOR};
-use crate::readout::Regions;
+use crate::scenario::Readout;
 
 /// Label bit: tumour-class voxel deeper than d_core (the core).
 pub const CORE: u32 = 1;
@@ -40,8 +40,8 @@ pub const PER_CLASS: usize = 6;
 pub const OTHER: usize = 11;
 /// Sums of each voxel's values (PER_CLASS per class, then OTHER).
 pub const SUMS: usize = PER_CLASS * N_CLASSES + OTHER;
-/// Fields checked for bad values: C, A, P, T, N, K.
-pub const FIELDS: usize = 6;
+/// Fields checked for bad values: every field ([`crate::model::FIELDS`]).
+pub const FIELDS: usize = crate::model::N_FIELDS;
 
 /// Indices into [`Sums::other`].
 pub mod other {
@@ -66,6 +66,58 @@ pub mod per_class {
     pub const BATH_A: usize = 3;
     pub const BATH_P: usize = 4;
     pub const CROWD: usize = 5;
+}
+
+/// Which voxel belongs to which readout region.
+#[derive(Debug, Clone, Copy)]
+pub struct Regions {
+    /// Core: tumour-class voxels deeper than this (µm; distance < −d_core).
+    pub d_core: f64,
+    /// Margin: |distance| ≤ d_margin (µm), whatever the class.
+    pub d_margin: f64,
+    pub bin: f64,
+    pub profile_min: f64,
+    pub profile_max: f64,
+}
+
+impl Regions {
+    pub fn new(r: &Readout) -> Self {
+        Regions {
+            d_core: r.d_core_um,
+            d_margin: r.d_margin_um,
+            bin: r.profile_bin_um,
+            profile_min: r.profile_min_um,
+            profile_max: r.profile_max_um,
+        }
+    }
+
+    pub fn bins(&self) -> usize {
+        ((self.profile_max - self.profile_min) / self.bin)
+            .ceil()
+            .max(1.0) as usize
+    }
+
+    /// Lower edge of each depth bin, µm.
+    pub fn bin_edges(&self) -> Vec<f64> {
+        (0..=self.bins())
+            .map(|i| self.profile_min + i as f64 * self.bin)
+            .collect()
+    }
+
+    /// The depth bin of a voxel at signed distance `d` (µm), if any.
+    pub fn bin_of(&self, d: f64) -> Option<usize> {
+        if d < self.profile_min || d >= self.profile_max {
+            return None;
+        }
+        let b = ((d - self.profile_min) / self.bin).floor() as usize;
+        (b < self.bins()).then_some(b)
+    }
+}
+
+/// Whether `v` is a bad value of a field whose largest magnitude is `scale`: NaN,
+/// infinite, or negative beyond round-off (below −1e-9 · scale).
+pub fn is_invalid(v: f64, scale: f64) -> bool {
+    !v.is_finite() || v < -1e-9 * scale.max(f64::MIN_POSITIVE)
 }
 
 /// The labels of every voxel and what follows from them alone: voxel counts per class,
@@ -312,7 +364,7 @@ impl Sums {
 
     /// The sums after K is set to 0 everywhere (the start of dosing).
     pub fn reset_killed(&mut self) {
-        const K: usize = 5;
+        const K: usize = crate::model::Field::Killed.index();
         self.other[other::K] = 0.0;
         self.max_abs[K] = 0.0;
         self.max_negative[K] = 0.0;
@@ -325,13 +377,12 @@ impl Sums {
 
     /// The first field (in the order C, A, P, T, N, K) holding a NaN, an infinite value
     /// or a value below −1e-9 of its largest magnitude (round-off allowed), if any: the
-    /// test of [`crate::readout::first_invalid`] ([`crate::readout::is_invalid`]) on
+    /// test of [`crate::readout::first_invalid`] ([`is_invalid`]) on
     /// the extremes, so that both find the same fields bad.
-    pub fn invalid_field(&self) -> Option<usize> {
-        use crate::readout::is_invalid;
-        (0..FIELDS).find(|&f| {
-            let m = self.max_abs[f];
-            is_invalid(m, m) || is_invalid(-self.max_negative[f], m)
+    pub fn invalid_field(&self) -> Option<crate::model::Field> {
+        crate::model::Field::ALL.into_iter().find(|f| {
+            let m = self.max_abs[f.index()];
+            is_invalid(m, m) || is_invalid(-self.max_negative[f.index()], m)
         })
     }
 }

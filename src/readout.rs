@@ -7,54 +7,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::model::{Fields, Params, STROMA, TUMOR};
+pub use crate::probe::{is_invalid, Regions};
 use crate::probe::{Labels, Sums};
-use crate::scenario::Readout;
-
-/// Which voxel belongs to which readout region.
-#[derive(Debug, Clone, Copy)]
-pub struct Regions {
-    /// Core: tumour-class voxels deeper than this (µm; distance < −d_core).
-    pub d_core: f64,
-    /// Margin: |distance| ≤ d_margin (µm), whatever the class.
-    pub d_margin: f64,
-    pub bin: f64,
-    pub profile_min: f64,
-    pub profile_max: f64,
-}
-
-impl Regions {
-    pub fn new(r: &Readout) -> Self {
-        Regions {
-            d_core: r.d_core_um,
-            d_margin: r.d_margin_um,
-            bin: r.profile_bin_um,
-            profile_min: r.profile_min_um,
-            profile_max: r.profile_max_um,
-        }
-    }
-
-    pub fn bins(&self) -> usize {
-        ((self.profile_max - self.profile_min) / self.bin)
-            .ceil()
-            .max(1.0) as usize
-    }
-
-    /// Lower edge of each depth bin, µm.
-    pub fn bin_edges(&self) -> Vec<f64> {
-        (0..=self.bins())
-            .map(|i| self.profile_min + i as f64 * self.bin)
-            .collect()
-    }
-
-    /// The depth bin of a voxel at signed distance `d` (µm), if any.
-    pub fn bin_of(&self, d: f64) -> Option<usize> {
-        if d < self.profile_min || d >= self.profile_max {
-            return None;
-        }
-        let b = ((d - self.profile_min) / self.bin).floor() as usize;
-        (b < self.bins()).then_some(b)
-    }
-}
 
 /// The scalar readouts at one snapshot. Densities in cells/mm³, cell counts in cells.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -195,12 +149,6 @@ pub fn reduce(
         profile,
         sum_n,
     }
-}
-
-/// Whether `v` is a bad value of a field whose largest magnitude is `scale`: NaN,
-/// infinite, or negative beyond round-off (below −1e-9 · scale).
-pub fn is_invalid(v: f64, scale: f64) -> bool {
-    !v.is_finite() || v < -1e-9 * scale.max(f64::MIN_POSITIVE)
 }
 
 /// The first field, voxel and value that is NaN, infinite or negative, if any

@@ -11,22 +11,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::model::{Segment, StepPlan};
 use crate::run::{self, Backend, Checkpointing, RunOptions, RunSummary, Start};
 use crate::units::format_min;
 
-/// A checkpoint read back, with the outputs written up to it: what
-/// [`crate::run::drive`] starts from.
-pub struct Resumed {
-    pub checkpoint: Checkpoint,
-    /// The checkpoint file.
-    pub path: PathBuf,
-    /// metrics.csv and profile.csv up to and including the checkpoint's time.
-    pub metrics_csv: String,
-    pub profile_csv: String,
-}
+pub use crate::run::Resumed;
 
 /// How to resume.
 #[derive(Debug, Clone)]

@@ -2,13 +2,12 @@
 //! reference and the GPU solver are twins behind it; the driver never sees their
 //! buffers.
 
-use crate::cpu::CpuSolver;
 use crate::dosing::Dosing;
 use crate::error::Result;
-use crate::model::{Fields, Params, Segment, StepPlan, CHEMICALS};
-use crate::pictures::Slicing;
+use crate::model::{Field, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::probe::{Labels, Sums};
 use crate::scenario::Chemical;
+use crate::slicing::Slicing;
 
 /// What the driver asks of any solver (the checkpoint half of it is [`Resume`]).
 pub trait Solver: Resume {
@@ -30,16 +29,16 @@ pub trait Solver: Resume {
     /// A host copy of every field, in f64 (a read-back on the GPU).
     fn read_fields(&mut self) -> Result<Fields>;
 
-    /// Field k (C, A, P, T, N, K) rounded to f32 (on the GPU: read back as it is held),
-    /// without a host copy of the other fields: for ParaView files of large grids.
-    fn read_field(&mut self, k: usize) -> Result<Vec<f32>>;
+    /// One field rounded to f32 (on the GPU: read back as it is held), without a host
+    /// copy of the other fields: for ParaView files of large grids.
+    fn read_field(&mut self, f: Field) -> Result<Vec<f32>>;
 
     /// The sums a snapshot needs of the current fields, by `labels` ([`crate::probe`]):
     /// reduced on the device by the GPU, so that only the sums are read back.
     fn sums(&mut self, labels: &Labels) -> Result<Sums>;
 
     /// The picture planes of the current fields at `at`
-    /// ([`crate::pictures::planes::cut_fields`]): on the GPU only the planes are read
+    /// ([`crate::slicing::cut_fields`]): on the GPU only the planes are read
     /// back.
     fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>>;
 
@@ -103,74 +102,6 @@ pub trait Resume {
         tolerance: f64,
         on_step: &mut dyn FnMut(u64),
     ) -> Result<()>;
-}
-
-impl Resume for CpuSolver {
-    fn steady_records(&self) -> [SteadyState; 3] {
-        CpuSolver::steady_records(self)
-    }
-
-    fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
-        CpuSolver::set_steady_records(self, steady);
-    }
-
-    fn write_fields(&mut self, fields: &Fields) -> Result<()> {
-        let n = self.params().voxels();
-        for (name, f) in fields.named() {
-            if f.len() != n {
-                return Err(crate::error::Error::Other(format!(
-                    "field {name} has {} values; the grid has {n} voxels",
-                    f.len()
-                )));
-            }
-        }
-        *self.fields_mut() = fields.clone();
-        Ok(())
-    }
-
-    fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        CpuSolver::advance_from(self, seg, first, plan, dosing, tolerance, on_step);
-        Ok(())
-    }
-}
-
-impl Solver for CpuSolver {
-    fn read_fields(&mut self) -> Result<Fields> {
-        Ok(self.fields().clone())
-    }
-
-    fn read_field(&mut self, k: usize) -> Result<Vec<f32>> {
-        Ok(self.fields().named()[k]
-            .1
-            .iter()
-            .map(|&x| x as f32)
-            .collect())
-    }
-
-    fn sums(&mut self, labels: &Labels) -> Result<Sums> {
-        Ok(Sums::of(self.fields(), self.class(), labels, self.params()))
-    }
-
-    fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>> {
-        Ok(crate::pictures::planes::cut_fields(self.fields(), at))
-    }
-
-    fn reset_killed(&mut self) -> Result<()> {
-        self.fields_mut().k.iter_mut().for_each(|k| *k = 0.0);
-        Ok(())
-    }
-
-    fn describe(&self) -> String {
-        format!("cpu ({} threads, f64)", rayon::current_num_threads())
-    }
 }
 
 /// The single steps a backend provides; [`advance_steps`] orders them, so that both
@@ -400,6 +331,12 @@ pub fn levels(params: &Params, dosing: &Dosing, which: Chemical, t: f64) -> (f64
         _ => dosing.levels(which, t),
     }
 }
+
+/// Iterations between convergence checks of a quasi-steady solve, on both backends
+/// (even, so that oscillating modes do not alternate in sign between blocks).
+pub const BLOCK: u64 = 16;
+/// The most iterations of one quasi-steady solve (a source with no sink never settles).
+pub const MAX_ITERATIONS: u64 = 1 << 22;
 
 /// What the quasi-steady machinery of either backend remembers of one chemical.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -1087,7 +1087,11 @@ fn snapshot_sums_on_the_device_find_bad_values() {
     assert_eq!(s.max_negative[2], 0.5, "P's negative value");
     assert!(s.max_abs[3].is_nan(), "T's NaN: {}", s.max_abs[3]);
     assert_eq!(s.max_abs[5], f64::INFINITY, "K's infinity");
-    assert_eq!(s.invalid_field(), Some(2), "the first bad field is P");
+    assert_eq!(
+        s.invalid_field(),
+        Some(infiltrate::model::Field::AntiPd1),
+        "the first bad field is P"
+    );
     assert_eq!(s.max_negative[0], 0.0);
 }
 

@@ -51,6 +51,7 @@
 
 mod kernels;
 pub mod steady;
+mod traits;
 
 use rayon::prelude::*;
 

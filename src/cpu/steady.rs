@@ -32,10 +32,7 @@ use crate::model::Fields;
 use crate::scenario::Chemical;
 use rayon::prelude::*;
 
-/// Iterations between convergence checks (even).
-pub const BLOCK: u64 = 16;
-/// The most iterations of one steady solve.
-pub const MAX_ITERATIONS: u64 = 1 << 22;
+pub use crate::solver::{BLOCK, MAX_ITERATIONS};
 /// Relative change per block below which the field is steady to round-off.
 const ROUND_OFF: f64 = 1e-14;
 /// Relative change per block above which a ratio of changes is trusted.

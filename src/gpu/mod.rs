@@ -93,7 +93,7 @@ use std::sync::mpsc;
 use wgpu::util::DeviceExt;
 
 use crate::dosing::Dosing;
-use crate::model::{chem_index, Fields, Params, Segment, StepPlan, N_CLASSES};
+use crate::model::{chem_index, Field, Fields, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 use steady::{Convergence, BLOCK};
@@ -102,8 +102,9 @@ use steady::{Convergence, BLOCK};
 /// chemical sub-steps and cell steps.
 pub const BATCH: usize = 4096;
 
-/// Indices into `GpuSolver::cur` (which buffer of a ping-pong pair is current).
-const T: usize = 3;
+/// Where T's parity is in `GpuSolver::cur` (which buffer of a ping-pong pair is
+/// current: C, A, P, T at their field indices).
+const T: usize = Field::TCells.index();
 
 /// Field buffers per slab: C, A, P, T twice; N, K, s, w once (classes aside).
 pub const FIELD_BUFFERS: u64 = 12;
@@ -371,7 +372,7 @@ fn slab_values(
             let dst = &mut out[(zb * ny + y) * nxp..][..nx];
             match initial {
                 Initial::Fields(f) => {
-                    let src = &f.named()[k].1[g..g + nx];
+                    let src = &f.get(Field::ALL[k])[g..g + nx];
                     for (d, s) in dst.iter_mut().zip(src) {
                         *d = *s as f32;
                     }
@@ -548,7 +549,7 @@ pub struct GpuSolver {
 /// Which of C, A, P an initial state holds 0 in every voxel.
 fn zero_chemicals(initial: Initial<'_>) -> [bool; 3] {
     std::array::from_fn(|u| match initial {
-        Initial::Fields(f) => f.named()[u].1.iter().all(|&x| x == 0.0),
+        Initial::Fields(f) => f.get(Field::of(CHEMICALS[u])).iter().all(|&x| x == 0.0),
         Initial::PerClass(table) => table[u].iter().all(|&x| x == 0.0),
     })
 }
@@ -1408,18 +1409,19 @@ impl GpuSolver {
     pub fn read_fields(&mut self) -> Result<Fields, GpuError> {
         let [nx, ny, nz] = self.params.dims;
         let mut out = Fields::zeros(nx * ny * nz);
-        for (k, dst) in out.all_mut().into_iter().enumerate() {
-            let v = self.read_field(k)?;
-            for (d, s) in dst.iter_mut().zip(&v) {
+        for f in Field::ALL {
+            let v = self.read_field(f)?;
+            for (d, s) in out.get_mut(f).iter_mut().zip(&v) {
                 *d = f64::from(*s);
             }
         }
         Ok(out)
     }
 
-    /// Runs what is pending and reads field k (C, A, P, T, N, K) back as the device
-    /// holds it (f32), slab by slab: own planes only, padding stripped.
-    pub fn read_field(&mut self, k: usize) -> Result<Vec<f32>, GpuError> {
+    /// Runs what is pending and reads a field back as the device holds it (f32), slab
+    /// by slab: own planes only, padding stripped.
+    pub fn read_field(&mut self, f: Field) -> Result<Vec<f32>, GpuError> {
+        let k = f.index();
         self.flush();
         let [nx, ny, nz] = self.params.dims;
         let mut out = vec![0f32; nx * ny * nz];
@@ -1510,15 +1512,15 @@ impl crate::solver::Solver for GpuSolver {
         Ok(GpuSolver::read_fields(self)?)
     }
 
-    fn read_field(&mut self, k: usize) -> crate::Result<Vec<f32>> {
-        Ok(GpuSolver::read_field(self, k)?)
+    fn read_field(&mut self, f: Field) -> crate::Result<Vec<f32>> {
+        Ok(GpuSolver::read_field(self, f)?)
     }
 
     fn sums(&mut self, labels: &crate::probe::Labels) -> crate::Result<crate::probe::Sums> {
         Ok(GpuSolver::sums(self, labels)?)
     }
 
-    fn planes(&mut self, at: &crate::pictures::Slicing) -> crate::Result<Vec<Vec<f32>>> {
+    fn planes(&mut self, at: &crate::slicing::Slicing) -> crate::Result<Vec<Vec<f32>>> {
         Ok(GpuSolver::planes(self, at)?)
     }
 

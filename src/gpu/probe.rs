@@ -16,9 +16,8 @@ use wgpu::util::DeviceExt;
 
 use super::{bind, read_mapped, uniform_entry, GpuError, GpuProbe, GpuSlab, GpuSolver};
 use crate::model::N_CLASSES;
-use crate::pictures::planes::FIELD_PLANES;
-use crate::pictures::Slicing;
 use crate::probe::{Labels, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
+use crate::slicing::{Slicing, FIELD_PLANES};
 
 /// Rows of a plane one workgroup of `probe_sums` sums (`BAND_ROWS` in probe.wgsl).
 pub const BAND_ROWS: usize = 16;
@@ -245,7 +244,7 @@ impl GpuSolver {
     }
 
     /// The picture planes of the current fields at `at`
-    /// ([`crate::pictures::planes::cut_fields`]), cut on the device.
+    /// ([`crate::slicing::cut_fields`]), cut on the device.
     ///
     /// # Errors
     /// A lost device.

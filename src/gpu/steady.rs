@@ -11,7 +11,7 @@
 //! `ε₃₂ · max|u| / (1 − ρ)` (ρ the slowest mode's factor per iteration): when that is
 //! above the requested tolerance, f32 cannot meet the tolerance at this step.
 
-pub use crate::cpu::steady::{BLOCK, MAX_ITERATIONS};
+pub use crate::solver::{BLOCK, MAX_ITERATIONS};
 
 /// Relative change per block at which the f32 field is steady to round-off.
 pub const ROUND_OFF: f64 = BLOCK as f64 * f32::EPSILON as f64;

@@ -5,8 +5,10 @@
 //! Internal units: length µm, time min, CXCL12 nM, AMD3100 µM, anti-PD-1 nM,
 //! T cells per mm³, tumour cells as a fraction of carrying capacity.
 
+mod fields;
 mod plan;
 
+pub use fields::{Field, FieldInfo, FIELDS, N_FIELDS};
 pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
 
 use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
@@ -235,8 +237,8 @@ impl Fields {
         Fields::from_table(&initial_per_class(s, params), class)
     }
 
-    /// Every field from one value per tissue class (in the order of [`Fields::named`]).
-    pub fn from_table(table: &[[f64; N_CLASSES]; 6], class: &[u8]) -> Self {
+    /// Every field from one value per tissue class (in the order of [`FIELDS`]).
+    pub fn from_table(table: &[[f64; N_CLASSES]; N_FIELDS], class: &[u8]) -> Self {
         let mut f = Fields::zeros(class.len());
         for (k, field) in f.all_mut().into_iter().enumerate() {
             for (v, &cl) in field.iter_mut().zip(class) {
@@ -246,28 +248,39 @@ impl Fields {
         f
     }
 
-    /// The fields mutably, in the order of [`Fields::named`].
-    pub fn all_mut(&mut self) -> [&mut Vec<f64>; 6] {
-        [
-            &mut self.c,
-            &mut self.a,
-            &mut self.p,
-            &mut self.t,
-            &mut self.n,
-            &mut self.k,
-        ]
+    /// The fields mutably, in the order of [`FIELDS`].
+    pub fn all_mut(&mut self) -> [&mut Vec<f64>; N_FIELDS] {
+        let Fields { c, a, p, t, n, k } = self;
+        [c, a, p, t, n, k]
     }
 
-    /// The fields by name, in a fixed order (for outputs and checks).
-    pub fn named(&self) -> [(&'static str, &[f64]); 6] {
-        [
-            ("cxcl12_nM", &self.c),
-            ("amd3100_uM", &self.a),
-            ("anti_pd1_nM", &self.p),
-            ("tcells_per_mm3", &self.t),
-            ("tumor_fraction", &self.n),
-            ("killed_fraction", &self.k),
-        ]
+    /// One field's values.
+    pub fn get(&self, f: Field) -> &[f64] {
+        match f {
+            Field::Cxcl12 => &self.c,
+            Field::Amd3100 => &self.a,
+            Field::AntiPd1 => &self.p,
+            Field::TCells => &self.t,
+            Field::Tumor => &self.n,
+            Field::Killed => &self.k,
+        }
+    }
+
+    /// One field's values, to change.
+    pub fn get_mut(&mut self, f: Field) -> &mut Vec<f64> {
+        match f {
+            Field::Cxcl12 => &mut self.c,
+            Field::Amd3100 => &mut self.a,
+            Field::AntiPd1 => &mut self.p,
+            Field::TCells => &mut self.t,
+            Field::Tumor => &mut self.n,
+            Field::Killed => &mut self.k,
+        }
+    }
+
+    /// The fields by name (their names in outputs, [`FIELDS`]), in table order.
+    pub fn named(&self) -> [(&'static str, &[f64]); N_FIELDS] {
+        Field::ALL.map(|f| (f.name(), self.get(f)))
     }
 }
 
@@ -276,12 +289,12 @@ impl Fields {
 /// equilibrium σ/λ (or zero), no drug, nothing killed. The one definition of the
 /// initial state: [`Fields::initial`] expands it over the voxels, and the GPU solver
 /// uploads it slab by slab without a host copy of the fields.
-pub fn initial_per_class(s: &Scenario, params: &Params) -> [[f64; N_CLASSES]; 6] {
-    let mut table = [[0.0; N_CLASSES]; 6];
-    table[3] = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
-    table[4][TUMOR as usize] = s.tumor.initial_density;
+pub fn initial_per_class(s: &Scenario, params: &Params) -> [[f64; N_CLASSES]; N_FIELDS] {
+    let mut table = [[0.0; N_CLASSES]; N_FIELDS];
+    table[Field::TCells.index()] = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
+    table[Field::Tumor.index()][TUMOR as usize] = s.tumor.initial_density;
     if s.cxcl12.initial == crate::scenario::Cxcl12Initial::LocalEquilibrium {
-        for (k, c) in table[0].iter_mut().enumerate() {
+        for (k, c) in table[Field::Cxcl12.index()].iter_mut().enumerate() {
             let d = params.cxcl12.decay[k];
             *c = if d > 0.0 {
                 params.cxcl12.secretion[k] / d

@@ -274,9 +274,9 @@ impl<'a> Pictures<'a> {
         let dir = self.run_dir.join("paraview");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(format!("snapshot_{index:06}.vti"));
-        let mut field = |k: usize| -> Result<Vec<f32>> {
+        let mut field = |k: crate::model::Field| -> Result<Vec<f32>> {
             match fields {
-                Some(f) => Ok(f.named()[k].1.iter().map(|&x| x as f32).collect()),
+                Some(f) => Ok(f.get(k).iter().map(|&x| x as f32).collect()),
                 None => solver.read_field(k),
             }
         };

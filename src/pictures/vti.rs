@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::model::Field;
 use crate::output::write_atomic;
 
 /// How an array is stored in a `.vti` file.
@@ -73,26 +74,30 @@ fn vti_header(dims: [usize; 3], voxel_um: f64, time_h: f64, arrays: &[(&str, Vti
 
 /// The names of a snapshot's arrays in file order (the first is the default scalar)
 /// and, for each field, its index in C, A, P, T, N, K order; `None` for the classes.
-pub const SNAPSHOT_ARRAYS: [(&str, Option<usize>); 7] = [
-    ("T_cells_per_mm3", Some(3)),
-    ("CXCL12_nM", Some(0)),
-    ("AMD3100_uM", Some(1)),
-    ("anti_PD1_nM", Some(2)),
-    ("tumor_fraction", Some(4)),
-    ("killed_fraction", Some(5)),
+pub const SNAPSHOT_ARRAYS: [(&str, Option<Field>); 7] = [
+    array(Field::TCells),
+    array(Field::Cxcl12),
+    array(Field::Amd3100),
+    array(Field::AntiPd1),
+    array(Field::Tumor),
+    array(Field::Killed),
     ("class_0out_1liver_2tumor_3stroma_4vessel", None),
 ];
 
+/// A field's array: its ParaView name ([`crate::model::FIELDS`]) and the field.
+const fn array(f: Field) -> (&'static str, Option<Field>) {
+    (f.info().vti_name, Some(f))
+}
+
 /// Streams a snapshot's `.vti` file of [`SNAPSHOT_ARRAYS`] into `w`, each field fetched
-/// by `field(k)` (f32, k in C, A, P, T, N, K order) only when it is written, so that one
-/// field at a time is held.
+/// by `field(f)` (f32) only when it is written, so that one field at a time is held.
 pub fn write_snapshot(
     w: &mut dyn Write,
     dims: [usize; 3],
     voxel_um: f64,
     time_h: f64,
     class: &[u8],
-    field: &mut dyn FnMut(usize) -> Result<Vec<f32>>,
+    field: &mut dyn FnMut(Field) -> Result<Vec<f32>>,
 ) -> Result<()> {
     let n = dims[0] * dims[1] * dims[2];
     let io = |e| Error::Other(format!("writing a .vti file: {e}"));

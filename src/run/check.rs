@@ -74,7 +74,7 @@ impl Prepared {
                      steady state and each quasi-steady solve runs to its limit of {} \
                      iterations; step it explicitly (remove it from numerics.quasi_steady)",
                     CHEMICAL_NAMES[u],
-                    crate::cpu::steady::MAX_ITERATIONS
+                    crate::solver::MAX_ITERATIONS
                 ));
             } else if ratio > 1.2 && steady.iterations > 0.1 * work.sweeps() {
                 out.push(format!(

@@ -17,7 +17,7 @@
 //!   a solve that must shrink a relative error `δ` (1 for a cold start, the relative
 //!   change of the levels for a re-solve) to the tolerance takes about
 //!   `ln(δ / tolerance) / (Δt λ_min)` iterations, in blocks of
-//!   [`crate::cpu::steady::BLOCK`] (at least three for the first solve, which has no
+//!   [`crate::solver::BLOCK`] (at least three for the first solve, which has no
 //!   measured rate to go by). `λ_min`, the slowest rate of the chemical's operator, is
 //!   estimated as `D_h k² + ⟨λ + κ⟩`: `D_h` the harmonic mean of the diffusivity over the
 //!   voxels, `k² = Σ (π / L)²` over axes with bath faces at both ends (`(π / 2L)²` with
@@ -26,13 +26,13 @@
 
 use std::time::Instant;
 
-use crate::cpu::steady::{BLOCK, MAX_ITERATIONS};
 use crate::dosing::{Bolus, Dosing};
 use crate::error::{Error, Result};
 use crate::model::{ChemParams, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
 use crate::run::{make_solver, Prepared, Selected};
 use crate::scenario::Chemical;
 use crate::solver::{dormant, levels, SteadyState};
+use crate::solver::{BLOCK, MAX_ITERATIONS};
 
 /// Cell steps walked one by one to count quasi-steady solves; beyond, the count is
 /// extrapolated in proportion.
@@ -383,7 +383,7 @@ pub fn probe(prep: &Prepared, selected: &Selected, budget_s: f64) -> Result<Unit
         let start = Instant::now();
         solver.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {})?;
         // A read-back, so that a GPU's queued work is included.
-        solver.read_field(3)?;
+        solver.read_field(crate::model::Field::TCells)?;
         Ok(start.elapsed().as_secs_f64())
     };
     time(1, 1)?; // warm-up: pipelines, caches

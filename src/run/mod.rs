@@ -577,7 +577,18 @@ pub enum Start {
     /// snapshot at time 0.
     Fresh,
     /// From a checkpoint, into its run folder (`crate::resume`).
-    Resume(Box<crate::resume::Resumed>),
+    Resume(Box<Resumed>),
+}
+
+/// A checkpoint read back, with the outputs written up to it: what
+/// [`drive`] starts from.
+pub struct Resumed {
+    pub checkpoint: crate::checkpoint::Checkpoint,
+    /// The checkpoint file.
+    pub path: PathBuf,
+    /// metrics.csv and profile.csv up to and including the checkpoint's time.
+    pub metrics_csv: String,
+    pub profile_csv: String,
 }
 
 /// Checkpoints of a run (see `crate::checkpoint`).
@@ -957,7 +968,7 @@ fn probe(solver: &mut dyn Solver, labels: &Labels, step: u64, t_min: f64) -> Res
         return Err(Error::Numerical(format!(
             "field {} holds a NaN, infinite or negative value after cell step {step} \
              (t = {}); the snapshots written so far are kept",
-            crate::model::Fields::default().named()[f].0,
+            f.name(),
             format_min(t_min)
         )));
     }

@@ -2,7 +2,7 @@
 //! when and where it ran, on which CPU, and the command line (for `summary.json` and the
 //! head of `run.log`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -32,7 +32,7 @@ impl Provenance {
             program_version: env!("CARGO_PKG_VERSION").to_string(),
             commit: env!("INFILTRATE_COMMIT").to_string(),
             tree: env!("INFILTRATE_TREE").to_string(),
-            started_utc: rfc3339(SystemTime::now()),
+            started_utc: crate::units::rfc3339(SystemTime::now()),
             host: host(),
             cpu: format!("{} ({cores} logical cores)", cpu_model()),
             command_line: std::env::args().collect(),
@@ -47,34 +47,6 @@ impl Provenance {
             tree => format!("{} (commit {short}, {tree})", self.program_version),
         }
     }
-}
-
-/// A time as `2026-12-07T13:19:31Z` (seconds; UTC).
-pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// The proleptic Gregorian date of a day count from 1970-01-01 (H. Hinnant's
-/// `civil_from_days`, written out).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of era, 0 ..= 146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // 0 ..= 399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year from March 1
-    let mp = (5 * doy + 2) / 153; // month from March, 0 ..= 11
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The machine's host name.
@@ -129,19 +101,4 @@ fn cpu_model() -> String {
     found
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| format!("unknown {} CPU", std::env::consts::ARCH))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn dates_are_gregorian() {
-        let at = |s: u64| rfc3339(UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_796_649_571), "2026-12-07T13:19:31Z");
-        assert_eq!(at(4_107_542_399), "2100-02-28T23:59:59Z");
-    }
 }

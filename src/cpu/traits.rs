@@ -1,0 +1,74 @@
+//! The CPU solver behind the driver's traits ([`Solver`], [`Resume`]): what the driver
+//! asks of any backend, answered from the host fields.
+
+use super::CpuSolver;
+use crate::dosing::Dosing;
+use crate::error::Result;
+use crate::model::{Field, Fields, Segment, StepPlan};
+use crate::probe::{Labels, Sums};
+use crate::slicing::Slicing;
+use crate::solver::{Resume, Solver, SteadyState};
+
+impl Resume for CpuSolver {
+    fn steady_records(&self) -> [SteadyState; 3] {
+        CpuSolver::steady_records(self)
+    }
+
+    fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
+        CpuSolver::set_steady_records(self, steady);
+    }
+
+    fn write_fields(&mut self, fields: &Fields) -> Result<()> {
+        let n = self.params().voxels();
+        for (name, f) in fields.named() {
+            if f.len() != n {
+                return Err(crate::error::Error::Other(format!(
+                    "field {name} has {} values; the grid has {n} voxels",
+                    f.len()
+                )));
+            }
+        }
+        *self.fields_mut() = fields.clone();
+        Ok(())
+    }
+
+    fn advance_from(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        plan: &StepPlan,
+        dosing: &Dosing,
+        tolerance: f64,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        CpuSolver::advance_from(self, seg, first, plan, dosing, tolerance, on_step);
+        Ok(())
+    }
+}
+
+impl Solver for CpuSolver {
+    fn read_fields(&mut self) -> Result<Fields> {
+        Ok(self.fields().clone())
+    }
+
+    fn read_field(&mut self, f: Field) -> Result<Vec<f32>> {
+        Ok(self.fields().get(f).iter().map(|&x| x as f32).collect())
+    }
+
+    fn sums(&mut self, labels: &Labels) -> Result<Sums> {
+        Ok(Sums::of(self.fields(), self.class(), labels, self.params()))
+    }
+
+    fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>> {
+        Ok(crate::slicing::cut_fields(self.fields(), at))
+    }
+
+    fn reset_killed(&mut self) -> Result<()> {
+        self.fields_mut().k.iter_mut().for_each(|k| *k = 0.0);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu ({} threads, f64)", rayon::current_num_threads())
+    }
+}
