@@ -97,14 +97,9 @@ fn cell_voxel(
         div += t_face(v, zp);
     }
     // Sources are limited by crowding, clamped at 0 above T_max.
-    let crowd = max(1.0 - ti * P.inv_t_max, 0.0);
-    var fed = 0.0;
-    if ni > 0.0 {
-        fed = ni / (ni + P.k_n);
-    }
-    let dt_t = div * P.inv_h2 + influx_of(ci) * crowd + P.prolif * ti * fed * crowd - P.death * ti;
-    let b = blockade(p);
-    let kill = P.kill * (1.0 - P.q * (1.0 - b)) * ti * ni;
+    let crowd = crowding(ti);
+    let dt_t = div * P.inv_h2 + influx_of(ci) * crowd + P.prolif * ti * fed(ni) * crowd - P.death * ti;
+    let kill = P.kill * kill_factor(blockade(p)) * ti * ni;
     var grown = 0.0;
     if ci == TUMOR {
         grown = P.growth * ni * (1.0 - ni);

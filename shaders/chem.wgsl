@@ -235,14 +235,14 @@ fn chem_step(@builtin(global_invocation_id) id: vec3<u32>) {
     let w = quad_classes(q);
     if stepped(0u) {
         // CXCL12 uptake by T cells, with s from the current C and A.
-        var uptake = vec4<f32>(0.0);
+        var up = vec4<f32>(0.0);
         if UPTAKE {
             let u = c_in[q.i];
             let a = a_in[q.i];
             let s = vec4<f32>(signal(u.x, a.x), signal(u.y, a.y), signal(u.z, a.z), signal(u.w, a.w));
-            uptake = P.c_uptake * t_cells[q.i] * s;
+            up = uptake(t_cells[q.i], s);
         }
-        c_out[q.i] = chem_quad(0u, q, w, uptake);
+        c_out[q.i] = chem_quad(0u, q, w, up);
     }
     if stepped(1u) {
         a_out[q.i] = chem_quad(1u, q, w, vec4<f32>(0.0));

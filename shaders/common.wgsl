@@ -211,32 +211,7 @@ fn face_diffusion(lo: vec4<f32>, hi: vec4<f32>, ci: u32, di: f32, d_ii: f32, cj:
     return harmonic_mean(di, per_class(lo, hi, cj));
 }
 
-// Fraction of CXCR4 bound by CXCL12 against AMD3100: (C/K_C) / (1 + C/K_C + A/K_A).
-fn signal(c: f32, a: f32) -> f32 {
-    let x = c * P.inv_k_c;
-    return x / (1.0 + x + a * P.inv_k_a);
-}
-
-// PD-1 blockade by the antibody: P / (P + K_P).
-fn blockade(p: f32) -> f32 {
-    return p / (p + P.k_p);
-}
-
-// T-cell motility μ_0 · m(class) · (1 − r_arrest · s).
-fn motility(c: u32, s: f32) -> f32 {
-    return P.mu0 * motility_factor(c) * (1.0 - P.arrest * s);
-}
-
 // A class admits T cells when its motility factor is not 0.
 fn open_to_t(c: u32) -> bool {
     return motility_factor(c) != 0.0;
-}
-
-// −F_ij·h of the T-cell face flux from i to j, times h: the motile exchange of μT plus
-// first-order upwind chemotaxis (donor T_i when s_j > s_i, else T_j). Antisymmetric in
-// (i, j) to the bit.
-fn t_face_inflow(w_i: f32, w_j: f32, s_i: f32, s_j: f32, t_i: f32, t_j: f32) -> f32 {
-    let ds = s_j - s_i;
-    let donor = select(t_j, t_i, ds > 0.0);
-    return (w_j - w_i) - P.chi * ds * donor;
 }

@@ -117,12 +117,6 @@ fn neg_bits(u: vec4<f32>) -> vec4<u32> {
     return select(vec4<u32>(0u), bitcast<vec4<u32>>(-u), u < vec4<f32>(0.0));
 }
 
-// Fraction of CXCR4 occupied by AMD3100: (A/K_A) / (1 + C/K_C + A/K_A).
-fn occupancy(c: f32, a: f32) -> f32 {
-    let y = a * P.inv_k_a;
-    return y / (1.0 + c * P.inv_k_c + y);
-}
-
 // One class's sums of the six per-class quantities: classes 0–3 in `lo`, class 4 in
 // `hi`, selected by class (no indexing by class, so every accumulator is a register).
 struct PerClass {
@@ -172,11 +166,7 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             let k = pr_k[i];
             let nb = f32((code >> BATH_SHIFT) & 7u);
             let cl = (code >> CLASS_SHIFT) & 7u;
-            let crowd = max(1.0 - t * P.inv_t_max, 0.0);
-            var fed = 0.0;
-            if n > 0.0 {
-                fed = n / (n + P.k_n);
-            }
+            let crowd = crowding(t);
             let b = blockade(p);
             q[0] = add_class(q[0], cl, t);
             q[1] = add_class(q[1], cl, a);
@@ -186,8 +176,8 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             q[5] = add_class(q[5], cl, crowd);
             o[0] += n;
             o[1] += k;
-            o[2] += t * fed * crowd;
-            o[3] += (1.0 - P.q * (1.0 - b)) * t * n;
+            o[2] += t * fed(n) * crowd;
+            o[3] += kill_factor(b) * t * n;
             if cl == TUMOR {
                 o[4] += n * (1.0 - n);
                 o[5] += signal(c, a);

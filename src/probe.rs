@@ -14,7 +14,8 @@
 use rayon::prelude::*;
 
 use crate::geometry::Geometry;
-use crate::model::{antagonist_occupancy, blockade, signal, Fields, Params, N_CLASSES, TUMOR};
+use crate::model::terms::{blockade, crowding, fed, kill_factor, occupancy, signal};
+use crate::model::{Fields, Params, N_CLASSES, TUMOR};
 use crate::scenario::Readout;
 
 /// Label bit: tumour-class voxel deeper than d_core (the core).
@@ -314,8 +315,8 @@ impl Sums {
                     let (c, a, pp) = (fields.c[i], fields.a[i], fields.p[i]);
                     let (t, n, k) = (fields.t[i], fields.n[i], fields.k[i]);
                     let nb = f64::from(bath_faces_of(code));
-                    let crowd = (1.0 - t / p.t_max).max(0.0);
-                    let fed = if n > 0.0 { n / (n + p.k_n) } else { 0.0 };
+                    let crowd = crowding(t, p.t_max);
+                    let fed = fed(n, p.k_n);
                     let b = blockade(pp, p.k_p);
                     let row = &mut s.per_class[cl];
                     row[per_class::T] += t;
@@ -328,11 +329,11 @@ impl Sums {
                     o[other::N] += n;
                     o[other::K] += k;
                     o[other::T_FED_CROWD] += t * fed * crowd;
-                    o[other::KILL_TN] += (1.0 - p.q * (1.0 - b)) * t * n;
+                    o[other::KILL_TN] += kill_factor(p.q, b) * t * n;
                     if cl8 == TUMOR {
                         o[other::GROWTH_TUMOR] += n * (1.0 - n);
                         o[other::SIGNAL_TUMOR] += signal(c, a, p.k_c, p.k_a);
-                        o[other::OCCUPANCY_TUMOR] += antagonist_occupancy(c, a, p.k_c, p.k_a);
+                        o[other::OCCUPANCY_TUMOR] += occupancy(c, a, p.k_c, p.k_a);
                         o[other::BLOCKADE_TUMOR] += b;
                     }
                     if code & CORE != 0 {

@@ -29,7 +29,12 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     sources(&src, &src, &mut files);
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (rel, text) in files {
-        let top = rel.split('/').next().unwrap().trim_end_matches(".rs").to_string();
+        let top = rel
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
         if top == "main" || top == "lib" {
             continue;
         }
@@ -91,7 +96,10 @@ fn the_modules_import_no_circle() {
         .map(|c| c.join(" -> "))
         .collect();
     assert!(cycles.is_empty(), "import circles:\n{}", cycles.join("\n"));
-    assert!(!g["cpu"].contains("gpu") && !g["gpu"].contains("cpu"), "{g:?}");
+    assert!(
+        !g["cpu"].contains("gpu") && !g["gpu"].contains("cpu"),
+        "{g:?}"
+    );
 }
 
 /// The cycle finder finds a circle of three and passes a chain.

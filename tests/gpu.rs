@@ -1311,3 +1311,190 @@ fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
     let slabs = plan_slabs(1024, plane_bytes(big), REFERENCE_BINDING, None).unwrap();
     assert!(device_bytes(big, &slabs) < 80_000_000_000);
 }
+
+// ---------------------------------------------------------------------------------
+// The model's terms: each WGSL twin (shaders/terms.wgsl) against its host term
+// (model::terms) on sampled inputs.
+
+/// Each WGSL term, evaluated by a small kernel on 512 sampled inputs (concentrations
+/// across K_C, K_A and K_P, T on both sides of T_max, N on both sides of 0, signals and
+/// donors of both orders), agrees with its host twin within 1e-5 relative to the
+/// magnitudes involved (a handful of f32 operations; GPU division may err by 2.5 ulp,
+/// ε₃₂ = 1.2e-7). Each host term is the f64 code the CPU solver and the readouts run.
+#[test]
+fn wgsl_terms_match_their_host_twins() {
+    use infiltrate::model::terms;
+    use wgpu::util::DeviceExt;
+    const TERMS: usize = 9;
+    let p = busy([4, 3, 2]);
+    let gp = infiltrate::gpu::GpuParams::new(&p);
+    let mut rng = Rng(17);
+    let n = 512;
+    // Two vec4 per sample: (c, a, p_ab, s) and (t, n, class, unused).
+    let mut input = Vec::with_capacity(8 * n);
+    for _ in 0..n {
+        let c = (30.0 * rng.next()) as f32;
+        let a = (0.05 * rng.next()) as f32;
+        let pab = (100.0 * rng.next()) as f32;
+        let s = rng.next() as f32;
+        let t = (2.0 * p.t_max * rng.next()) as f32;
+        let nn = (1.2 * rng.next() - 0.1) as f32;
+        let class = f32::from(rng.class());
+        input.extend([c, a, pab, s, t, nn, class, 0.0]);
+    }
+    let adapter = adapter();
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let kernel = r#"
+@group(1) @binding(0) var<storage, read> twin_in: array<vec4<f32>>;
+@group(1) @binding(1) var<storage, read_write> twin_out: array<f32>;
+@compute @workgroup_size(64)
+fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
+    let i = id.x;
+    if i >= arrayLength(&twin_in) / 2u {
+        return;
+    }
+    let a = twin_in[2u * i];
+    let b = twin_in[2u * i + 1u];
+    let o = 9u * i;
+    twin_out[o] = signal(a.x, a.y);
+    twin_out[o + 1u] = occupancy(a.x, a.y);
+    twin_out[o + 2u] = blockade(a.z);
+    twin_out[o + 3u] = motility(u32(b.z), a.w);
+    twin_out[o + 4u] = crowding(b.x);
+    twin_out[o + 5u] = fed(b.y);
+    twin_out[o + 6u] = kill_factor(a.w);
+    twin_out[o + 7u] = t_face_inflow(a.x, a.y, a.w, b.y, b.x, a.z);
+    twin_out[o + 8u] = uptake(vec4<f32>(b.x), vec4<f32>(a.w)).x;
+}
+"#;
+    let source = format!("{}\n{kernel}", infiltrate::gpu::shaders::TERMS);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("terms"),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("twins"),
+        layout: None,
+        module: &module,
+        entry_point: Some("twins"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let uniform = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("P"),
+        contents: bytemuck::bytes_of(&gp),
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let inputs = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("in"),
+        contents: bytemuck::cast_slice(&input),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let out_bytes = (TERMS * n * 4) as u64;
+    let outputs = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("out"),
+        size: out_bytes,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("staging"),
+        size: out_bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let g0 = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }],
+    });
+    let g1 = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(1),
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: inputs.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: outputs.as_entire_binding(),
+            },
+        ],
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &g0, &[]);
+        pass.set_bind_group(1, &g1, &[]);
+        pass.dispatch_workgroups((n as u32).div_ceil(64), 1, 1);
+    }
+    enc.copy_buffer_to_buffer(&outputs, 0, &staging, 0, out_bytes);
+    queue.submit([enc.finish()]);
+    let slice = staging.slice(..);
+    slice.map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let got: Vec<f32> = bytemuck::cast_slice(&slice.get_mapped_range().unwrap()).to_vec();
+    let names = [
+        "signal",
+        "occupancy",
+        "blockade",
+        "motility",
+        "crowding",
+        "fed",
+        "kill_factor",
+        "t_face_inflow",
+        "uptake",
+    ];
+    let mut worst = [0.0f64; TERMS];
+    for i in 0..n {
+        let v: Vec<f64> = input[8 * i..8 * i + 8]
+            .iter()
+            .map(|&x| f64::from(x))
+            .collect();
+        let (c, a, pab, s, t, nn, class) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6] as usize);
+        let host = [
+            terms::signal(c, a, p.k_c, p.k_a),
+            terms::occupancy(c, a, p.k_c, p.k_a),
+            terms::blockade(pab, p.k_p),
+            terms::motility(p.mu0, p.motility[class], p.arrest, s),
+            terms::crowding(t, p.t_max),
+            terms::fed(nn, p.k_n),
+            terms::kill_factor(p.q, s),
+            terms::t_face_inflow(c, a, s, nn, t, pab, p.chi),
+            terms::uptake(p.c_uptake, t, s),
+        ];
+        // The magnitude each result is made of (a cancellation's error is relative to
+        // its parts, not to its difference).
+        let scale = [
+            1.0,
+            1.0,
+            1.0,
+            p.mu0 * p.motility[class],
+            1.0 + t / p.t_max,
+            1.0,
+            1.0,
+            c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
+            p.c_uptake.abs() * t * s + f64::MIN_POSITIVE,
+        ];
+        for k in 0..TERMS {
+            let gpu = f64::from(got[TERMS * i + k]);
+            let err = (gpu - host[k]).abs() / scale[k].max(1e-30);
+            worst[k] = worst[k].max(err);
+            assert!(
+                err <= 1e-5,
+                "{}: sample {i} ({v:?}): gpu {gpu}, host {} (relative error {err:e})",
+                names[k],
+                host[k]
+            );
+        }
+    }
+    for (name, w) in names.iter().zip(worst) {
+        eprintln!("{name}: worst relative error {w:.2e}");
+    }
+}

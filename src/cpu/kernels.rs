@@ -5,7 +5,10 @@
 //! Faces are visited in the order x−, x+, y−, y+, z−, z+ (the order of
 //! `Params::bath_faces`).
 
-use crate::model::{blockade, motility, signal, ChemParams, Params, N_CLASSES, TUMOR};
+use crate::model::terms::{
+    blockade, crowding, fed, kill_factor, motility, signal, t_face_inflow, uptake,
+};
+use crate::model::{ChemParams, Params, N_CLASSES, TUMOR};
 
 /// Grid extents and strides, index `x + nx·(y + ny·z)`.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +118,7 @@ pub(super) fn chem_step(k: &ChemStep, z: usize, class: &[u8], u: &[f64], out: &m
             });
             let mut r = c.secretion[ci] - c.decay[ci] * ui + c.exchange[ci] * (k.plasma - ui);
             if let Some(up) = &k.uptake {
-                r -= up.k_int * up.t[i] * signal(ui, up.a[i], up.k_c, up.k_a);
+                r -= uptake(up.k_int, up.t[i], signal(ui, up.a[i], up.k_c, up.k_a));
             }
             out[i - base] = ui + k.dt * (lap * k.inv_h2 + r);
         }
@@ -202,23 +205,21 @@ pub(super) fn cell_step(
                 g.faces(x, y, z, |_, j| {
                     if let Some(j) = j {
                         if k.open[v.class[j] as usize] {
-                            let ds = s[j] - s[i];
-                            let donor = if ds > 0.0 { ti } else { t[j] };
-                            div += (w[j] - w[i]) - k.p.chi * ds * donor;
+                            div += t_face_inflow(w[i], w[j], s[i], s[j], ti, t[j], k.p.chi);
                         }
                     }
                 });
             }
             let ni = v.n[i];
             // Sources are limited by crowding, clamped at 0 above T_max (see module docs).
-            let crowd = (1.0 - ti / k.p.t_max).max(0.0);
-            let fed = if ni > 0.0 { ni / (ni + k.p.k_n) } else { 0.0 };
+            let crowd = crowding(ti, k.p.t_max);
+            let fed = fed(ni, k.p.k_n);
             let dt_t = div * k.inv_h2 + k.p.influx[ci] * crowd + k.p.prolif * ti * fed * crowd
                 - k.p.death * ti;
             t_out[i - base] = ti + k.dt * dt_t;
 
             let b = blockade(v.p[i], k.p.k_p);
-            let killed = k.p.kill * (1.0 - k.p.q * (1.0 - b)) * ti * ni;
+            let killed = k.p.kill * kill_factor(k.p.q, b) * ti * ni;
             let grown = if ci == TUMOR as usize {
                 k.p.growth * ni * (1.0 - ni)
             } else {

@@ -1,17 +1,28 @@
 //! The WGSL the GPU runs: each kernel file of `shaders/` combined with
-//! `shaders/common.wgsl`, at compile time and in this one place, so that the text naga
-//! validates in tests/shaders.rs is the text the device compiles.
+//! `shaders/common.wgsl` (parameters, indexing, class tables) and `shaders/terms.wgsl`
+//! (the model's terms, twins of `model::terms`), at compile time and in this one place,
+//! so that the text naga validates in tests/shaders.rs is the text the device compiles.
 
-/// Combines common.wgsl with one kernel file (both under `shaders/`).
+/// Combines common.wgsl and terms.wgsl with one kernel file (all under `shaders/`).
 macro_rules! kernel {
     ($file:literal) => {
         concat!(
             include_str!("../../shaders/common.wgsl"),
             "\n",
+            include_str!("../../shaders/terms.wgsl"),
+            "\n",
             include_str!(concat!("../../shaders/", $file))
         )
     };
 }
+
+/// The model's terms on their own (with common.wgsl), for the twin tests: every kernel
+/// includes the same text.
+pub const TERMS: &str = concat!(
+    include_str!("../../shaders/common.wgsl"),
+    "\n",
+    include_str!("../../shaders/terms.wgsl")
+);
 
 /// The chem pass (a sub-step of one chemical or of several fused): entry point
 /// `chem_step`, specialised by [`chem_constants`].

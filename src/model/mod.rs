@@ -7,9 +7,11 @@
 
 mod fields;
 mod plan;
+pub mod terms;
 
 pub use fields::{Field, FieldInfo, FIELDS, N_FIELDS};
 pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
+pub use terms::{blockade, motility, occupancy, signal};
 
 use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
 
@@ -173,33 +175,6 @@ impl Params {
     pub fn voxels(&self) -> usize {
         self.dims.iter().product()
     }
-}
-
-/// Fraction of CXCR4 bound by CXCL12 against the competitive antagonist AMD3100:
-/// `s = (C/K_C) / (1 + C/K_C + A/K_A)`.
-#[inline]
-pub fn signal(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
-    let x = c / k_c;
-    x / (1.0 + x + a / k_a)
-}
-
-/// Fraction of CXCR4 occupied by AMD3100: `(A/K_A) / (1 + C/K_C + A/K_A)`.
-#[inline]
-pub fn antagonist_occupancy(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
-    let y = a / k_a;
-    y / (1.0 + c / k_c + y)
-}
-
-/// PD-1 blockade by the antibody: `b = P / (P + K_P)`.
-#[inline]
-pub fn blockade(p: f64, k_p: f64) -> f64 {
-    p / (p + k_p)
-}
-
-/// T-cell motility `μ = μ_0 · m(class) · (1 − r_arrest · s)`.
-#[inline]
-pub fn motility(mu0: f64, m_class: f64, arrest: f64, s: f64) -> f64 {
-    mu0 * m_class * (1.0 - arrest * s)
 }
 
 /// Host copy of every field, each `nx·ny·nz` long, index `x + nx·(y + ny·z)`.

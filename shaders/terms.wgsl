@@ -1,0 +1,57 @@
+// The terms of the model, one definition each in WGSL, twins of src/model/terms.rs (same
+// names; f32; parameters from the uniform P). tests/gpu.rs holds each to its host twin on
+// sampled inputs. Combined after common.wgsl with every kernel (src/gpu/shaders.rs).
+
+// Fraction of CXCR4 bound by CXCL12 against AMD3100: (C/K_C) / (1 + C/K_C + A/K_A).
+fn signal(c: f32, a: f32) -> f32 {
+    let x = c * P.inv_k_c;
+    return x / (1.0 + x + a * P.inv_k_a);
+}
+
+// Fraction of CXCR4 occupied by AMD3100: (A/K_A) / (1 + C/K_C + A/K_A).
+fn occupancy(c: f32, a: f32) -> f32 {
+    let y = a * P.inv_k_a;
+    return y / (1.0 + c * P.inv_k_c + y);
+}
+
+// PD-1 blockade by the antibody: P / (P + K_P).
+fn blockade(p: f32) -> f32 {
+    return p / (p + P.k_p);
+}
+
+// T-cell motility μ_0 · m(class) · (1 − r_arrest · s).
+fn motility(c: u32, s: f32) -> f32 {
+    return P.mu0 * motility_factor(c) * (1.0 - P.arrest * s);
+}
+
+// The crowding factor of the T-cell sources, (1 − T/T_max)₊.
+fn crowding(t: f32) -> f32 {
+    return max(1.0 - t * P.inv_t_max, 0.0);
+}
+
+// How well tumour cells feed T-cell proliferation, N / (N + K_N), 0 where N ≤ 0.
+fn fed(n: f32) -> f32 {
+    if n > 0.0 {
+        return n / (n + P.k_n);
+    }
+    return 0.0;
+}
+
+// The share of full killing that PD-L1 leaves, 1 − q (1 − b).
+fn kill_factor(b: f32) -> f32 {
+    return 1.0 - P.q * (1.0 - b);
+}
+
+// −F_ij·h of the T-cell face flux from i to j, times h: the motile exchange of μT plus
+// first-order upwind chemotaxis (donor T_i when s_j > s_i, else T_j). Antisymmetric in
+// (i, j) to the bit.
+fn t_face_inflow(w_i: f32, w_j: f32, s_i: f32, s_j: f32, t_i: f32, t_j: f32) -> f32 {
+    let ds = s_j - s_i;
+    let donor = select(t_j, t_i, ds > 0.0);
+    return (w_j - w_i) - P.chi * ds * donor;
+}
+
+// CXCL12 taken up by T cells, k_int · T · s, for a quad of voxels.
+fn uptake(t: vec4<f32>, s: vec4<f32>) -> vec4<f32> {
+    return P.c_uptake * t * s;
+}

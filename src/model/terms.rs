@@ -1,0 +1,71 @@
+//! The terms of the model, each defined once on the host, in f64. Their WGSL twins, of
+//! the same names, are in `shaders/terms.wgsl` (f32, the parameters from the uniform
+//! `P`); `tests/gpu.rs` holds each twin to its host term on sampled inputs. Every kernel
+//! and readout calls these, so that each term of `docs/model.md` has one definition per
+//! language.
+
+/// Fraction of CXCR4 bound by CXCL12 against the competitive antagonist AMD3100:
+/// `s = (C/K_C) / (1 + C/K_C + A/K_A)`.
+#[inline]
+pub fn signal(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
+    let x = c / k_c;
+    x / (1.0 + x + a / k_a)
+}
+
+/// Fraction of CXCR4 occupied by AMD3100: `(A/K_A) / (1 + C/K_C + A/K_A)`.
+#[inline]
+pub fn occupancy(c: f64, a: f64, k_c: f64, k_a: f64) -> f64 {
+    let y = a / k_a;
+    y / (1.0 + c / k_c + y)
+}
+
+/// PD-1 blockade by the antibody: `b = P / (P + K_P)`.
+#[inline]
+pub fn blockade(p: f64, k_p: f64) -> f64 {
+    p / (p + k_p)
+}
+
+/// T-cell motility `μ = μ_0 · m(class) · (1 − r_arrest · s)`.
+#[inline]
+pub fn motility(mu0: f64, m_class: f64, arrest: f64, s: f64) -> f64 {
+    mu0 * m_class * (1.0 - arrest * s)
+}
+
+/// The crowding factor of the T-cell sources, `(1 − T/T_max)₊`: clamped at 0, so that
+/// influx and proliferation never turn into sinks where chemotaxis piles T above T_max.
+#[inline]
+pub fn crowding(t: f64, t_max: f64) -> f64 {
+    (1.0 - t / t_max).max(0.0)
+}
+
+/// How well tumour cells feed T-cell proliferation, `N / (N + K_N)`, 0 where N ≤ 0.
+#[inline]
+pub fn fed(n: f64, k_n: f64) -> f64 {
+    if n > 0.0 {
+        n / (n + k_n)
+    } else {
+        0.0
+    }
+}
+
+/// The share of full killing that PD-L1 leaves, `1 − q (1 − b)`, with PD-1 blockade b.
+#[inline]
+pub fn kill_factor(q: f64, b: f64) -> f64 {
+    1.0 - q * (1.0 - b)
+}
+
+/// `−F_ij · h`, the T-cell flux into voxel i from neighbour j times h: the motile
+/// exchange of `w = μ T` plus first-order upwind chemotaxis (the donor is T_i when
+/// `s_j > s_i`, else T_j). Antisymmetric in (i, j) to the bit.
+#[inline]
+pub fn t_face_inflow(w_i: f64, w_j: f64, s_i: f64, s_j: f64, t_i: f64, t_j: f64, chi: f64) -> f64 {
+    let ds = s_j - s_i;
+    let donor = if ds > 0.0 { t_i } else { t_j };
+    (w_j - w_i) - chi * ds * donor
+}
+
+/// CXCL12 taken up by T cells, `k_int · T · s`, nM/min.
+#[inline]
+pub fn uptake(k_int: f64, t: f64, s: f64) -> f64 {
+    k_int * t * s
+}
