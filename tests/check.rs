@@ -385,3 +385,20 @@ fn the_documented_ranges_are_the_checked_ones() {
         assert_eq!(row[3], t.unit, "{row:?}");
     }
 }
+
+/// Quasi-steady AMD3100 in vivo (daily boluses, exchange at vessels only): far slower
+/// than stepping it, so warned about, but within the limits and not refused (before
+/// the tissue is built it counts as its explicit sub-steps; after, as its estimated
+/// iterations).
+#[test]
+fn a_slow_quasi_steady_chemical_is_warned_about_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "extends = {:?}\n[numerics]\nquasi_steady = [\"amd3100\"]\n",
+        root().join("scenarios/flc/combination.toml").display().to_string()
+    );
+    let prep = prepare(dir.path(), "flc_qs.toml", &toml);
+    let w = prep.warnings().join("\n");
+    assert!(w.contains("solving AMD3100 quasi-steadily costs about"), "{w}");
+    assert!(prep.work().chem[1].steady_ratio().unwrap() > 10.0);
+}

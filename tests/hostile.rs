@@ -297,12 +297,11 @@ anti_pd1_dt_min = 0.001
                             problems.push(format!("{case}: accepted outside its bound"));
                         }
                         let steps = v.plan.total_cell_steps() as f64;
-                        let work = infiltrate::run::estimate::Work::of(
+                        let work = infiltrate::run::estimate::Work::before_tissue(
                             &v.plan,
                             &v.params,
                             &v.dosing,
                             v.loaded.scenario.numerics.quasi_steady_tolerance,
-                            None,
                         );
                         let ok = steps <= limits.cell_steps
                             && v.plan.substeps.iter().all(|&n| f64::from(n) <= 1e9)

@@ -86,7 +86,7 @@ impl Prepared {
                      changing levels",
                     CHEMICAL_NAMES[u],
                     ratio,
-                    steady.solves,
+                    count(steady.solves as f64),
                     count(steady.iterations),
                     count(w.explicit as f64),
                     chemical_key(CHEMICALS[u])
@@ -181,7 +181,7 @@ impl Prepared {
                 (Some(st), _) if w.explicit == 0 => line(format!(
                     "{name:<10} quasi-steady, never dosed: {} solve(s) of a zero field, {} \
                      iterations",
-                    st.solves,
+                    count(st.solves as f64),
                     count(st.iterations)
                 )),
                 (Some(st), Some(ratio)) => line(format!(
@@ -190,7 +190,7 @@ impl Prepared {
                      of stepping it explicitly",
                     format_min(p.chem_dt[u]),
                     format_min(p.chem_bound[u]),
-                    st.solves,
+                    count(st.solves as f64),
                     if st.extrapolated {
                         " (extrapolated from the first 2 million cell steps)"
                     } else {

@@ -128,6 +128,24 @@ impl Work {
         }
     }
 
+    /// The work as judged before the tissue is built: a quasi-steady chemical counted as
+    /// the sub-steps of stepping it explicitly (its iterations need the tissue's class
+    /// shares to be estimated).
+    pub fn before_tissue(
+        plan: &StepPlan,
+        params: &Params,
+        dosing: &Dosing,
+        tolerance: f64,
+    ) -> Work {
+        let mut work = Work::of(plan, params, dosing, tolerance, None);
+        for w in &mut work.chem {
+            if let Some(st) = w.steady.as_mut() {
+                st.iterations = w.explicit as f64;
+            }
+        }
+        work
+    }
+
     /// Chemical grid sweeps in all (explicit sub-steps and quasi-steady iterations).
     pub fn chem_sweeps(&self) -> f64 {
         self.chem.iter().map(ChemWork::sweeps).sum()

@@ -241,13 +241,23 @@ pub fn prepare_loaded(loaded: Loaded, overrides: Overrides) -> Result<Prepared> 
     } = validate(loaded, overrides)?;
     check_host_memory(&loaded, available_memory())?;
     let geometry = geometry::build(&loaded)?;
-    Ok(Prepared {
+    let prep = Prepared {
         loaded,
         geometry,
         params,
         plan,
         dosing,
-    })
+    };
+    // With the tissue built, the quasi-steady iterations are estimated from its classes.
+    check_work(
+        &prep.loaded,
+        &prep.params,
+        &prep.plan,
+        &prep.dosing,
+        &overrides.limits,
+        Some(prep.class_fractions()),
+    )?;
+    Ok(prep)
 }
 
 /// A scenario checked and derived, before its tissue is built.
@@ -293,7 +303,7 @@ pub fn validate(mut loaded: Loaded, overrides: Overrides) -> Result<Validated> {
     let plan = StepPlan::derive_within(&loaded, &params, &overrides.limits)?;
     check_quasi_steady(&loaded)?;
     let dosing = Dosing::from_scenario(&loaded.scenario);
-    check_work(&loaded, &params, &plan, &dosing, &overrides.limits)?;
+    check_work(&loaded, &params, &plan, &dosing, &overrides.limits, None)?;
     Ok(Validated {
         loaded,
         params,
@@ -344,20 +354,25 @@ pub fn check_host_memory(loaded: &Loaded, available: Option<u64>) -> Result<()> 
     Ok(())
 }
 
-/// Refuses a run whose voxel updates (quasi-steady iterations estimated) or output files
-/// would pass `limits`, naming the keys that drive them and the option that raises the
-/// limit. Before the tissue is built, so without its class shares (the estimate of a
-/// quasi-steady chemical's iterations is then on the high side).
+/// Refuses a run whose voxel updates or output files would pass `limits`, naming the
+/// keys that drive them and the option that raises the limit. Before the tissue is
+/// built (`fractions` None) a quasi-steady chemical counts as the sub-steps of stepping
+/// it explicitly, since its iterations cannot be estimated without the tissue's class
+/// shares; after (`fractions` given) its estimated iterations count.
 fn check_work(
     loaded: &Loaded,
     params: &Params,
     plan: &StepPlan,
     dosing: &Dosing,
     limits: &crate::model::Limits,
+    fractions: Option<[f64; crate::model::N_CLASSES]>,
 ) -> Result<()> {
     let s = &loaded.scenario;
     let tol = s.numerics.quasi_steady_tolerance;
-    let work = estimate::Work::of(plan, params, dosing, tol, None);
+    let work = match fractions {
+        Some(_) => estimate::Work::of(plan, params, dosing, tol, fractions),
+        None => estimate::Work::before_tissue(plan, params, dosing, tol),
+    };
     let updates = work.updates();
     if !crate::units::within(updates, limits.voxel_updates) {
         // Blame the chemical with the most sweeps if it outweighs the cell steps.
