@@ -395,10 +395,16 @@ fn a_slow_quasi_steady_chemical_is_warned_about_not_refused() {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "extends = {:?}\n[numerics]\nquasi_steady = [\"amd3100\"]\n",
-        root().join("scenarios/flc/combination.toml").display().to_string()
+        root()
+            .join("scenarios/flc/combination.toml")
+            .display()
+            .to_string()
     );
     let prep = prepare(dir.path(), "flc_qs.toml", &toml);
     let w = prep.warnings().join("\n");
-    assert!(w.contains("solving AMD3100 quasi-steadily costs about"), "{w}");
+    assert!(
+        w.contains("solving AMD3100 quasi-steadily costs about"),
+        "{w}"
+    );
     assert!(prep.work().chem[1].steady_ratio().unwrap() > 10.0);
 }
