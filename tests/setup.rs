@@ -617,7 +617,7 @@ fn the_script_is_executable_and_ci_runs_it() {
     assert_eq!(mode & 0o111, 0o111, ".ci/test is not executable: {mode:o}");
     let run = fs::read_to_string(repo.join(".ci/run")).unwrap();
     assert!(
-        run.lines().any(|l| l.trim() == "exec .ci/test"),
+        run.lines().any(|l| l.trim() == "exec bash .ci/test"),
         ".ci/run does not end by running .ci/test:\n{run}"
     );
 }

@@ -51,8 +51,12 @@ impl Prepared {
     /// What a researcher should know before running: each a sentence naming what to
     /// change (printed by `check` and at the start of a run).
     pub fn warnings(&self) -> Vec<String> {
+        self.warnings_for(&self.work())
+    }
+
+    /// [`Prepared::warnings`] for the run's [`Work`], counted once by the caller.
+    fn warnings_for(&self, work: &Work) -> Vec<String> {
         let mut out = Vec::new();
-        let work = self.work();
         for (u, w) in work.chem.iter().enumerate() {
             let (Some(steady), Some(ratio)) = (w.steady, w.steady_ratio()) else {
                 continue;
@@ -118,6 +122,11 @@ impl Prepared {
     /// The account `infiltrate check` prints: everything but the estimate
     /// ([`report`] adds it).
     pub fn describe(&self) -> String {
+        self.describe_for(&self.work())
+    }
+
+    /// [`Prepared::describe`] for the run's [`Work`], counted once by the caller.
+    fn describe_for(&self, work: &Work) -> String {
         let s = &self.loaded.scenario;
         let p = &self.plan;
         let g = &self.geometry;
@@ -174,7 +183,6 @@ impl Prepared {
             format_min(p.cell_bound),
             p.total_cell_steps()
         ));
-        let work = self.work();
         for (u, name) in CHEMICAL_NAMES.iter().enumerate() {
             let w = &work.chem[u];
             match (w.steady, w.steady_ratio()) {
@@ -257,7 +265,9 @@ impl Prepared {
 /// adapter, the wall-time estimate on `selected` (unless `probe` is false) and the
 /// warnings.
 pub fn report(prep: &Prepared, selected: &Selected, probe: bool) -> String {
-    let mut out = prep.describe();
+    // Counted once (a quasi-steady chemical's solves walk the cell steps).
+    let work = prep.work();
+    let mut out = prep.describe_for(&work);
     let dims = prep.geometry.dims;
     let gpu_bytes = |slabs: &[crate::gpu::Slab]| crate::gpu::device_bytes(dims, slabs);
     let per_voxel = 4 * crate::gpu::FIELD_BUFFERS + 1 + 4;
@@ -298,21 +308,20 @@ pub fn report(prep: &Prepared, selected: &Selected, probe: bool) -> String {
     let _ = writeln!(out, "backend    {}", selected.why);
     if probe {
         match estimate::probe(prep, selected, 1.5) {
-            Ok(unit) => out.push_str(&estimate_lines(prep, selected, &unit)),
+            Ok(unit) => out.push_str(&estimate_lines(&work, selected, &unit)),
             Err(e) => {
                 let _ = writeln!(out, "estimate   the timed probe failed: {e}");
             }
         }
     }
-    for w in prep.warnings() {
+    for w in prep.warnings_for(&work) {
         let _ = writeln!(out, "warning: {w}");
     }
     out
 }
 
 /// The wall-time estimate and the counts behind it.
-pub fn estimate_lines(prep: &Prepared, selected: &Selected, unit: &UnitCost) -> String {
-    let work = prep.work();
+pub fn estimate_lines(work: &Work, selected: &Selected, unit: &UnitCost) -> String {
     let secs = work.seconds(unit);
     format!(
         "estimate   about {} on this machine's {} backend ({}): {} cell steps and {} \

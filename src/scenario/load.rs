@@ -403,9 +403,7 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
     edit(&mut merged)?;
 
     // Shapes first: serde would read a table written as an array by position.
-    let template = toml::Value::try_from(super::schema::full_example())
-        .expect("the full example serialises to TOML");
-    if let Err((key, message)) = check_shape(&toml::Value::Table(merged.clone()), &template, "") {
+    if let Err((key, message)) = check_table(&merged, shape_template(), "") {
         let tmp = Loaded {
             scenario: placeholder(),
             layers,
@@ -446,6 +444,35 @@ pub fn load_with(path: &Path, edit: impl FnOnce(&mut toml::Table) -> Result<()>)
     Ok(loaded)
 }
 
+/// The schema's shapes: its full example ([`super::schema::full_example`]) as TOML,
+/// made once.
+fn shape_template() -> &'static toml::Table {
+    static TEMPLATE: std::sync::OnceLock<toml::Table> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        toml::Table::try_from(super::schema::full_example())
+            .expect("the full example serialises to a TOML table")
+    })
+}
+
+/// [`check_shape`] of each key of a table that the template's table has.
+fn check_table(
+    value: &toml::Table,
+    template: &toml::Table,
+    key: &str,
+) -> std::result::Result<(), (String, String)> {
+    for (k, x) in value {
+        if let Some(t) = template.get(k) {
+            let at = if key.is_empty() {
+                k.to_string()
+            } else {
+                format!("{key}.{k}")
+            };
+            check_shape(x, t, &at)?;
+        }
+    }
+    Ok(())
+}
+
 /// The `extends` line of a file of the chain.
 fn extends_at(layer: &Layer) -> Location {
     Location {
@@ -473,22 +500,8 @@ fn check_shape(
         toml::Value::Boolean(_) => "true or false",
         toml::Value::Datetime(_) => "a date",
     };
-    let join = |k: &str| {
-        if key.is_empty() {
-            k.to_string()
-        } else {
-            format!("{key}.{k}")
-        }
-    };
     match (template, value) {
-        (Table(t), Table(v)) => {
-            for (k, x) in v {
-                if let Some(tk) = t.get(k) {
-                    check_shape(x, tk, &join(k))?;
-                }
-            }
-            Ok(())
-        }
+        (Table(t), Table(v)) => check_table(v, t, key),
         (Table(t), other) => {
             let keys: Vec<&str> = t.keys().map(String::as_str).take(6).collect();
             Err((

@@ -118,11 +118,10 @@ pub const TYPICAL: &[Typical] = &[
     },
 ];
 
-/// The value of a dotted key in a loaded scenario (defaults filled in), if it is a
-/// number.
-pub fn value(loaded: &Loaded, key: &str) -> Option<f64> {
-    let v = toml::Value::try_from(&loaded.scenario).ok()?;
-    let mut at = &v;
+/// The value of a dotted key in a scenario written as TOML (defaults filled in), if it
+/// is a number.
+pub fn value(scenario: &toml::Value, key: &str) -> Option<f64> {
+    let mut at = scenario;
     for seg in key.split('.') {
         at = at.get(seg)?;
     }
@@ -134,13 +133,16 @@ pub fn value(loaded: &Loaded, key: &str) -> Option<f64> {
 /// in-vivo run) are not checked.
 pub fn outside(loaded: &Loaded) -> Vec<String> {
     let s = &loaded.scenario;
+    let Ok(written) = toml::Value::try_from(s) else {
+        return Vec::new();
+    };
     TYPICAL
         .iter()
         .filter(|t| {
             !(t.key.starts_with("geometry.slice.") && s.geometry.kind != super::GeometryKind::Slice)
         })
         .filter_map(|t| {
-            let v = value(loaded, t.key)?;
+            let v = value(&written, t.key)?;
             let inside = v >= t.low * (1.0 - 1e-9) && v <= t.high * (1.0 + 1e-9);
             (!inside).then(|| {
                 format!(
