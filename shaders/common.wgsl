@@ -50,6 +50,12 @@ struct Params {
     growth: f32,
     kill: f32,
     q: f32,
+    // K_I of the species that raises the kill rate (cell.wgsl and probe.wgsl with
+    // `BOOST`); 0 when none does.
+    kill_boost_level: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // Keep in sync with `GpuStep` in src/gpu/params.rs: one entry per dispatch, bound with a
@@ -161,22 +167,6 @@ fn per_class(lo: vec4<f32>, hi: vec4<f32>, c: u32) -> f32 {
 }
 
 // Per-class values: class c of a per-class array of the parameters.
-fn diffusion_of(k: u32, c: u32) -> f32 {
-    return per_class(P.chem[k].diffusion[0], P.chem[k].diffusion[1], c);
-}
-
-fn decay_of(k: u32, c: u32) -> f32 {
-    return per_class(P.chem[k].decay[0], P.chem[k].decay[1], c);
-}
-
-fn secretion_of(k: u32, c: u32) -> f32 {
-    return per_class(P.chem[k].secretion[0], P.chem[k].secretion[1], c);
-}
-
-fn exchange_of(k: u32, c: u32) -> f32 {
-    return per_class(P.chem[k].exchange[0], P.chem[k].exchange[1], c);
-}
-
 fn motility_factor(c: u32) -> f32 {
     return per_class(P.motility[0], P.motility[1], c);
 }

@@ -38,6 +38,12 @@ struct Probe {
 // probe_sums: a row per workgroup (ROW_FIXED + bins values); probe_planes: seven
 // planes of w × h (C, A, P, T, N, K at the slice, the maximum of T along the axis).
 @group(1) @binding(7) var<storage, read_write> pr_out: array<f32>;
+// The species that raises the kill rate (read with `BOOST` only; bound to K when no
+// species does).
+@group(1) @binding(8) var<storage, read> pr_boost: array<f32>;
+
+// Whether a species raises the kill rate (as in cell.wgsl).
+override BOOST: bool = false;
 
 // Rows of a plane one workgroup of `probe_sums` sums.
 const BAND_ROWS: u32 = 16u;
@@ -177,7 +183,11 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             o[0] += n;
             o[1] += k;
             o[2] += t * fed(n) * crowd;
-            o[3] += kill_factor(b) * t * n;
+            var boost = 1.0;
+            if BOOST {
+                boost = kill_boost(pr_boost[i]);
+            }
+            o[3] += kill_factor(b) * boost * t * n;
             if cl == TUMOR {
                 o[4] += n * (1.0 - n);
                 o[5] += signal(c, a);

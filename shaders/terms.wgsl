@@ -55,3 +55,13 @@ fn t_face_inflow(w_i: f32, w_j: f32, s_i: f32, s_j: f32, t_i: f32, t_j: f32) -> 
 fn uptake(t: vec4<f32>, s: vec4<f32>) -> vec4<f32> {
     return P.c_uptake * t * s;
 }
+
+// What T cells and tumour cells secrete of a species, σ_T T + σ_N N + σ_TN T N.
+fn secreted(by_t: f32, by_n: f32, by_tn: f32, t: f32, n: f32) -> f32 {
+    return by_t * t + by_n * n + by_tn * t * n;
+}
+
+// The factor by which a species raises the kill rate, 1 + I/K_I.
+fn kill_boost(i: f32) -> f32 {
+    return 1.0 + i / P.kill_boost_level;
+}

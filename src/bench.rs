@@ -159,7 +159,11 @@ pub fn bench(opts: &BenchOptions) -> Result<BenchReport> {
                     size.gpu_snapshot_by_readback_s = Some(readback);
                     report.timer = Some(gpu.timer());
                     size.gpu_slabs = Some(gpu.slabs().len());
-                    size.gpu_bytes = Some(crate::gpu::device_bytes(prep.params.dims, gpu.slabs()));
+                    size.gpu_bytes = Some(crate::gpu::device_bytes_for(
+                        prep.params.dims,
+                        gpu.slabs(),
+                        prep.params.species.len(),
+                    ));
                     let times = gpu.time_kernels(opts.reps, opts.rounds)?;
                     let copy_gbs = times
                         .iter()

@@ -24,11 +24,16 @@
 //! | ΣN at time 0 (base of the killed fraction) | f64 |
 //! | quasi-steady record × 3 (C, A, P) | u8 + 2 f64 (levels solved for), u8 + 2 f64 (step, rate), u64 solves, u64 iterations |
 //! | grid | 3 × u64 |
-//! | fields C, A, P, T, N, K | nx·ny·nz f64 each, index `x + nx (y + ny z)` |
+//! | fields C, A, P, T, N, K, then each species of the scenario (`[[species]]`, in its order) | nx·ny·nz f64 each, index `x + nx (y + ny z)` |
 //! | checksum | u64, FNV-1a of every byte before it |
 //!
 //! Fields are stored in f64 whatever the backend (GPU values are f32 widened, so a GPU
-//! checkpoint resumes bit for bit on the GPU).
+//! checkpoint resumes bit for bit on the GPU). The species fields need no header of their
+//! own: their count is what the bytes after the header hold beyond the six built-in
+//! fields, and their names are the resolved scenario's (the checkpoint holds it, and
+//! resume checks its hash), so a checkpoint without species is the same bytes as before
+//! species existed, and [`read`] names them `species0`, `species1`, … until resume
+//! gives them the scenario's names ([`Checkpoint::name_species`]).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -94,6 +99,27 @@ pub struct Header {
 pub struct Checkpoint {
     pub header: Header,
     pub fields: Fields,
+}
+
+impl Checkpoint {
+    /// Gives the species fields the names of `params`' species (a checkpoint stores
+    /// their values only).
+    ///
+    /// # Errors
+    /// The checkpoint holds another number of species than `params`.
+    pub fn name_species(&mut self, params: &crate::model::Params) -> Result<()> {
+        if self.fields.species.len() != params.species.len() {
+            return Err(Error::Other(format!(
+                "the checkpoint holds {} species fields; its scenario has {} species",
+                self.fields.species.len(),
+                params.species.len()
+            )));
+        }
+        for ((name, _), sp) in self.fields.species.iter_mut().zip(&params.species) {
+            name.clone_from(&sp.name);
+        }
+        Ok(())
+    }
 }
 
 /// Why a checkpoint file cannot be used.
@@ -278,27 +304,31 @@ fn decode<R: Read>(inp: R, len: u64) -> Result<Checkpoint, ReadError> {
         .try_fold(1u64, |a, &d| a.checked_mul(d))
         .filter(|&n| n > 0)
         .ok_or_else(|| damaged("impossible grid"))?;
-    // The rest must be the six fields, exactly (the checksum after them is not counted).
-    if voxels.checked_mul(48) != Some(r.left) {
+    // The rest must be the six fields and whole species fields, exactly (the checksum
+    // after them is not counted).
+    let field_bytes = voxels.checked_mul(8);
+    let species = field_bytes
+        .filter(|&b| r.left % b == 0 && r.left / b >= 6)
+        .map(|b| r.left / b - 6)
+        .filter(|&s| s <= crate::scenario::MAX_SPECIES as u64);
+    let Some(species) = species else {
         return Err(damaged(format!(
-            "{} bytes after the header; a {}×{}×{} grid needs {}",
+            "{} bytes after the header; a {}×{}×{} grid needs {} for its six fields, and \
+             {} more per species",
             r.left,
             dims[0],
             dims[1],
             dims[2],
-            voxels.saturating_mul(48)
+            voxels.saturating_mul(48),
+            voxels.saturating_mul(8)
         )));
-    }
+    };
     let n = voxels as usize;
     let mut fields = Fields::zeros(n);
-    for f in [
-        &mut fields.c,
-        &mut fields.a,
-        &mut fields.p,
-        &mut fields.t,
-        &mut fields.n,
-        &mut fields.k,
-    ] {
+    fields.species = (0..species)
+        .map(|k| (format!("species{k}"), vec![0.0; n]))
+        .collect();
+    for f in fields.all_mut() {
         for chunk in f.chunks_mut(4096) {
             let raw = r.bytes(8 * chunk.len() as u64)?;
             for (v, b) in chunk.iter_mut().zip(raw.chunks_exact(8)) {

@@ -14,7 +14,7 @@
 use rayon::prelude::*;
 
 use crate::geometry::Geometry;
-use crate::model::terms::{blockade, crowding, fed, kill_factor, occupancy, signal};
+use crate::model::terms::{blockade, crowding, fed, kill_boost, kill_factor, occupancy, signal};
 use crate::model::{Fields, Params, N_CLASSES, TUMOR};
 use crate::scenario::Readout;
 
@@ -265,6 +265,64 @@ pub struct Sums {
     pub max_abs: [f64; FIELDS],
     /// Per field: the largest −value over negative values (0 when none is negative).
     pub max_negative: [f64; FIELDS],
+    /// Per species the scenario adds, in its order.
+    pub species: Vec<SpeciesSums>,
+}
+
+/// The sums of one species: over tumour-class voxels, over the margin and over every
+/// voxel, and its extremes (as [`Sums::max_abs`], [`Sums::max_negative`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpeciesSums {
+    pub tumor: f64,
+    pub margin: f64,
+    pub all: f64,
+    pub max_abs: f64,
+    pub max_negative: f64,
+}
+
+impl SpeciesSums {
+    /// The sums of a species' values (`value(i)` at voxel i, in f64) by `labels`: per
+    /// z-plane in parallel, added in plane order (the same bits for any thread count).
+    /// Both backends call this: the GPU on the field it reads back.
+    pub fn of(labels: &Labels, value: impl Fn(usize) -> f64 + Sync) -> SpeciesSums {
+        let [nx, ny, nz] = labels.dims;
+        let plane = nx * ny;
+        let per_plane: Vec<SpeciesSums> = (0..nz)
+            .into_par_iter()
+            .map(|z| {
+                let mut s = SpeciesSums::default();
+                for i in z * plane..(z + 1) * plane {
+                    let code = labels.code[i];
+                    let v = value(i);
+                    if (code >> CLASS_SHIFT) & 7 == u32::from(TUMOR) {
+                        s.tumor += v;
+                    }
+                    if code & MARGIN != 0 {
+                        s.margin += v;
+                    }
+                    s.all += v;
+                    s.max_abs = nan_max(s.max_abs, v.abs());
+                    s.max_negative = s.max_negative.max(-v);
+                }
+                s
+            })
+            .collect();
+        let mut tot = SpeciesSums::default();
+        for s in &per_plane {
+            tot.tumor += s.tumor;
+            tot.margin += s.margin;
+            tot.all += s.all;
+            tot.max_abs = nan_max(tot.max_abs, s.max_abs);
+            tot.max_negative = tot.max_negative.max(s.max_negative);
+        }
+        tot
+    }
+
+    /// Whether its extremes show a bad value ([`is_invalid`]).
+    pub fn invalid(&self) -> bool {
+        let m = self.max_abs;
+        is_invalid(m, m) || is_invalid(-self.max_negative, m)
+    }
 }
 
 impl Sums {
@@ -276,6 +334,7 @@ impl Sums {
             profile: vec![0.0; bins],
             max_abs: [0.0; FIELDS],
             max_negative: [0.0; FIELDS],
+            species: Vec::new(),
         }
     }
 
@@ -304,6 +363,7 @@ impl Sums {
         let [nx, ny, nz] = labels.dims;
         let plane = nx * ny;
         let p = params;
+        let boost_of = p.kill_boost();
         let per_plane: Vec<Sums> = (0..nz)
             .into_par_iter()
             .map(|z| {
@@ -329,7 +389,11 @@ impl Sums {
                     o[other::N] += n;
                     o[other::K] += k;
                     o[other::T_FED_CROWD] += t * fed * crowd;
-                    o[other::KILL_TN] += kill_factor(p.q, b) * t * n;
+                    let boost = match boost_of {
+                        Some((sp, k_i)) => kill_boost(fields.species[sp].1[i], k_i),
+                        None => 1.0,
+                    };
+                    o[other::KILL_TN] += kill_factor(p.q, b) * boost * t * n;
                     if cl8 == TUMOR {
                         o[other::GROWTH_TUMOR] += n * (1.0 - n);
                         o[other::SIGNAL_TUMOR] += signal(c, a, p.k_c, p.k_a);
@@ -360,6 +424,11 @@ impl Sums {
         for s in &per_plane {
             tot.add(s);
         }
+        tot.species = fields
+            .species
+            .iter()
+            .map(|(_, v)| SpeciesSums::of(labels, |i| v[i]))
+            .collect();
         tot
     }
 
@@ -381,10 +450,17 @@ impl Sums {
     /// test of [`crate::readout::first_invalid`] ([`is_invalid`]) on
     /// the extremes, so that both find the same fields bad.
     pub fn invalid_field(&self) -> Option<crate::model::Field> {
-        crate::model::Field::ALL.into_iter().find(|f| {
-            let m = self.max_abs[f.index()];
-            is_invalid(m, m) || is_invalid(-self.max_negative[f.index()], m)
-        })
+        use crate::model::Field;
+        Field::ALL
+            .into_iter()
+            .find(|f| {
+                let m = self.max_abs[f.index()];
+                is_invalid(m, m) || is_invalid(-self.max_negative[f.index()], m)
+            })
+            .or_else(|| {
+                let k = self.species.iter().position(SpeciesSums::invalid)?;
+                Some(Field::Species(k as u8))
+            })
     }
 }
 

@@ -81,6 +81,32 @@ pub struct Snapshot {
     pub profile: Vec<f64>,
     /// ΣN over all voxels (fraction·voxels), the base of the killed fraction.
     pub sum_n: f64,
+    /// Per species the scenario adds: [`SPECIES_COLUMNS`] (mean over tumour-class
+    /// voxels, mean over the margin, both in its unit; the amount in the grid, its unit
+    /// times mm³).
+    pub species: Vec<[f64; 3]>,
+}
+
+/// The columns metrics.csv has per species, after the budget columns: each species'
+/// name in outputs (`ifng_pM`) followed by these.
+pub const SPECIES_COLUMNS: [&str; 3] = ["tumor", "margin", "total_mm3"];
+
+/// The species columns of metrics.csv's header (empty without species), each with a
+/// leading comma: `,ifng_pM_tumor,ifng_pM_margin,ifng_pM_total_mm3`.
+pub fn species_header(params: &Params) -> String {
+    params
+        .species
+        .iter()
+        .flat_map(|s| SPECIES_COLUMNS.map(|c| format!(",{}_{c}", s.name)))
+        .collect()
+}
+
+/// A snapshot's species columns (as [`species_header`] names them).
+pub fn species_row(sn: &Snapshot) -> String {
+    sn.species
+        .iter()
+        .flat_map(|v| v.map(|x| format!(",{x:.9e}")))
+        .collect()
 }
 
 fn mean(sum: f64, n: u64) -> f64 {
@@ -144,16 +170,28 @@ pub fn reduce(
         .zip(&labels.bin_voxels)
         .map(|(&t, &n)| mean(t, n))
         .collect();
+    let species = sums
+        .species
+        .iter()
+        .map(|s| {
+            [
+                mean(s.tumor, n_tumor),
+                mean(s.margin, labels.margin),
+                s.all * vox_mm3,
+            ]
+        })
+        .collect();
     Snapshot {
         metrics,
         profile,
         sum_n,
+        species,
     }
 }
 
 /// The first field, voxel and value that is NaN, infinite or negative, if any
 /// ([`is_invalid`]).
-pub fn first_invalid(fields: &Fields) -> Option<(&'static str, usize, f64)> {
+pub fn first_invalid(fields: &Fields) -> Option<(&str, usize, f64)> {
     for (name, f) in fields.named() {
         let scale = f.par_iter().map(|v| v.abs()).reduce(|| 0.0, f64::max);
         // The lowest bad index is reported, whatever the thread count.

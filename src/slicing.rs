@@ -77,11 +77,12 @@ impl Slicing {
     }
 }
 
-/// Planes a solver cuts from its fields: C, A, P, T, N, K at the slice and the maximum
-/// of T along the axis (the first seven of `pictures::planes::PLANES`).
+/// Planes a solver cuts from its built-in fields: C, A, P, T, N, K at the slice and the
+/// maximum of T along the axis (the first seven of `pictures::planes::PLANES`); each
+/// species' plane at the slice follows them.
 pub const FIELD_PLANES: usize = 7;
 
-/// The [`FIELD_PLANES`] of f64 fields, rounded to f32.
+/// The [`FIELD_PLANES`] of f64 fields and each species' plane, rounded to f32.
 pub fn cut_fields(fields: &Fields, at: &Slicing) -> Vec<Vec<f32>> {
     let (w, h) = at.size();
     let n = at.dims[at.axis.dim()];
@@ -102,5 +103,11 @@ pub fn cut_fields(fields: &Fields, at: &Slicing) -> Vec<Vec<f32>> {
         })
         .collect();
     out.push(mip);
+    out.extend(
+        fields
+            .species
+            .iter()
+            .map(|(_, v)| at.plane(|i| v[i] as f32)),
+    );
     out
 }

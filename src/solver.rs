@@ -38,8 +38,8 @@ pub trait Solver: Resume {
     fn sums(&mut self, labels: &Labels) -> Result<Sums>;
 
     /// The picture planes of the current fields at `at`
-    /// ([`crate::slicing::cut_fields`]): on the GPU only the planes are read
-    /// back.
+    /// ([`crate::slicing::cut_fields`]: the built-in fields' planes, then each
+    /// species'): on the GPU only the planes are read back (and each species' field).
     fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>>;
 
     /// Sets the cumulative kill K to 0 everywhere (at the start of dosing).
@@ -117,6 +117,9 @@ pub trait Stepper {
     /// another's field, but for CXCL12's uptake reading AMD3100, and then CXCL12 comes
     /// first. The GPU runs a group as one pass; the CPU one after another.
     fn chem_steps(&mut self, subs: &[SubStep]);
+    /// One explicit sub-step of species `k` (of `params().species`) by `dt` with its
+    /// (plasma, bath) levels.
+    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64);
     /// One cell step (T, N, K) using the current C, A, P.
     fn cell_step(&mut self, dt: f64);
     /// Iterates the chemical to steady state for the given levels.
@@ -208,7 +211,9 @@ pub struct SubStep {
 /// updates commute but for one (CXCL12's uptake reads AMD3100), so each cell step runs:
 /// a quasi-steady CXCL12 solve; then the explicit sub-steps, the j-th sub-step of every
 /// chemical that has one as one group ([`Stepper::chem_steps`]: one pass on the GPU);
-/// then the quasi-steady AMD3100 and anti-PD-1 solves. CXCL12 with uptake is grouped
+/// then the quasi-steady AMD3100 and anti-PD-1 solves; then each species the scenario
+/// adds, all its sub-steps (`plan.species_substeps[k]`, its levels at the start of
+/// each), in the scenario's order. CXCL12 with uptake is grouped
 /// with AMD3100 only when it takes one sub-step (so that it reads AMD3100 as the cell
 /// step starts); otherwise its sub-steps go first, alone.
 ///
@@ -303,6 +308,14 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
         for u in 1..3 {
             if plan.quasi_steady[u] {
                 steady(solver, u, dormant)?;
+            }
+        }
+        // The species, each all its sub-steps, in the scenario's order.
+        for (k, &n) in plan.species_substeps.iter().enumerate() {
+            let dt = seg.dt / f64::from(n);
+            for j in 0..n {
+                let (plasma, bath) = solver.params().species[k].levels(t + f64::from(j) * dt);
+                solver.species_step(k, dt, plasma, bath);
             }
         }
         solver.cell_step(seg.dt);

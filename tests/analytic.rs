@@ -789,6 +789,11 @@ impl Stepper for Logged {
         Stepper::chem_steps(&mut self.cpu, subs);
     }
 
+    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
+        self.log.push(format!("species {k}"));
+        Stepper::species_step(&mut self.cpu, k, dt, plasma, bath);
+    }
+
     fn cell_step(&mut self, dt: f64) {
         self.log.push("cell".into());
         Stepper::cell_step(&mut self.cpu, dt);

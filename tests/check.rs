@@ -106,6 +106,7 @@ struct Counting {
     params: Params,
     steady: [SteadyState; 3],
     substeps: [u64; 3],
+    species: Vec<u64>,
     cells: u64,
 }
 
@@ -122,6 +123,9 @@ impl Stepper for Counting {
             let u = CHEMICALS.iter().position(|&c| c == s.which).unwrap();
             self.substeps[u] += 1;
         }
+    }
+    fn species_step(&mut self, k: usize, _dt: f64, _plasma: f64, _bath: f64) {
+        self.species[k] += 1;
     }
     fn cell_step(&mut self, _dt: f64) {
         self.cells += 1;
@@ -145,6 +149,7 @@ fn count_steps(plan: &StepPlan, params: &Params, dosing: &Dosing, tol: f64) -> C
         params: params.clone(),
         steady: Default::default(),
         substeps: [0; 3],
+        species: vec![0; params.species.len()],
         cells: 0,
     };
     let mut asleep = dormant(params, [false, true, true]);

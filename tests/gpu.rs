@@ -20,8 +20,8 @@
 mod common;
 
 use common::{
-    arrest_setup, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup, mass_setup,
-    max_abs, steady_params, transport_setup, uniform, Rng,
+    adapter, arrest_setup, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup,
+    mass_setup, max_abs, steady_params, transport_setup, uniform, Rng,
 };
 use infiltrate::cpu::CpuSolver;
 use infiltrate::gpu::GpuSolver;
@@ -33,22 +33,6 @@ use infiltrate::solver::SubStep;
 
 // ---------------------------------------------------------------------------------
 // Helpers
-
-/// The adapter the tests run on: a GPU if wgpu finds one (Vulkan, Metal, DX12),
-/// else any adapter (lavapipe); panics saying what to install when there is none.
-fn adapter() -> wgpu::Adapter {
-    let backends = wgpu::Backends::PRIMARY;
-    let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(backends), backends);
-    let first = adapters.first().cloned();
-    infiltrate::gpu::best_gpu(adapters)
-        .or(first)
-        .unwrap_or_else(|| {
-            panic!(
-                "no wgpu adapter: the GPU tests need one; {}",
-                infiltrate::gpu::INSTALL_HINT
-            )
-        })
-}
 
 fn gpu(p: Params, class: Vec<u8>, fields: Fields) -> GpuSolver {
     GpuSolver::new(&adapter(), p, class, fields).expect("creating the GPU solver")
@@ -1325,8 +1309,9 @@ fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
 fn wgsl_terms_match_their_host_twins() {
     use infiltrate::model::terms;
     use wgpu::util::DeviceExt;
-    const TERMS: usize = 9;
-    let p = busy([4, 3, 2]);
+    const TERMS: usize = 11;
+    let mut p = busy([4, 3, 2]);
+    p.species = vec![common::species("boost", 1.0, 7.5)];
     let gp = infiltrate::gpu::GpuParams::new(&p);
     let mut rng = Rng(17);
     let n = 512;
@@ -1356,7 +1341,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let a = twin_in[2u * i];
     let b = twin_in[2u * i + 1u];
-    let o = 9u * i;
+    let o = 11u * i;
     twin_out[o] = signal(a.x, a.y);
     twin_out[o + 1u] = occupancy(a.x, a.y);
     twin_out[o + 2u] = blockade(a.z);
@@ -1366,6 +1351,8 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     twin_out[o + 6u] = kill_factor(a.w);
     twin_out[o + 7u] = t_face_inflow(a.x, a.y, a.w, b.y, b.x, a.z);
     twin_out[o + 8u] = uptake(vec4<f32>(b.x), vec4<f32>(a.w)).x;
+    twin_out[o + 9u] = secreted(a.x, a.y, a.z, b.x, b.y);
+    twin_out[o + 10u] = kill_boost(a.z);
 }
 "#;
     let source = format!("{}\n{kernel}", infiltrate::gpu::shaders::TERMS);
@@ -1450,6 +1437,8 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
         "kill_factor",
         "t_face_inflow",
         "uptake",
+        "secreted",
+        "kill_boost",
     ];
     let mut worst = [0.0f64; TERMS];
     for i in 0..n {
@@ -1468,6 +1457,8 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
             terms::kill_factor(p.q, s),
             terms::t_face_inflow(c, a, s, nn, t, pab, p.chi),
             terms::uptake(p.c_uptake, t, s),
+            terms::secreted(c, a, pab, t, nn),
+            terms::kill_boost(pab, p.species[0].kill_boost),
         ];
         // The magnitude each result is made of (a cancellation's error is relative to
         // its parts, not to its difference).
@@ -1481,6 +1472,8 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
             1.0,
             c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
             p.c_uptake.abs() * t * s + f64::MIN_POSITIVE,
+            (c * t).abs() + (a * nn).abs() + (pab * t * nn).abs() + f64::MIN_POSITIVE,
+            1.0 + pab / p.species[0].kill_boost,
         ];
         for k in 0..TERMS {
             let gpu = f64::from(got[TERMS * i + k]);

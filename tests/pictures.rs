@@ -229,7 +229,7 @@ fn planes_cut_the_right_voxels_and_round_trip() {
         dims,
         voxel_um: 10.0,
     };
-    let p = Planes::cut(&f, &class, &at, 4, 90.0);
+    let p = Planes::cut(&f, &class, &at, &[], 4, 90.0);
     assert_eq!((p.header.width, p.header.height), (7, 3));
     let c = p.get("cxcl12").unwrap();
     for z in 0..3 {
@@ -271,7 +271,7 @@ fn composite_channels_land_on_tumour_stroma_and_t_cells() {
         dims,
         voxel_um: 10.0,
     };
-    let p = Planes::cut(&f, &class, &at, 0, 0.0);
+    let p = Planes::cut(&f, &class, &at, &[], 0, 0.0);
     let mut ranges = Ranges::new();
     ranges.insert("tumor".into(), (0.0, 1.0));
     ranges.insert("tcells".into(), (0.0, 400.0));
@@ -314,7 +314,7 @@ fn vti_structure_and_values_round_trip() {
     // Streamed as a run writes it: one field at a time, each fetched once.
     let mut fetched = Vec::new();
     let mut bytes = Vec::new();
-    write_snapshot(&mut bytes, dims, 12.5, 36.0, &class, &mut |k| {
+    write_snapshot(&mut bytes, dims, 12.5, 36.0, &class, &[], &mut |k| {
         fetched.push(k);
         Ok(f.get(k).iter().map(|&x| x as f32).collect())
     })

@@ -577,6 +577,8 @@ fn the_checkpoint_schedule_rounds_to_cell_steps() {
         chem_dt: [0.7; 3],
         substeps: [1; 3],
         quasi_steady: [false; 3],
+        species_bound: Vec::new(),
+        species_substeps: Vec::new(),
         burn_in: seg(0.0, 0, 0.0),
         segments: vec![seg(0.0, 3, 20.0 / 3.0), seg(20.0, 7, 20.0 / 7.0)],
     };

@@ -3,7 +3,9 @@
 //! mirrors of the WGSL structs (`GpuParams`, `GpuChem`, `GpuStep`) against the layout
 //! naga computes.
 
-use infiltrate::gpu::{shaders, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuStep, PerClass};
+use infiltrate::gpu::{
+    shaders, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuSpecies, GpuStep, PerClass,
+};
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 
@@ -52,9 +54,7 @@ fn shaders_translate_to_every_backend() {
     for shader in shaders::ALL {
         let (module, info) = parse(&shader);
         let variants: Vec<Vec<(&str, f64)>> = match shader.constants {
-            Some(constants) => (1..8)
-                .flat_map(|chems| [false, true].map(|uptake| constants(chems, uptake).to_vec()))
-                .collect(),
+            Some(variants) => variants(),
             None => vec![Vec::new()],
         };
         for (&ep, constants) in shader
@@ -166,10 +166,11 @@ fn owned(fields: &[(&str, usize)]) -> Vec<(String, usize)> {
     fields.iter().map(|(n, o)| (n.to_string(), *o)).collect()
 }
 
-/// `GpuParams`, `GpuChem` and `GpuStep` match WGSL's `Params`, `Chem` and `Step` as
-/// naga lays them out for a uniform buffer: every member's name and byte offset, the
-/// sizes, and the strides of the per-class arrays (`array<vec4<f32>, 2>`: 16-byte
-/// stride, 32 bytes, as `[[f32; 4]; 2]`) and of `array<Chem, 3>`.
+/// `GpuParams`, `GpuChem`, `GpuStep`, `GpuSlab`, `GpuSpecies` and `GpuProbe` match
+/// WGSL's structs as naga lays them out for a uniform buffer: every member's name and
+/// byte offset, the sizes, and the strides of the per-class arrays
+/// (`array<vec4<f32>, 2>`: 16-byte stride, 32 bytes, as `[[f32; 4]; 2]`) and of
+/// `array<Chem, 3>`.
 #[test]
 fn host_structs_match_the_wgsl_layout() {
     let (module, _) = parse(&shaders::ALL[0]);
@@ -210,6 +211,17 @@ fn host_structs_match_the_wgsl_layout() {
     let (members, size, _) = struct_layout(&module, &layouter, "Slab");
     assert_eq!(members, owned(&GpuSlab::FIELDS));
     assert_eq!(size, std::mem::size_of::<GpuSlab>());
+
+    let species = shaders::ALL
+        .iter()
+        .find(|s| s.name == "species.wgsl")
+        .expect("species.wgsl is built");
+    let (module, _) = parse(species);
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    let (members, size, _) = struct_layout(&module, &layouter, "Species");
+    assert_eq!(members, owned(&GpuSpecies::FIELDS));
+    assert_eq!(size, std::mem::size_of::<GpuSpecies>());
 
     let probe = shaders::ALL
         .iter()

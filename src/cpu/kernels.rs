@@ -6,7 +6,8 @@
 //! `Params::bath_faces`).
 
 use crate::model::terms::{
-    blockade, crowding, fed, kill_factor, motility, signal, t_face_inflow, uptake,
+    blockade, crowding, fed, kill_boost, kill_factor, motility, secreted, signal, t_face_inflow,
+    uptake,
 };
 use crate::model::{ChemParams, Params, N_CLASSES, TUMOR};
 
@@ -87,6 +88,17 @@ pub(super) struct ChemStep<'a> {
     pub bath: f64,
     /// CXCL12 only: the uptake by T cells.
     pub uptake: Option<Uptake<'a>>,
+    /// A species only: what T cells and tumour cells secrete.
+    pub secretion: Option<Secretion<'a>>,
+}
+
+/// A species' secretion by cells, `σ_T T + σ_N N + σ_TN T N`.
+pub(super) struct Secretion<'a> {
+    pub by_t: f64,
+    pub by_n: f64,
+    pub by_tn: f64,
+    pub t: &'a [f64],
+    pub n: &'a [f64],
 }
 
 /// CXCL12 uptake by T cells, `− k_int · T · s(C, A)`.
@@ -119,6 +131,9 @@ pub(super) fn chem_step(k: &ChemStep, z: usize, class: &[u8], u: &[f64], out: &m
             let mut r = c.secretion[ci] - c.decay[ci] * ui + c.exchange[ci] * (k.plasma - ui);
             if let Some(up) = &k.uptake {
                 r -= uptake(up.k_int, up.t[i], signal(ui, up.a[i], up.k_c, up.k_a));
+            }
+            if let Some(s) = &k.secretion {
+                r += secreted(s.by_t, s.by_n, s.by_tn, s.t[i], s.n[i]);
             }
             out[i - base] = ui + k.dt * (lap * k.inv_h2 + r);
         }
@@ -179,6 +194,8 @@ pub(super) struct CellInputs<'a> {
     pub n: &'a [f64],
     pub k: &'a [f64],
     pub p: &'a [f64],
+    /// The species that raises the kill rate, and its K_I.
+    pub boost: Option<(&'a [f64], f64)>,
 }
 
 /// Cell step: updates T, N and K of every voxel of z-plane `z` (into that plane's
@@ -219,7 +236,11 @@ pub(super) fn cell_step(
             t_out[i - base] = ti + k.dt * dt_t;
 
             let b = blockade(v.p[i], k.p.k_p);
-            let killed = k.p.kill * kill_factor(k.p.q, b) * ti * ni;
+            let boost = match v.boost {
+                Some((level, k_i)) => kill_boost(level[i], k_i),
+                None => 1.0,
+            };
+            let killed = k.p.kill * kill_factor(k.p.q, b) * boost * ti * ni;
             let grown = if ci == TUMOR as usize {
                 k.p.growth * ni * (1.0 - ni)
             } else {

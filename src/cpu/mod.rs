@@ -59,7 +59,7 @@ use crate::dosing::Dosing;
 use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
 use crate::scenario::Chemical;
 use crate::solver::{advance_steps_from, SteadyState, Stepper, SubStep};
-use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Uptake};
+use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Secretion, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
 /// takes tens of µs, comparable to handing planes to a thread pool.
@@ -72,6 +72,8 @@ pub struct CpuSolver {
     fields: Fields,
     grid: Grid,
     tables: [ChemTables; 3],
+    /// The face tables of each species.
+    species_tables: Vec<ChemTables>,
     /// Next values of a chemical, or of T in the cell step.
     next: Vec<f64>,
     next_n: Vec<f64>,
@@ -109,6 +111,11 @@ impl CpuSolver {
         );
         let solver = CpuSolver {
             tables: CHEMICALS.map(|c| ChemTables::new(params.chem(c))),
+            species_tables: params
+                .species
+                .iter()
+                .map(|sp| ChemTables::new(&sp.chem))
+                .collect(),
             params,
             class,
             fields,
@@ -159,6 +166,11 @@ impl CpuSolver {
 
     fn check_lengths(&self) {
         let n = self.grid.voxels();
+        assert_eq!(
+            self.fields.species.len(),
+            self.params.species.len(),
+            "one field per species"
+        );
         for (name, f) in self.fields.named() {
             assert_eq!(f.len(), n, "field {name} has the wrong length");
         }
@@ -188,6 +200,7 @@ impl CpuSolver {
             plasma,
             bath,
             uptake,
+            secretion: None,
         };
         let u = match which {
             Chemical::Cxcl12 => &f.c,
@@ -210,7 +223,45 @@ impl CpuSolver {
         std::mem::swap(u, &mut self.next);
     }
 
-    /// One cell step (T, N, K) by `dt` min using the current C, A, P.
+    /// One explicit sub-step of species `k` by `dt` min with its (plasma, bath) levels,
+    /// its cell-borne secretion from the current T and N.
+    pub fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
+        self.check_lengths();
+        let p = &self.params;
+        let sp = &p.species[k];
+        let f = &mut self.fields;
+        let step = ChemStep {
+            grid: self.grid,
+            tables: &self.species_tables[k],
+            chem: &sp.chem,
+            bath_faces: p.bath_faces,
+            inv_h2: 1.0 / (p.h * p.h),
+            dt,
+            plasma,
+            bath,
+            uptake: None,
+            secretion: sp.cell_borne().then_some(Secretion {
+                by_t: sp.by_t,
+                by_n: sp.by_n,
+                by_tn: sp.by_tn,
+                t: &f.t,
+                n: &f.n,
+            }),
+        };
+        let u = &f.species[k].1;
+        let class = &self.class[..];
+        let plane = self.grid.plane();
+        let kernel = |(z, out): (usize, &mut [f64])| kernels::chem_step(&step, z, class, u, out);
+        if self.parallel {
+            self.next.par_chunks_mut(plane).enumerate().for_each(kernel);
+        } else {
+            self.next.chunks_mut(plane).enumerate().for_each(kernel);
+        }
+        std::mem::swap(&mut f.species[k].1, &mut self.next);
+    }
+
+    /// One cell step (T, N, K) by `dt` min using the current C, A, P (and the species
+    /// that raises the kill rate, if any).
     pub fn cell_step(&mut self, dt: f64) {
         self.check_lengths();
         let plane = self.grid.plane();
@@ -237,6 +288,7 @@ impl CpuSolver {
             n: &f.n,
             k: &f.k,
             p: &f.p,
+            boost: p.kill_boost().map(|(k, k_i)| (&f.species[k].1[..], k_i)),
         };
         type Out<'a> = ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]);
         let kernel =
@@ -325,6 +377,10 @@ impl Stepper for CpuSolver {
         for s in subs {
             CpuSolver::chem_step(self, s.which, s.dt, s.plasma, s.bath);
         }
+    }
+
+    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
+        CpuSolver::species_step(self, k, dt, plasma, bath);
     }
 
     fn cell_step(&mut self, dt: f64) {

@@ -221,9 +221,17 @@ pub fn describe(index: usize, adapter: &wgpu::Adapter) -> String {
     s
 }
 
+/// Storage buffers the busiest kernels bind per stage: the cell step (the classes, s,
+/// μT, T twice, anti-PD-1, N, K and the species that raises the kill rate) and the
+/// snapshot sums (six fields, the labels, the rows of sums and that species). WebGPU
+/// guarantees 8; every Vulkan, Metal and DX12 adapter allows more. A species a
+/// scenario adds is stepped by a pass of its own (its two buffers, T, N and the
+/// classes: 5), so the number of species does not raise it.
+pub const STORAGE_BUFFERS: u32 = 9;
+
 /// The limits a device needs for a grid of `field_bytes` per field, a step buffer of
-/// `step_bytes` and `groups` workgroups per dimension: the downlevel defaults with 8
-/// storage buffers per stage, raised where the grid needs it. Fails, naming the limit,
+/// `step_bytes` and `groups` workgroups per dimension: the downlevel defaults with
+/// [`STORAGE_BUFFERS`] storage buffers per stage, raised where the grid needs it. Fails, naming the limit,
 /// the need and the adapter's value, where the adapter allows less.
 pub fn required_limits(
     adapter: &wgpu::Adapter,
@@ -234,7 +242,7 @@ pub fn required_limits(
     let allowed = adapter.limits();
     let name = adapter.get_info().name;
     let mut want = wgpu::Limits::downlevel_defaults();
-    want.max_storage_buffers_per_shader_stage = 8;
+    want.max_storage_buffers_per_shader_stage = STORAGE_BUFFERS;
     want.max_storage_buffer_binding_size = want.max_storage_buffer_binding_size.max(field_bytes);
     want.max_buffer_size = want.max_buffer_size.max(field_bytes).max(step_bytes);
     let most_groups = groups.into_iter().max().unwrap_or(1);

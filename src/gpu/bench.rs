@@ -319,7 +319,7 @@ impl GpuSolver {
         // values do not matter here).
         let [gx, gy] = self.groups;
         let [qx, qy] = self.quad_groups;
-        let cur = self.cur.map(|c| c ^ flip);
+        let cur = self.cur.fixed.map(|c| c ^ flip);
         let slabs = || self.slabs.iter().zip(&self.groups_);
         let offset = |slot: usize| [(slot * self.stride) as u32];
         let chem = |pass: &mut wgpu::ComputePass, slot: usize, chems: u32| {

@@ -5,7 +5,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::model::{chem_index, ChemParams, Params, N_CLASSES};
+use crate::model::{chem_index, ChemParams, Params, SpeciesParams, N_CLASSES};
 use crate::solver::SubStep;
 
 /// Per-class values in WGSL's `array<vec4<f32>, 2>`: class c in `[c / 4][c % 4]`, 8
@@ -75,6 +75,11 @@ pub struct GpuParams {
     pub growth: f32,
     pub kill: f32,
     pub q: f32,
+    /// K_I of the species that raises the kill rate, 0 when none does.
+    pub kill_boost_level: f32,
+    pub pad0: u32,
+    pub pad1: u32,
+    pub pad2: u32,
 }
 
 /// `nx` rounded up to a multiple of 4: the row stride of every GPU field.
@@ -123,11 +128,15 @@ impl GpuParams {
             growth: p.growth as f32,
             kill: p.kill as f32,
             q: p.q as f32,
+            kill_boost_level: p.kill_boost().map_or(0.0, |(_, k_i)| k_i as f32),
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         }
     }
 
     /// Field names and byte offsets, in declaration order (for the layout test).
-    pub const FIELDS: [(&'static str, usize); 23] = {
+    pub const FIELDS: [(&'static str, usize); 27] = {
         use std::mem::offset_of;
         [
             ("chem", offset_of!(GpuParams, chem)),
@@ -153,6 +162,10 @@ impl GpuParams {
             ("growth", offset_of!(GpuParams, growth)),
             ("kill", offset_of!(GpuParams, kill)),
             ("q", offset_of!(GpuParams, q)),
+            ("kill_boost_level", offset_of!(GpuParams, kill_boost_level)),
+            ("pad0", offset_of!(GpuParams, pad0)),
+            ("pad1", offset_of!(GpuParams, pad1)),
+            ("pad2", offset_of!(GpuParams, pad2)),
         ]
     };
 }
@@ -166,6 +179,43 @@ impl GpuChem {
             ("decay", offset_of!(GpuChem, decay)),
             ("secretion", offset_of!(GpuChem, secretion)),
             ("exchange", offset_of!(GpuChem, exchange)),
+        ]
+    };
+}
+
+/// A species' coefficients as species.wgsl sees them (one uniform buffer per species).
+// Keep in sync with `struct Species` in shaders/species.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct GpuSpecies {
+    pub chem: GpuChem,
+    /// σ_T, σ_N, σ_TN.
+    pub by_t: f32,
+    pub by_n: f32,
+    pub by_tn: f32,
+    pub pad0: f32,
+}
+
+impl GpuSpecies {
+    pub fn new(s: &SpeciesParams) -> Self {
+        GpuSpecies {
+            chem: GpuChem::new(&s.chem),
+            by_t: s.by_t as f32,
+            by_n: s.by_n as f32,
+            by_tn: s.by_tn as f32,
+            pad0: 0.0,
+        }
+    }
+
+    /// Field names and byte offsets, in declaration order (for the layout test).
+    pub const FIELDS: [(&'static str, usize); 5] = {
+        use std::mem::offset_of;
+        [
+            ("chem", offset_of!(GpuSpecies, chem)),
+            ("by_t", offset_of!(GpuSpecies, by_t)),
+            ("by_n", offset_of!(GpuSpecies, by_n)),
+            ("by_tn", offset_of!(GpuSpecies, by_tn)),
+            ("pad0", offset_of!(GpuSpecies, pad0)),
         ]
     };
 }
@@ -204,6 +254,15 @@ impl GpuStep {
             ("bath", offset_of!(GpuStep, bath)),
         ]
     };
+
+    /// A species sub-step of `dt` min with its (plasma, bath) levels, in component 0.
+    pub fn species(dt: f64, plasma: f64, bath: f64) -> Self {
+        let mut step = Self::zeroed();
+        step.chem_dt[0] = dt as f32;
+        step.plasma[0] = plasma as f32;
+        step.bath[0] = bath as f32;
+        step
+    }
 
     /// A cell step of `dt` min.
     pub fn cell(dt: f64) -> Self {

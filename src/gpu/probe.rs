@@ -16,7 +16,7 @@ use wgpu::util::DeviceExt;
 
 use super::{bind, read_mapped, uniform_entry, GpuError, GpuProbe, GpuSlab, GpuSolver};
 use crate::model::N_CLASSES;
-use crate::probe::{Labels, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
+use crate::probe::{Labels, SpeciesSums, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
 use crate::slicing::{Slicing, FIELD_PLANES};
 
 /// Rows of a plane one workgroup of `probe_sums` sums (`BAND_ROWS` in probe.wgsl).
@@ -55,7 +55,7 @@ impl GpuSolver {
                     uniform_entry(4, std::mem::size_of::<GpuProbe>(), false),
                 ],
             });
-            let read_only = [true, true, true, true, true, true, true, false];
+            let read_only = [true, true, true, true, true, true, true, false, true];
             let fields_layout = super::storage_layout(device, "probe", &read_only);
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("probe.wgsl"),
@@ -66,13 +66,17 @@ impl GpuSolver {
                 bind_group_layouts: &[Some(&fixed_layout), Some(&fields_layout)],
                 immediate_size: 0,
             });
+            let constants = super::shaders::boost_constants(self.params.kill_boost().is_some());
             let pipeline = |entry: &str| {
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
                     layout: Some(&layout),
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
             };
@@ -209,9 +213,18 @@ impl GpuSolver {
     fn probe_group(&self, s: usize, labels: &wgpu::Buffer, out: &wgpu::Buffer) -> wgpu::BindGroup {
         let b = &self.buffers[s];
         let kit = self.probe.as_ref().expect("built before use");
-        let mut list: Vec<&wgpu::Buffer> = (0..6).map(|k| b.current(k, self.cur)).collect();
+        let mut list: Vec<&wgpu::Buffer> = crate::model::Field::ALL
+            .iter()
+            .map(|&f| b.current(f, &self.cur))
+            .collect();
         list.push(labels);
         list.push(out);
+        // The species that raises the kill rate (K stands in, unread, when none does).
+        let boost = match self.params.kill_boost() {
+            Some((k, _)) => crate::model::Field::Species(k as u8),
+            None => crate::model::Field::Killed,
+        };
+        list.push(b.current(boost, &self.cur));
         bind(&self.device, "probe", &kit.fields_layout, &list)
     }
 
@@ -240,7 +253,20 @@ impl GpuSolver {
             |v| add_rows(v, row, labels.bins),
         )?;
         self.last_submission = None;
+        let mut sums = sums;
+        sums.species = self.species_fields(|v| SpeciesSums::of(labels, |i| f64::from(v[i])))?;
         Ok(sums)
+    }
+
+    /// `f` of each species' field, read back whole (f32): species are summed and cut on
+    /// the host, one field at a time.
+    fn species_fields<R>(&mut self, f: impl Fn(&[f32]) -> R) -> Result<Vec<R>, GpuError> {
+        (0..self.params.species.len())
+            .map(|k| {
+                let v = self.read_field(crate::model::Field::Species(k as u8))?;
+                Ok(f(&v))
+            })
+            .collect()
     }
 
     /// The picture planes of the current fields at `at`
@@ -295,6 +321,8 @@ impl GpuSolver {
             |v| v.chunks(w * h).map(<[f32]>::to_vec).collect(),
         )?;
         self.last_submission = None;
+        let mut planes: Vec<Vec<f32>> = planes;
+        planes.extend(self.species_fields(|v| at.plane(|i| v[i]))?);
         Ok(planes)
     }
 

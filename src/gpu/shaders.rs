@@ -3,15 +3,14 @@
 //! (the model's terms, twins of `model::terms`), at compile time and in this one place,
 //! so that the text naga validates in tests/shaders.rs is the text the device compiles.
 
-/// Combines common.wgsl and terms.wgsl with one kernel file (all under `shaders/`).
+/// Combines common.wgsl and terms.wgsl with kernel files (all under `shaders/`).
 macro_rules! kernel {
-    ($file:literal) => {
+    ($($file:literal),+) => {
         concat!(
             include_str!("../../shaders/common.wgsl"),
             "\n",
             include_str!("../../shaders/terms.wgsl"),
-            "\n",
-            include_str!(concat!("../../shaders/", $file))
+            $("\n", include_str!(concat!("../../shaders/", $file))),+
         )
     };
 }
@@ -25,8 +24,18 @@ pub const TERMS: &str = concat!(
 );
 
 /// The chem pass (a sub-step of one chemical or of several fused): entry point
-/// `chem_step`, specialised by [`chem_constants`].
-pub const CHEM: &str = kernel!("chem.wgsl");
+/// `chem_step`, specialised by [`chem_constants`]; the quad stencil of stencil.wgsl.
+pub const CHEM: &str = kernel!("stencil.wgsl", "chem.wgsl");
+
+/// A sub-step of a species the scenario adds: entry point `species_step`; the same
+/// stencil.
+pub const SPECIES: &str = kernel!("stencil.wgsl", "species.wgsl");
+
+/// The pipeline constant of cell.wgsl and probe.wgsl: whether a species raises the kill
+/// rate.
+pub fn boost_constants(boost: bool) -> [(&'static str, f64); 1] {
+    [("BOOST", f64::from(u8::from(boost)))]
+}
 
 /// The pipeline constants of chem.wgsl for a pass stepping the chemicals of `chems` (bit
 /// k for chemical k: 0 CXCL12, 1 AMD3100, 2 anti-PD-1), CXCL12 with uptake by T cells if
@@ -50,26 +59,44 @@ pub const PROBE: &str = kernel!("probe.wgsl");
 /// The bench's yardstick, a vec4 copy: entry point `copy_vec4`.
 pub const COPY: &str = kernel!("copy.wgsl");
 
-/// [`chem_constants`]'s signature.
-pub type ChemConstants = fn(u32, bool) -> [(&'static str, f64); 2];
+/// Every set of pipeline constants a shader is built with.
+pub type Variants = fn() -> Vec<Vec<(&'static str, f64)>>;
+
+/// chem.wgsl's: each non-empty set of chemicals, with and without uptake.
+fn chem_variants() -> Vec<Vec<(&'static str, f64)>> {
+    (1..8)
+        .flat_map(|chems| [false, true].map(|uptake| chem_constants(chems, uptake).to_vec()))
+        .collect()
+}
+
+/// cell.wgsl's and probe.wgsl's: with and without a species raising the kill rate.
+fn boost_variants() -> Vec<Vec<(&'static str, f64)>> {
+    [false, true].map(|b| boost_constants(b).to_vec()).to_vec()
+}
 
 /// One combined shader: its name (the kernel file), its source, its entry points and
-/// whether it has pipeline constants (only chem.wgsl: [`chem_constants`]).
+/// the sets of pipeline constants it is built with (none: built as written).
 #[derive(Debug, Clone, Copy)]
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
     pub entry_points: &'static [&'static str],
-    pub constants: Option<ChemConstants>,
+    pub constants: Option<Variants>,
 }
 
 /// Every shader the solver builds, with the entry points it uses.
-pub const ALL: [Shader; 6] = [
+pub const ALL: [Shader; 7] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
         entry_points: &["chem_step"],
-        constants: Some(chem_constants),
+        constants: Some(chem_variants),
+    },
+    Shader {
+        name: "species.wgsl",
+        source: SPECIES,
+        entry_points: &["species_step"],
+        constants: None,
     },
     Shader {
         name: "signal.wgsl",
@@ -81,7 +108,7 @@ pub const ALL: [Shader; 6] = [
         name: "cell.wgsl",
         source: CELL,
         entry_points: &["cell_step"],
-        constants: None,
+        constants: Some(boost_variants),
     },
     Shader {
         name: "reduce.wgsl",
@@ -93,7 +120,7 @@ pub const ALL: [Shader; 6] = [
         name: "probe.wgsl",
         source: PROBE,
         entry_points: &["probe_sums", "probe_planes"],
-        constants: None,
+        constants: Some(boost_variants),
     },
     Shader {
         name: "copy.wgsl",

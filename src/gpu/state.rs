@@ -24,8 +24,15 @@ impl GpuSolver {
                 f.len()
             )));
         }
+        if fields.species.len() != self.params.species.len() {
+            return Err(self.device_error(format!(
+                "{} species fields given; the run has {} species",
+                fields.species.len(),
+                self.params.species.len()
+            )));
+        }
         for (slab, b) in self.slabs.iter().zip(&self.buffers) {
-            for k in 0..6 {
+            for (k, f) in self.params.field_list().into_iter().enumerate() {
                 // Every voxel's values are given: the classes are not consulted.
                 let values = slab_values(
                     self.params.dims,
@@ -35,7 +42,7 @@ impl GpuSolver {
                     k,
                 );
                 self.queue
-                    .write_buffer(b.current(k, self.cur), 0, bytemuck::cast_slice(&values));
+                    .write_buffer(b.current(f, &self.cur), 0, bytemuck::cast_slice(&values));
             }
         }
         self.zero = super::zero_chemicals(super::Initial::Fields(fields));

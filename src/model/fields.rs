@@ -1,7 +1,10 @@
 //! The fields of the model, named once: the [`Field`] type and the [`FIELDS`] table
-//! (name in outputs, symbol, words, unit, whether it diffuses, the chemical it is). Every
-//! list of fields (checkpoints, read-backs, `.vti` files, the bad-value check, initial
-//! values per class) is in this order and is walked through this table.
+//! (name in outputs, symbol, words, unit, whether it diffuses, the chemical it is) of
+//! the built-in fields, followed in every list by the species a scenario adds
+//! ([`Field::Species`], described by [`crate::model::SpeciesParams`]). Every list of
+//! fields (checkpoints, read-backs, `.vti` files, picture planes, the bad-value check,
+//! initial values per class) is in this order and is walked through this table
+//! ([`Params::field_list`](crate::model::Params::field_list), [`FieldRow`]).
 
 use crate::scenario::Chemical;
 
@@ -20,6 +23,8 @@ pub enum Field {
     Tumor,
     /// K, tumour killed since the start of dosing, fraction of the carrying capacity.
     Killed,
+    /// The k-th species the scenario adds (`[[species]]`), after every built-in field.
+    Species(u8),
 }
 
 /// What the code needs to know of a field.
@@ -119,17 +124,53 @@ impl Field {
         Field::Killed,
     ];
 
-    /// Its place in every per-field list.
+    /// Its place in every per-field list: the built-in fields in table order, then the
+    /// species.
     pub const fn index(self) -> usize {
-        self as usize
+        match self {
+            Field::Cxcl12 => 0,
+            Field::Amd3100 => 1,
+            Field::AntiPd1 => 2,
+            Field::TCells => 3,
+            Field::Tumor => 4,
+            Field::Killed => 5,
+            Field::Species(k) => N_FIELDS + k as usize,
+        }
+    }
+
+    /// The field at place `i` of a per-field list.
+    pub const fn at(i: usize) -> Field {
+        if i < N_FIELDS {
+            Field::ALL[i]
+        } else {
+            Field::Species((i - N_FIELDS) as u8)
+        }
+    }
+
+    /// Its row of [`FIELDS`]: `None` for a species (its row is the scenario's:
+    /// [`crate::model::Params::row`]).
+    pub const fn builtin(self) -> Option<&'static FieldInfo> {
+        match self {
+            Field::Species(_) => None,
+            f => Some(&FIELDS[f.index()]),
+        }
     }
 
     /// Its row of [`FIELDS`].
+    ///
+    /// # Panics
+    /// For a species: its row is the scenario's ([`crate::model::Params::row`]).
     pub const fn info(self) -> &'static FieldInfo {
-        &FIELDS[self.index()]
+        match self.builtin() {
+            Some(i) => i,
+            None => panic!("a species' row is the scenario's"),
+        }
     }
 
-    /// Its name in outputs (`cxcl12_nM`).
+    /// Its name in outputs (`cxcl12_nM`), for a built-in field.
+    ///
+    /// # Panics
+    /// For a species, as [`Self::info`].
     pub const fn name(self) -> &'static str {
         self.info().name
     }
@@ -140,6 +181,34 @@ impl Field {
             Chemical::Cxcl12 => Field::Cxcl12,
             Chemical::Amd3100 => Field::Amd3100,
             Chemical::AntiPd1 => Field::AntiPd1,
+        }
+    }
+}
+
+/// A field's row as a run knows it, built-in or added by the scenario: what outputs
+/// need to name and draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldRow {
+    pub field: Field,
+    /// Its name in outputs, with its unit (`cxcl12_nM`, `ifng_pM`).
+    pub name: String,
+    /// Its array's name in ParaView files.
+    pub vti_name: String,
+    /// Its name in words (`CXCL12`, `IFN-γ`).
+    pub words: String,
+    pub unit: String,
+    pub diffuses: bool,
+}
+
+impl From<&FieldInfo> for FieldRow {
+    fn from(i: &FieldInfo) -> Self {
+        FieldRow {
+            field: i.field,
+            name: i.name.into(),
+            vti_name: i.vti_name.into(),
+            words: i.words.into(),
+            unit: i.unit.into(),
+            diffuses: i.diffuses,
         }
     }
 }

@@ -9,7 +9,7 @@ mod fields;
 mod plan;
 pub mod terms;
 
-pub use fields::{Field, FieldInfo, FIELDS, N_FIELDS};
+pub use fields::{Field, FieldInfo, FieldRow, FIELDS, N_FIELDS};
 pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
 pub use terms::{blockade, motility, occupancy, signal};
 
@@ -63,6 +63,50 @@ impl ChemParams {
     }
 }
 
+/// A species the scenario adds (`[[species]]`), in its own unit `u`:
+/// `∂I/∂t = ∇·(D ∇I) − λ I + σ + σ_T T + σ_N N + σ_TN T N + κ (I_plasma − I)`, held at
+/// the bath level on bath faces ([`terms::secreted`] is its cell-borne source).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeciesParams {
+    /// Its key in the scenario (`ifng`).
+    pub key: String,
+    /// Its name in outputs (`ifng_pM`).
+    pub name: String,
+    pub words: String,
+    pub unit: String,
+    /// Diffusion, decay, secretion σ and exchange κ per class.
+    pub chem: ChemParams,
+    /// σ_T, u/min per (cells/mm³).
+    pub by_t: f64,
+    /// σ_N, u/min at N = 1.
+    pub by_n: f64,
+    /// σ_TN, u/min per (cells/mm³) at N = 1.
+    pub by_tn: f64,
+    /// Plasma and bath levels from time 0 on, u.
+    pub plasma: f64,
+    pub bath: f64,
+    /// The level of every voxel at the start, u.
+    pub initial: f64,
+    /// K_I (the kill rate is multiplied by `1 + I/K_I`), u; 0: no effect on killing.
+    pub kill_boost: f64,
+}
+
+impl SpeciesParams {
+    /// Its (plasma, bath) levels at time `t` (min): 0 before the start of dosing.
+    pub fn levels(&self, t: f64) -> (f64, f64) {
+        if t < 0.0 {
+            (0.0, 0.0)
+        } else {
+            (self.plasma, self.bath)
+        }
+    }
+
+    /// Whether T cells or tumour cells secrete it.
+    pub fn cell_borne(&self) -> bool {
+        self.by_t != 0.0 || self.by_n != 0.0 || self.by_tn != 0.0
+    }
+}
+
 /// Every model parameter in internal units, per class where the model says so.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
@@ -105,6 +149,8 @@ pub struct Params {
     /// k_CTL / N_max, 1/min per (cells/mm³).
     pub kill: f64,
     pub q: f64,
+    /// The species the scenario adds, in its order.
+    pub species: Vec<SpeciesParams>,
 }
 
 fn per_class(t: &crate::scenario::Tissue, f: impl Fn(&ClassCoeffs) -> f64) -> [f64; N_CLASSES] {
@@ -161,7 +207,70 @@ impl Params {
             growth: s.tumor.growth_per_day / MIN_PER_DAY,
             kill: s.tumor.kill_per_tcell_per_day / MIN_PER_DAY / s.tumor.carrying_capacity_per_mm3,
             q: s.tumor.pdl1_suppression,
+            species: s
+                .species
+                .iter()
+                .map(|sp| SpeciesParams {
+                    key: sp.name.clone(),
+                    name: format!("{}_{}", sp.name, sp.unit),
+                    words: if sp.words.is_empty() {
+                        sp.name.clone()
+                    } else {
+                        sp.words.clone()
+                    },
+                    unit: sp.unit.clone(),
+                    chem: ChemParams {
+                        diffusion: scale(sp.diffusion_um2_per_min, dfac),
+                        decay: sp
+                            .extra_decay_per_min
+                            .by_code()
+                            .map(|x| sp.decay_per_min + x),
+                        secretion: sp.secretion_per_min.by_code(),
+                        exchange: scale(sp.exchange_per_min, exch),
+                    },
+                    by_t: sp.tcell_secretion_mm3_per_min,
+                    by_n: sp.tumor_secretion_per_min,
+                    by_tn: sp.contact_secretion_mm3_per_min,
+                    plasma: sp.plasma_level,
+                    bath: sp.bath_level,
+                    initial: sp.initial_level,
+                    kill_boost: sp.kill_boost_level,
+                })
+                .collect(),
         }
+    }
+
+    /// Every field of a run, in the order of every per-field list: the built-in fields,
+    /// then the species.
+    pub fn field_list(&self) -> Vec<Field> {
+        let species = (0..self.species.len()).map(|k| Field::Species(k as u8));
+        Field::ALL.into_iter().chain(species).collect()
+    }
+
+    /// A field's row: the table's for a built-in field, the scenario's for a species.
+    pub fn row(&self, f: Field) -> FieldRow {
+        match f {
+            Field::Species(k) => {
+                let sp = &self.species[k as usize];
+                FieldRow {
+                    field: f,
+                    name: sp.name.clone(),
+                    vti_name: sp.name.clone(),
+                    words: sp.words.clone(),
+                    unit: sp.unit.clone(),
+                    diffuses: true,
+                }
+            }
+            f => FieldRow::from(f.info()),
+        }
+    }
+
+    /// The species that raises the kill rate, and its K_I, if any.
+    pub fn kill_boost(&self) -> Option<(usize, f64)> {
+        self.species
+            .iter()
+            .position(|s| s.kill_boost > 0.0)
+            .map(|k| (k, self.species[k].kill_boost))
     }
 
     pub fn chem(&self, which: crate::scenario::Chemical) -> &ChemParams {
@@ -192,6 +301,8 @@ pub struct Fields {
     pub n: Vec<f64>,
     /// cumulative killed tumour, same unit as n.
     pub k: Vec<f64>,
+    /// The species the scenario adds: (name in outputs, values).
+    pub species: Vec<(String, Vec<f64>)>,
 }
 
 impl Fields {
@@ -203,18 +314,37 @@ impl Fields {
             t: vec![0.0; n],
             n: vec![0.0; n],
             k: vec![0.0; n],
+            species: Vec::new(),
         }
+    }
+
+    /// Zero fields with the species of `params`.
+    pub fn zeros_for(params: &Params) -> Self {
+        let n = params.voxels();
+        let mut f = Fields::zeros(n);
+        f.species = params
+            .species
+            .iter()
+            .map(|s| (s.name.clone(), vec![0.0; n]))
+            .collect();
+        f
     }
 
     /// The initial state: T and N per class, CXCL12 at local equilibrium (or zero),
     /// no drug, nothing killed ([`initial_per_class`] expanded over the voxels).
     pub fn initial(s: &Scenario, params: &Params, class: &[u8]) -> Self {
-        Fields::from_table(&initial_per_class(s, params), class)
+        Fields::from_table(params, &initial_per_class(s, params), class)
     }
 
-    /// Every field from one value per tissue class (in the order of [`FIELDS`]).
-    pub fn from_table(table: &[[f64; N_CLASSES]; N_FIELDS], class: &[u8]) -> Self {
+    /// Every field from one value per tissue class (in the order of
+    /// [`Params::field_list`]: the built-in fields, then the species of `params`).
+    pub fn from_table(params: &Params, table: &[[f64; N_CLASSES]], class: &[u8]) -> Self {
         let mut f = Fields::zeros(class.len());
+        f.species = params
+            .species
+            .iter()
+            .map(|s| (s.name.clone(), vec![0.0; class.len()]))
+            .collect();
         for (k, field) in f.all_mut().into_iter().enumerate() {
             for (v, &cl) in field.iter_mut().zip(class) {
                 *v = table[k][cl as usize];
@@ -223,10 +353,26 @@ impl Fields {
         f
     }
 
-    /// The fields mutably, in the order of [`FIELDS`].
-    pub fn all_mut(&mut self) -> [&mut Vec<f64>; N_FIELDS] {
-        let Fields { c, a, p, t, n, k } = self;
-        [c, a, p, t, n, k]
+    /// The fields mutably, in the order of [`Params::field_list`].
+    pub fn all_mut(&mut self) -> Vec<&mut Vec<f64>> {
+        let Fields {
+            c,
+            a,
+            p,
+            t,
+            n,
+            k,
+            species,
+        } = self;
+        let mut out = vec![c, a, p, t, n, k];
+        out.extend(species.iter_mut().map(|(_, v)| v));
+        out
+    }
+
+    /// Every field of these fields, in the order of [`Params::field_list`].
+    pub fn list(&self) -> Vec<Field> {
+        let species = (0..self.species.len()).map(|k| Field::Species(k as u8));
+        Field::ALL.into_iter().chain(species).collect()
     }
 
     /// One field's values.
@@ -238,6 +384,7 @@ impl Fields {
             Field::TCells => &self.t,
             Field::Tumor => &self.n,
             Field::Killed => &self.k,
+            Field::Species(k) => &self.species[k as usize].1,
         }
     }
 
@@ -250,22 +397,31 @@ impl Fields {
             Field::TCells => &mut self.t,
             Field::Tumor => &mut self.n,
             Field::Killed => &mut self.k,
+            Field::Species(k) => &mut self.species[k as usize].1,
         }
     }
 
-    /// The fields by name (their names in outputs, [`FIELDS`]), in table order.
-    pub fn named(&self) -> [(&'static str, &[f64]); N_FIELDS] {
-        Field::ALL.map(|f| (f.name(), self.get(f)))
+    /// The fields by name (their names in outputs), in the order of
+    /// [`Params::field_list`].
+    pub fn named(&self) -> Vec<(&str, &[f64])> {
+        let mut out: Vec<(&str, &[f64])> = Field::ALL
+            .iter()
+            .map(|&f| (f.name(), self.get(f)))
+            .collect();
+        out.extend(self.species.iter().map(|(n, v)| (n.as_str(), &v[..])));
+        out
     }
 }
 
 /// The initial value of every field per tissue class, in the order of
-/// [`Fields::named`] (C, A, P, T, N, K): T per class, N in the tumour, CXCL12 at local
-/// equilibrium σ/λ (or zero), no drug, nothing killed. The one definition of the
-/// initial state: [`Fields::initial`] expands it over the voxels, and the GPU solver
-/// uploads it slab by slab without a host copy of the fields.
-pub fn initial_per_class(s: &Scenario, params: &Params) -> [[f64; N_CLASSES]; N_FIELDS] {
-    let mut table = [[0.0; N_CLASSES]; N_FIELDS];
+/// [`Params::field_list`] (C, A, P, T, N, K, then the species): T per class, N in the
+/// tumour, CXCL12 at local equilibrium σ/λ (or zero), no drug, nothing killed, each
+/// species at its initial level. The one definition of the initial state:
+/// [`Fields::initial`] expands it over the voxels, and the GPU solver uploads it slab by
+/// slab without a host copy of the fields.
+pub fn initial_per_class(s: &Scenario, params: &Params) -> Vec<[f64; N_CLASSES]> {
+    let mut table = vec![[0.0; N_CLASSES]; N_FIELDS];
+    table.extend(params.species.iter().map(|sp| [sp.initial; N_CLASSES]));
     table[Field::TCells.index()] = per_class(&s.tissue, |c| c.tcell_initial_per_mm3);
     table[Field::Tumor.index()][TUMOR as usize] = s.tumor.initial_density;
     if s.cxcl12.initial == crate::scenario::Cxcl12Initial::LocalEquilibrium {

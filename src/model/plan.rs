@@ -80,6 +80,11 @@ pub struct StepPlan {
     pub substeps: [u32; 3],
     /// Which chemicals are solved quasi-steadily.
     pub quasi_steady: [bool; 3],
+    /// The stability bound of each species the scenario adds, min.
+    pub species_bound: Vec<f64>,
+    /// Sub-steps of each species per cell step (each explicit: species are never
+    /// quasi-steady).
+    pub species_substeps: Vec<u32>,
     /// The untreated burn-in, from `−burn_in` to 0 (may be empty).
     pub burn_in: Segment,
     /// One segment per snapshot interval, from 0 to the duration.
@@ -268,6 +273,37 @@ impl StepPlan {
                 }]));
             }
         }
+        let species_bound: Vec<f64> = params
+            .species
+            .iter()
+            .map(|sp| self::chem_bound(params, &sp.chem))
+            .collect();
+        for (k, b) in species_bound.iter().enumerate() {
+            let n = cell_dt / (s.numerics.safety * b);
+            if !crate::units::within(n, limits.substeps.min(MAX_SUBSTEPS)) {
+                let name = &params.species[k].key;
+                return Err(Error::Invalid(vec![Invalid {
+                    at: loaded.locate(&format!("species[{k}].diffusion_um2_per_min")),
+                    value: format!(
+                        "{} sub-steps of species {name} per cell step (its sub-step {} \
+                         against the cell step {})",
+                        crate::units::significant(n.ceil(), 3),
+                        format_min(s.numerics.safety * b),
+                        format_min(cell_dt)
+                    ),
+                    allowed: format!(
+                        "at most {} (--max-substeps raises the limit): a smaller \
+                         diffusivity, decay or exchange of {name}, which set its stability \
+                         bound",
+                        crate::units::significant(limits.substeps.min(MAX_SUBSTEPS), 3)
+                    ),
+                }]));
+            }
+        }
+        let species_substeps = species_bound
+            .iter()
+            .map(|b| steps_for(cell_dt, s.numerics.safety * b).max(1) as u32)
+            .collect();
         let substeps = chem_dt_max.map(|d| steps_for(cell_dt, d).max(1) as u32);
         let chem_dt = std::array::from_fn(|i| cell_dt / f64::from(substeps[i]));
         let quasi_steady = CHEMICALS.map(|c| n.quasi_steady.contains(&c));
@@ -304,6 +340,8 @@ impl StepPlan {
             chem_dt,
             substeps,
             quasi_steady,
+            species_bound,
+            species_substeps,
             burn_in,
             segments,
         })
@@ -325,6 +363,11 @@ impl StepPlan {
     /// explicitly: at least 1.
     pub fn substeps_of(&self, u: usize) -> u32 {
         self.substeps[u].max(1)
+    }
+
+    /// Sub-steps of species k in the whole run.
+    pub fn total_species_substeps(&self, k: usize) -> u64 {
+        self.total_cell_steps() * u64::from(self.species_substeps[k])
     }
 
     /// Explicit chemical sub-steps in the whole run (quasi-steady chemicals excluded).

@@ -69,3 +69,16 @@ pub fn t_face_inflow(w_i: f64, w_j: f64, s_i: f64, s_j: f64, t_i: f64, t_j: f64,
 pub fn uptake(k_int: f64, t: f64, s: f64) -> f64 {
     k_int * t * s
 }
+
+/// What T cells and tumour cells secrete of a species, `σ_T T + σ_N N + σ_TN T N`
+/// (u/min).
+#[inline]
+pub fn secreted(by_t: f64, by_n: f64, by_tn: f64, t: f64, n: f64) -> f64 {
+    by_t * t + by_n * n + by_tn * t * n
+}
+
+/// The factor by which a species raises the kill rate, `1 + I/K_I`.
+#[inline]
+pub fn kill_boost(i: f64, k_i: f64) -> f64 {
+    1.0 + i / k_i
+}

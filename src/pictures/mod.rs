@@ -20,7 +20,7 @@ use crate::model::Fields;
 use crate::scenario::{Output, PlaneAxis};
 use crate::solver::Solver;
 
-pub use planes::{Axis, Planes, Slicing};
+pub use planes::{Axis, PlaneSpecies, Planes, Slicing};
 pub use render::{render_run, Ranges};
 
 impl From<PlaneAxis> for Axis {
@@ -116,7 +116,7 @@ fn axis_name(a: PlaneAxis) -> &'static str {
 pub fn parse_range(s: &str) -> Result<(String, (f64, f64))> {
     let names: Vec<&str> = render::FIELDS
         .iter()
-        .map(|f| f.key)
+        .map(|f| f.key.as_ref())
         .filter(|k| *k != "tcells_mip")
         .collect();
     let bad = |why: &str| {
@@ -177,16 +177,20 @@ pub struct Pictures<'a> {
     frame_ms: u16,
     /// Ranges of the snapshots seen so far (for the frames drawn during the run).
     seen: Ranges,
+    /// The species the run adds: their planes and `.vti` arrays follow the built-in
+    /// fields'.
+    species: Vec<PlaneSpecies>,
 }
 
 impl<'a> Pictures<'a> {
     /// Prepares the pictures of a run writing into `run_dir`, with snapshots at
-    /// `snapshot_times_min`.
+    /// `snapshot_times_min`, of the fields of a run with `species`.
     pub fn new(
         output: &Output,
         geometry: &'a Geometry,
         run_dir: &Path,
         snapshot_times_min: &[f64],
+        species: Vec<PlaneSpecies>,
     ) -> Pictures<'a> {
         let axis = Axis::from(output.plane_axis);
         let dims = geometry.dims;
@@ -217,6 +221,7 @@ impl<'a> Pictures<'a> {
             fixed: fixed_ranges(output),
             frame_ms: output.frame_ms.clamp(1, u16::MAX as u32) as u16,
             seen: Ranges::new(),
+            species,
         }
     }
 
@@ -242,7 +247,7 @@ impl<'a> Pictures<'a> {
                 Some(f) => planes::cut_fields(f, &at),
                 None => solver.planes(&at)?,
             };
-            let p = Planes::assemble(cut, self.class, &at, index, t_min);
+            let p = Planes::assemble(cut, self.class, &at, &self.species, index, t_min);
             let pic = self.run_dir.join("pictures");
             let dir = pic.join("planes");
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -280,6 +285,7 @@ impl<'a> Pictures<'a> {
                 None => solver.read_field(k),
             }
         };
+        let species: Vec<&str> = self.species.iter().map(|s| s.key.as_str()).collect();
         crate::output::write_atomic_with(&path, |w| {
             vti::write_snapshot(
                 w,
@@ -287,6 +293,7 @@ impl<'a> Pictures<'a> {
                 self.voxel_um,
                 t_min / 60.0,
                 self.class,
+                &species,
                 &mut field,
             )
         })?;

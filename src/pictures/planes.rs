@@ -47,8 +47,37 @@ pub struct PlaneHeader {
     /// Plane size: voxels along the horizontal and vertical in-plane axes.
     pub width: usize,
     pub height: usize,
-    /// Names of the planes that follow, in order (see [`PLANES`]).
+    /// Names of the planes that follow, in order: [`PLANES`], then each species' (its
+    /// name in outputs, `ifng_pM`).
     pub planes: Vec<String>,
+    /// The species the run adds, whose planes follow [`PLANES`] (absent without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub species: Vec<PlaneSpecies>,
+}
+
+/// How a species' plane is named and labelled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaneSpecies {
+    /// Its plane's name (its name in outputs).
+    pub key: String,
+    /// Its name in words and its unit, for its panel.
+    pub words: String,
+    pub unit: String,
+}
+
+impl PlaneSpecies {
+    /// The species of a run.
+    pub fn of(params: &crate::model::Params) -> Vec<PlaneSpecies> {
+        params
+            .species
+            .iter()
+            .map(|s| PlaneSpecies {
+                key: s.name.clone(),
+                words: s.words.clone(),
+                unit: s.unit.clone(),
+            })
+            .collect()
+    }
 }
 
 /// One snapshot's planes, read back.
@@ -69,9 +98,17 @@ impl Planes {
             .map(|i| &self.data[i][..])
     }
 
-    /// Cuts the planes of snapshot `index` at `time_min` from the fields.
-    pub fn cut(fields: &Fields, class: &[u8], at: &Slicing, index: usize, time_min: f64) -> Planes {
-        Planes::assemble(cut_fields(fields, at), class, at, index, time_min)
+    /// Cuts the planes of snapshot `index` at `time_min` from the fields (their species
+    /// named by `species`).
+    pub fn cut(
+        fields: &Fields,
+        class: &[u8],
+        at: &Slicing,
+        species: &[PlaneSpecies],
+        index: usize,
+        time_min: f64,
+    ) -> Planes {
+        Planes::assemble(cut_fields(fields, at), class, at, species, index, time_min)
     }
 
     /// The planes of snapshot `index` at `time_min` from the field planes a solver cut
@@ -80,12 +117,16 @@ impl Planes {
         mut field_planes: Vec<Vec<f32>>,
         class: &[u8],
         at: &Slicing,
+        species: &[PlaneSpecies],
         index: usize,
         time_min: f64,
     ) -> Planes {
         let (w, h) = at.size();
-        debug_assert_eq!(field_planes.len(), FIELD_PLANES);
+        debug_assert_eq!(field_planes.len(), FIELD_PLANES + species.len());
+        let species_planes = field_planes.split_off(FIELD_PLANES.min(field_planes.len()));
         field_planes.push(at.plane(|i| f32::from(class[i])));
+        field_planes.extend(species_planes);
+        let names = PLANES.iter().map(|s| s.to_string());
         Planes {
             header: PlaneHeader {
                 version: 1,
@@ -97,7 +138,8 @@ impl Planes {
                 voxel_um: at.voxel_um,
                 width: w,
                 height: h,
-                planes: PLANES.iter().map(|s| s.to_string()).collect(),
+                planes: names.chain(species.iter().map(|s| s.key.clone())).collect(),
+                species: species.to_vec(),
             },
             data: field_planes,
         }

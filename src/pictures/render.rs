@@ -3,6 +3,7 @@
 //! them, numbered frames and animated PNG time-lapses. Every function here depends
 //! only on the planes it is given and the colour ranges, so rendering is repeatable.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,56 +17,74 @@ use super::planes::{read_all, Planes};
 /// How one stored plane is shown.
 pub struct FieldSpec {
     /// Plane name in the plane file (and folder name of its frames).
-    pub key: &'static str,
+    pub key: Cow<'static, str>,
     /// Title of its panel.
-    pub title: &'static str,
+    pub title: Cow<'static, str>,
     /// Name and unit shown on its colour bar.
-    pub bar: &'static str,
+    pub bar: Cow<'static, str>,
     pub cmap: ColorMap,
+}
+
+/// The panels of a snapshot's planes: [`FIELDS`], then each species the run adds
+/// (its stored plane, viridis, titled by its name in words and unit).
+pub fn panels(p: &Planes) -> Vec<FieldSpec> {
+    let fixed = FIELDS.iter().map(|f| FieldSpec {
+        key: f.key.clone(),
+        title: f.title.clone(),
+        bar: f.bar.clone(),
+        cmap: f.cmap,
+    });
+    let species = p.header.species.iter().map(|s| FieldSpec {
+        key: Cow::Owned(s.key.clone()),
+        title: Cow::Owned(s.words.clone()),
+        bar: Cow::Owned(format!("{} ({})", s.words, s.unit)),
+        cmap: ColorMap::Viridis,
+    });
+    fixed.chain(species).collect()
 }
 
 /// The fields drawn as colour-mapped panels, in overview order.
 pub const FIELDS: [FieldSpec; 7] = [
     FieldSpec {
-        key: "tcells",
-        title: "T cells",
-        bar: "T cells (cells/mm³)",
+        key: Cow::Borrowed("tcells"),
+        title: Cow::Borrowed("T cells"),
+        bar: Cow::Borrowed("T cells (cells/mm³)"),
         cmap: ColorMap::Magma,
     },
     FieldSpec {
-        key: "tcells_mip",
-        title: "T cells, max. projection",
-        bar: "T cells (cells/mm³)",
+        key: Cow::Borrowed("tcells_mip"),
+        title: Cow::Borrowed("T cells, max. projection"),
+        bar: Cow::Borrowed("T cells (cells/mm³)"),
         cmap: ColorMap::Magma,
     },
     FieldSpec {
-        key: "tumor",
-        title: "viable tumour",
-        bar: "tumour (fraction)",
+        key: Cow::Borrowed("tumor"),
+        title: Cow::Borrowed("viable tumour"),
+        bar: Cow::Borrowed("tumour (fraction)"),
         cmap: ColorMap::Viridis,
     },
     FieldSpec {
-        key: "killed",
-        title: "killed tumour",
-        bar: "killed (fraction)",
+        key: Cow::Borrowed("killed"),
+        title: Cow::Borrowed("killed tumour"),
+        bar: Cow::Borrowed("killed (fraction)"),
         cmap: ColorMap::Magma,
     },
     FieldSpec {
-        key: "cxcl12",
-        title: "CXCL12",
-        bar: "CXCL12 (nM)",
+        key: Cow::Borrowed("cxcl12"),
+        title: Cow::Borrowed("CXCL12"),
+        bar: Cow::Borrowed("CXCL12 (nM)"),
         cmap: ColorMap::Viridis,
     },
     FieldSpec {
-        key: "amd3100",
-        title: "AMD3100",
-        bar: "AMD3100 (µM)",
+        key: Cow::Borrowed("amd3100"),
+        title: Cow::Borrowed("AMD3100"),
+        bar: Cow::Borrowed("AMD3100 (µM)"),
         cmap: ColorMap::Viridis,
     },
     FieldSpec {
-        key: "anti_pd1",
-        title: "anti-PD-1",
-        bar: "anti-PD-1 (nM)",
+        key: Cow::Borrowed("anti_pd1"),
+        title: Cow::Borrowed("anti-PD-1"),
+        bar: Cow::Borrowed("anti-PD-1 (nM)"),
         cmap: ColorMap::Viridis,
     },
 ];
@@ -84,8 +103,8 @@ pub type Ranges = BTreeMap<String, (f64, f64)>;
 pub fn common_ranges<'a>(sets: impl IntoIterator<Item = &'a Planes>, fixed: &Ranges) -> Ranges {
     let mut out: Ranges = BTreeMap::new();
     for p in sets {
-        for f in &FIELDS {
-            if let Some(d) = p.get(f.key) {
+        for f in &panels(p) {
+            if let Some(d) = p.get(&f.key) {
                 let e = out
                     .entry(f.key.to_string())
                     .or_insert((0.0, f64::NEG_INFINITY));
@@ -149,7 +168,7 @@ fn flip_rows(w: usize, h: usize, f: impl Fn(usize) -> [u8; 3]) -> Vec<[u8; 3]> {
 
 /// The panel of one field, in its range.
 pub fn field_panel(p: &Planes, spec: &FieldSpec, range: (f64, f64)) -> Option<Canvas> {
-    let d = p.get(spec.key)?;
+    let d = p.get(&spec.key)?;
     let (w, h) = (p.header.width, p.header.height);
     let (lo, hi) = range;
     let span = if hi > lo { hi - lo } else { 1.0 };
@@ -238,13 +257,13 @@ pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
 /// Every panel of one snapshot in a grid of four columns: composite first, then the
 /// fields of [`FIELDS`].
 pub fn overview(p: &Planes, ranges: &Ranges) -> Canvas {
-    let mut panels = vec![composite_panel(p, ranges)];
-    for f in &FIELDS {
-        if let Some(c) = field_panel(p, f, range_of(ranges, f.key)) {
-            panels.push(c);
+    let mut shown = vec![composite_panel(p, ranges)];
+    for f in &panels(p) {
+        if let Some(c) = field_panel(p, f, range_of(ranges, &f.key)) {
+            shown.push(c);
         }
     }
-    let rows: Vec<Canvas> = panels
+    let rows: Vec<Canvas> = shown
         .chunks(4)
         .map(|row| Canvas::hstack(row, 8, WHITE))
         .collect();
@@ -318,9 +337,9 @@ pub fn write_frames(pic: &Path, p: &Planes, ranges: &Ranges) -> Result<Vec<PathB
         Ok(())
     };
     put("composite", composite_panel(p, ranges))?;
-    for f in &FIELDS {
-        if let Some(c) = field_panel(p, f, range_of(ranges, f.key)) {
-            put(f.key, c)?;
+    for f in &panels(p) {
+        if let Some(c) = field_panel(p, f, range_of(ranges, &f.key)) {
+            put(&f.key, c)?;
         }
     }
     Ok(out)

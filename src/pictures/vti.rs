@@ -89,19 +89,31 @@ const fn array(f: Field) -> (&'static str, Option<Field>) {
     (f.info().vti_name, Some(f))
 }
 
-/// Streams a snapshot's `.vti` file of [`SNAPSHOT_ARRAYS`] into `w`, each field fetched
-/// by `field(f)` (f32) only when it is written, so that one field at a time is held.
+/// Streams a snapshot's `.vti` file of [`SNAPSHOT_ARRAYS`] and then one array per
+/// species (named by `species`, their names in outputs) into `w`, each field fetched by
+/// `field(f)` (f32) only when it is written, so that one field at a time is held.
 pub fn write_snapshot(
     w: &mut dyn Write,
     dims: [usize; 3],
     voxel_um: f64,
     time_h: f64,
     class: &[u8],
+    species: &[&str],
     field: &mut dyn FnMut(Field) -> Result<Vec<f32>>,
 ) -> Result<()> {
     let n = dims[0] * dims[1] * dims[2];
     let io = |e| Error::Other(format!("writing a .vti file: {e}"));
-    let types: Vec<(&str, VtiType)> = SNAPSHOT_ARRAYS
+    let arrays: Vec<(&str, Option<Field>)> = SNAPSHOT_ARRAYS
+        .iter()
+        .copied()
+        .chain(
+            species
+                .iter()
+                .enumerate()
+                .map(|(k, name)| (*name, Some(Field::Species(k as u8)))),
+        )
+        .collect();
+    let types: Vec<(&str, VtiType)> = arrays
         .iter()
         .map(|(name, k)| {
             (
@@ -116,7 +128,7 @@ pub fn write_snapshot(
         .collect();
     w.write_all(vti_header(dims, voxel_um, time_h, &types).as_bytes())
         .map_err(io)?;
-    for (name, k) in SNAPSHOT_ARRAYS {
+    for (name, k) in arrays {
         match k {
             Some(k) => {
                 let v = field(k)?;

@@ -230,6 +230,17 @@ impl Prepared {
                 }
             }
         }
+        for (k, sp) in self.params.species.iter().enumerate() {
+            line(format!(
+                "{:<10} species in {}: sub-step {} (bound {}), {} per cell step, {} in all",
+                sp.key,
+                sp.unit,
+                format_min(p.cell_dt / f64::from(p.species_substeps[k])),
+                format_min(p.species_bound[k]),
+                p.species_substeps[k],
+                count(work.species[k] as f64)
+            ));
+        }
         let grouping = crate::solver::Grouping::of(p, self.params.c_uptake != 0.0);
         line(format!(
             "fused      {} chemical passes per cell step on the GPU, {} without fusing (the \
@@ -237,11 +248,13 @@ impl Prepared {
             grouping.chem_passes(p),
             grouping.unfused_passes(p)
         ));
-        let bytes = n * CPU_BYTES_PER_VOXEL;
+        // One more f64 per voxel and species (its field; the next buffer is shared).
+        let per_voxel = CPU_BYTES_PER_VOXEL + 8 * self.params.species.len();
+        let bytes = n * per_voxel;
         line(format!(
             "memory     cpu backend: {} ({} B per voxel)",
             human_bytes(bytes as f64),
-            CPU_BYTES_PER_VOXEL
+            per_voxel
         ));
         out
     }
@@ -269,8 +282,9 @@ pub fn report(prep: &Prepared, selected: &Selected, probe: bool) -> String {
     let work = prep.work();
     let mut out = prep.describe_for(&work);
     let dims = prep.geometry.dims;
-    let gpu_bytes = |slabs: &[crate::gpu::Slab]| crate::gpu::device_bytes(dims, slabs);
-    let per_voxel = 4 * crate::gpu::FIELD_BUFFERS + 1 + 4;
+    let species = prep.params.species.len();
+    let gpu_bytes = |slabs: &[crate::gpu::Slab]| crate::gpu::device_bytes_for(dims, slabs, species);
+    let per_voxel = 4 * crate::gpu::field_buffers(species) + 1 + 4;
     match &selected.adapter {
         Some(a) => {
             let info = a.get_info();

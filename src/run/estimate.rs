@@ -45,6 +45,8 @@ pub struct Work {
     pub cell_steps: u64,
     /// Per chemical (C, A, P).
     pub chem: [ChemWork; 3],
+    /// Sub-steps of each species the scenario adds (all explicit, none skipped).
+    pub species: Vec<u64>,
 }
 
 /// The sweeps of one chemical over a run.
@@ -125,6 +127,9 @@ impl Work {
             voxels,
             cell_steps: plan.total_cell_steps(),
             chem,
+            species: (0..params.species.len())
+                .map(|k| plan.total_species_substeps(k))
+                .collect(),
         }
     }
 
@@ -146,9 +151,11 @@ impl Work {
         work
     }
 
-    /// Chemical grid sweeps in all (explicit sub-steps and quasi-steady iterations).
+    /// Chemical grid sweeps in all (explicit sub-steps and quasi-steady iterations, the
+    /// species' sub-steps).
     pub fn chem_sweeps(&self) -> f64 {
-        self.chem.iter().map(ChemWork::sweeps).sum()
+        self.chem.iter().map(ChemWork::sweeps).sum::<f64>()
+            + self.species.iter().map(|&n| n as f64).sum::<f64>()
     }
 
     /// Grid sweeps: cell steps and chemical sweeps.

@@ -437,7 +437,8 @@ pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static s
         let every = o
             .vti_every_h
             .map_or(0.0, |h| (s.time.duration_h / h).floor());
-        (1.0 + every) * 25.0 * voxels
+        // 4 bytes per field and voxel (six fields and each species), 1 for the classes.
+        (1.0 + every) * (25.0 + 4.0 * s.species.len() as f64) * voxels
     } else {
         0.0
     };
@@ -447,7 +448,8 @@ pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static s
         scenario::PlaneAxis::Z => dims[0] * dims[1],
     };
     let pictures = if o.pictures {
-        plan.snapshot_times().len() as f64 * 64.0 * plane
+        // Stored planes (4 bytes each) and frames, per pixel of the plane.
+        plan.snapshot_times().len() as f64 * (64.0 + 8.0 * s.species.len() as f64) * plane
     } else {
         0.0
     };
@@ -567,7 +569,7 @@ pub fn make_solver(
         None => {
             let fields = match initial {
                 crate::gpu::Initial::Fields(f) => f.clone(),
-                crate::gpu::Initial::PerClass(table) => Fields::from_table(table, class),
+                crate::gpu::Initial::PerClass(table) => Fields::from_table(params, table, class),
             };
             Box::new(CpuSolver::new(params.clone(), class.to_vec(), fields))
         }
@@ -672,12 +674,19 @@ pub fn drive(
                 )
                 .as_bytes(),
             )?;
-            let metrics = format!("{},{}\n", Metrics::CSV_HEADER, budget::Row::CSV_HEADER);
+            let metrics = format!(
+                "{},{}{}\n",
+                Metrics::CSV_HEADER,
+                budget::Row::CSV_HEADER,
+                readout::species_header(&params)
+            );
             let profile = String::from("time_h,distance_lo_um,distance_hi_um,t_mean_per_mm3\n");
             (solver, resolved, metrics, profile, None)
         }
         Some(r) => {
-            let crate::checkpoint::Checkpoint { header, fields } = r.checkpoint;
+            let mut checkpoint = r.checkpoint;
+            checkpoint.name_species(&params)?;
+            let crate::checkpoint::Checkpoint { header, fields } = checkpoint;
             check_fields(&fields, header.cell_steps, header.time_min)?;
             let initial = crate::gpu::Initial::Fields(&fields);
             let mut solver = make_solver(&selected, &params, &geometry.class, initial, opts.gpu)?;
@@ -715,8 +724,13 @@ pub fn drive(
     let bar = Progress::new(&opts.log, first_step, total_steps, end_min);
     let snapshot_count = plan.segments.len() + 1;
 
-    let mut pictures =
-        crate::pictures::Pictures::new(&s.output, &geometry, &opts.out, &plan.snapshot_times());
+    let mut pictures = crate::pictures::Pictures::new(
+        &s.output,
+        &geometry,
+        &opts.out,
+        &plan.snapshot_times(),
+        crate::pictures::PlaneSpecies::of(&params),
+    );
     // The budgets, continued from the checkpoint's state on resume (shared by the
     // snapshot and checkpoint closures).
     let ledger = std::cell::RefCell::new(budget::Ledger::new(&params, &dosing, capacity));
@@ -742,6 +756,7 @@ pub fn drive(
         metrics_csv.push_str(&sn.metrics.csv_row());
         metrics_csv.push(',');
         metrics_csv.push_str(&row.csv_row());
+        metrics_csv.push_str(&readout::species_row(&sn));
         metrics_csv.push('\n');
         for (b, v) in sn.profile.iter().enumerate() {
             profile_csv.push_str(&format!(

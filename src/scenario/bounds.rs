@@ -102,6 +102,28 @@ pub const BOUNDS: &[Bound] = &[
     b("treatment[*].level_uM", 0.0, 1e6, "µM"),
     b("treatment[*].level_nM", 0.0, 1e9, "nM"),
     b("treatment[*].start_h", 0.0, 1e5, "h"),
+    b("species[*].diffusion_um2_per_min", 0.0, 1e7, "µm²/min"),
+    b("species[*].decay_per_min", 0.0, 1e4, "/min"),
+    b("species[*].extra_decay_per_min.*", 0.0, 1e4, "/min"),
+    b("species[*].secretion_per_min.*", 0.0, 1e6, "unit/min"),
+    b(
+        "species[*].tcell_secretion_mm3_per_min",
+        0.0,
+        1e3,
+        "unit·mm³/min",
+    ),
+    b("species[*].tumor_secretion_per_min", 0.0, 1e6, "unit/min"),
+    b(
+        "species[*].contact_secretion_mm3_per_min",
+        0.0,
+        1e3,
+        "unit·mm³/min",
+    ),
+    b("species[*].exchange_per_min", 0.0, 1e4, "/min"),
+    b("species[*].plasma_level", 0.0, 1e9, "unit"),
+    b("species[*].bath_level", 0.0, 1e9, "unit"),
+    b("species[*].initial_level", 0.0, 1e9, "unit"),
+    b("species[*].kill_boost_level", 0.0, 1e9, "unit"),
     b("readout.d_core_um", 0.0, 1e7, "µm"),
     b("readout.d_margin_um", 1e-3, 1e7, "µm"),
     b("readout.profile_bin_um", 1e-3, 1e7, "µm"),
@@ -124,8 +146,8 @@ pub const BOUNDS: &[Bound] = &[
     b("output.killed_range_fraction[*]", -1e30, 1e30, ""),
 ];
 
-/// A key path with its indices written `[*]` and, under `tissue.`, the class written
-/// `*`: the form of [`BOUNDS`]' patterns.
+/// A key path with its indices written `[*]` and, under `tissue.` and in the class
+/// tables of `species`, the class written `*`: the form of [`BOUNDS`]' patterns.
 pub fn pattern_of(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     let mut in_index = false;
@@ -141,6 +163,11 @@ pub fn pattern_of(key: &str) -> String {
             }
             _ if in_index => {}
             c => out.push(c),
+        }
+    }
+    if let Some(rest) = out.strip_prefix("species[*].") {
+        if let Some((table, _class)) = rest.split_once('.') {
+            return format!("species[*].{table}.*");
         }
     }
     match out.strip_prefix("tissue.") {

@@ -35,6 +35,10 @@ pub struct Scenario {
     pub tumor: Tumor,
     #[serde(default)]
     pub treatment: Vec<Treatment>,
+    /// Diffusing species added by the scenario (`[[species]]`), stepped after the
+    /// built-in chemicals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub species: Vec<Species>,
     #[serde(default)]
     pub readout: Readout,
     #[serde(default)]
@@ -451,6 +455,87 @@ impl Default for Tumor {
     }
 }
 
+/// A value per tissue class (classes not written are 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassValues {
+    pub outside: f64,
+    pub liver: f64,
+    pub tumor: f64,
+    pub stroma: f64,
+    pub vessel: f64,
+}
+
+impl ClassValues {
+    /// The classes' keys, in class-code order.
+    pub const KEYS: [&'static str; 5] = ["outside", "liver", "tumor", "stroma", "vessel"];
+
+    /// The values in class-code order (outside, liver, tumor, stroma, vessel).
+    pub fn by_code(&self) -> [f64; 5] {
+        [
+            self.outside,
+            self.liver,
+            self.tumor,
+            self.stroma,
+            self.vessel,
+        ]
+    }
+}
+
+/// A diffusing species a scenario adds (`[[species]]`): a chemical such as IFN-γ, in a
+/// unit of its own, with
+/// `∂I/∂t = ∇·(D ∇I) − λ(c) I + σ(c) + σ_T T + σ_N N + σ_TN T N + κ(c) (I_plasma − I)`,
+/// the bath level on bath faces, and optionally a kill rate raised by `1 + I/K_I`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Species {
+    /// Its name in outputs and keys: lower-case letters, digits and `_`, starting with
+    /// a letter, at most 24 characters (`ifng`).
+    pub name: String,
+    /// Its name in words, for pictures and reports (`IFN-γ`); the name if empty.
+    #[serde(default)]
+    pub words: String,
+    /// The unit of its concentration (letters and digits: `pM`, `nM`, `ngmL`); every
+    /// level below is in it, and output columns end in it (`ifng_pM`).
+    pub unit: String,
+    /// D in free tissue, times each class's `diffusion_factor`.
+    pub diffusion_um2_per_min: f64,
+    /// λ in every class.
+    #[serde(default)]
+    pub decay_per_min: f64,
+    /// Added to λ per class (consumption by the cells of a class).
+    #[serde(default)]
+    pub extra_decay_per_min: ClassValues,
+    /// σ per class, unit/min.
+    #[serde(default)]
+    pub secretion_per_min: ClassValues,
+    /// σ_T: secretion per T cell, unit/min per (cells/mm³).
+    #[serde(default)]
+    pub tcell_secretion_mm3_per_min: f64,
+    /// σ_N: secretion by tumour cells, unit/min at carrying capacity (N = 1).
+    #[serde(default)]
+    pub tumor_secretion_per_min: f64,
+    /// σ_TN: secretion by T cells meeting tumour, unit/min per (cells/mm³) at N = 1.
+    #[serde(default)]
+    pub contact_secretion_mm3_per_min: f64,
+    /// κ: exchange with plasma, times each class's `drug_exchange_factor`.
+    #[serde(default)]
+    pub exchange_per_min: f64,
+    /// The plasma level (from time 0; the burn-in has none), unit.
+    #[serde(default)]
+    pub plasma_level: f64,
+    /// The level held on bath faces (from time 0), unit.
+    #[serde(default)]
+    pub bath_level: f64,
+    /// The level in every voxel at the start, unit.
+    #[serde(default)]
+    pub initial_level: f64,
+    /// K_I: the kill rate is multiplied by `1 + I/K_I`; 0 (the default) leaves it
+    /// alone. At most one species sets it.
+    #[serde(default)]
+    pub kill_boost_level: f64,
+}
+
 /// A drug of a treatment. Written `amd3100` or `anti_pd1`; read in any case and with
 /// or without `-`, `_` or spaces (`AMD3100`, `anti-PD1`, `Anti_PD1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -792,6 +877,35 @@ pub fn full_example() -> Scenario {
             level_um: Some(1.0),
             level_nm: Some(1.0),
             start_h: 0.0,
+        }],
+        species: vec![Species {
+            name: "ifng".into(),
+            words: "IFN-γ".into(),
+            unit: "pM".into(),
+            diffusion_um2_per_min: 1.0,
+            decay_per_min: 1.0,
+            extra_decay_per_min: ClassValues {
+                outside: 1.0,
+                liver: 1.0,
+                tumor: 1.0,
+                stroma: 1.0,
+                vessel: 1.0,
+            },
+            secretion_per_min: ClassValues {
+                outside: 1.0,
+                liver: 1.0,
+                tumor: 1.0,
+                stroma: 1.0,
+                vessel: 1.0,
+            },
+            tcell_secretion_mm3_per_min: 1.0,
+            tumor_secretion_per_min: 1.0,
+            contact_secretion_mm3_per_min: 1.0,
+            exchange_per_min: 1.0,
+            plasma_level: 1.0,
+            bath_level: 1.0,
+            initial_level: 1.0,
+            kill_boost_level: 1.0,
         }],
         readout: Readout::default(),
         numerics: Numerics::default(),

@@ -151,6 +151,8 @@ pub fn check_ranges(c: &mut Checker) {
         check_treatment(c, i, tr, s.time.duration_h, has_bath);
     }
 
+    check_species(c, s);
+
     let r = &s.readout;
     c.non_negative("readout.d_core_um", r.d_core_um);
     c.positive("readout.d_margin_um", r.d_margin_um);
@@ -422,6 +424,122 @@ fn check_tissue(c: &mut Checker, t: &Tissue) {
                     number(sigma),
                     number(MAX_CXCL12_NM)
                 ),
+            );
+        }
+    }
+}
+
+/// The most species a scenario may add. Each is stepped by a pass of its own on the GPU
+/// (its two buffers and T and N bound: five storage buffers with the classes, under
+/// WebGPU's guaranteed eight), and the GPU's uniform parameters hold this many.
+pub const MAX_SPECIES: usize = 8;
+
+/// Names a species may not take: the built-in fields' and sections' names.
+const RESERVED_NAMES: [&str; 12] = [
+    "cxcl12",
+    "amd3100",
+    "anti_pd1",
+    "tcells",
+    "tumor",
+    "killed",
+    "class",
+    "tcells_mip",
+    "t",
+    "n",
+    "k",
+    "time",
+];
+
+fn check_species(c: &mut Checker, s: &Scenario) {
+    if s.species.len() > MAX_SPECIES {
+        let extra = &s.species[MAX_SPECIES];
+        c.require(
+            false,
+            &format!("species[{MAX_SPECIES}].name"),
+            &extra.name,
+            &format!(
+                "at most {MAX_SPECIES} species per scenario (the GPU solver's parameters hold \
+                 {MAX_SPECIES}); `{}` is species {}",
+                extra.name,
+                MAX_SPECIES + 1
+            ),
+        );
+    }
+    let mut boosts = 0;
+    for (i, sp) in s.species.iter().enumerate() {
+        let key = |k: &str| format!("species[{i}].{k}");
+        let good_name = !sp.name.is_empty()
+            && sp.name.len() <= 24
+            && sp.name.starts_with(|ch: char| ch.is_ascii_lowercase())
+            && sp
+                .name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+        c.require(
+            good_name,
+            &key("name"),
+            format!("{:?}", sp.name),
+            "lower-case letters, digits and `_`, starting with a letter, 1 to 24 characters",
+        );
+        c.require(
+            !RESERVED_NAMES.contains(&sp.name.as_str()),
+            &key("name"),
+            format!("{:?}", sp.name),
+            &format!("a name other than {}", RESERVED_NAMES.join(", ")),
+        );
+        c.require(
+            !s.species[..i].iter().any(|o| o.name == sp.name),
+            &key("name"),
+            format!("{:?}", sp.name),
+            "a name no other species has",
+        );
+        let good_unit = !sp.unit.is_empty()
+            && sp.unit.len() <= 12
+            && sp.unit.chars().all(|ch| ch.is_ascii_alphanumeric());
+        c.require(
+            good_unit,
+            &key("unit"),
+            format!("{:?}", sp.unit),
+            "ASCII letters and digits, 1 to 12 characters (`pM`, `nM`, `ngmL`)",
+        );
+        c.require(
+            sp.words.chars().count() <= 40 && !sp.words.chars().any(char::is_control),
+            &key("words"),
+            format!("{:?}", sp.words),
+            "at most 40 characters, no control characters",
+        );
+        c.non_negative(&key("diffusion_um2_per_min"), sp.diffusion_um2_per_min);
+        c.non_negative(&key("decay_per_min"), sp.decay_per_min);
+        c.non_negative(&key("exchange_per_min"), sp.exchange_per_min);
+        c.non_negative(&key("plasma_level"), sp.plasma_level);
+        c.non_negative(&key("bath_level"), sp.bath_level);
+        c.non_negative(&key("initial_level"), sp.initial_level);
+        c.non_negative(&key("kill_boost_level"), sp.kill_boost_level);
+        c.non_negative(
+            &key("tcell_secretion_mm3_per_min"),
+            sp.tcell_secretion_mm3_per_min,
+        );
+        c.non_negative(&key("tumor_secretion_per_min"), sp.tumor_secretion_per_min);
+        c.non_negative(
+            &key("contact_secretion_mm3_per_min"),
+            sp.contact_secretion_mm3_per_min,
+        );
+        for (class, (x, y)) in ClassValues::KEYS.iter().zip(
+            sp.secretion_per_min
+                .by_code()
+                .into_iter()
+                .zip(sp.extra_decay_per_min.by_code()),
+        ) {
+            c.non_negative(&key(&format!("secretion_per_min.{class}")), x);
+            c.non_negative(&key(&format!("extra_decay_per_min.{class}")), y);
+        }
+        if sp.kill_boost_level > 0.0 {
+            boosts += 1;
+            c.require(
+                boosts == 1,
+                &key("kill_boost_level"),
+                number(sp.kill_boost_level),
+                "0: only one species may raise the kill rate",
             );
         }
     }

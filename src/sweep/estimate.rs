@@ -51,9 +51,10 @@ pub fn cost(loaded: &Loaded) -> Result<Cost> {
     });
     Ok(Cost {
         voxels,
-        cpu_bytes: voxels * CPU_BYTES_PER_VOXEL as u64,
+        // One more f64 per voxel and species on the CPU; two f32 buffers on the GPU.
+        cpu_bytes: voxels * (CPU_BYTES_PER_VOXEL + 8 * params.species.len()) as u64,
         host_bytes: voxels * run::HOST_BYTES_PER_VOXEL,
-        gpu_bytes: crate::gpu::device_bytes(dims, &slabs),
+        gpu_bytes: crate::gpu::device_bytes_for(dims, &slabs, params.species.len()),
         work: Work::of(&plan, &params, &dosing, tolerance, None),
         cell_steps: plan.total_cell_steps(),
     })

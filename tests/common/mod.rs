@@ -6,7 +6,8 @@
 
 use infiltrate::dosing::{Bolus, Dosing};
 use infiltrate::model::{
-    cell_bound, chem_bound, ChemParams, Params, Segment, StepPlan, N_CLASSES, STROMA, TUMOR,
+    cell_bound, chem_bound, ChemParams, Params, Segment, SpeciesParams, StepPlan, N_CLASSES,
+    STROMA, TUMOR,
 };
 
 /// Params for a `dims` grid of edge `h` µm with every rate zero: no diffusion, decay,
@@ -44,6 +45,7 @@ pub fn uniform(dims: [usize; 3], h: f64) -> Params {
         growth: 0.0,
         kill: 0.0,
         q: 0.0,
+        species: Vec::new(),
     }
 }
 
@@ -121,11 +123,58 @@ pub fn busy_schedule(p: &Params) -> (StepPlan, Dosing) {
     (plan, dosing)
 }
 
+/// The adapter the GPU tests run on: a GPU if wgpu finds one (Vulkan, Metal, DX12),
+/// else any adapter (lavapipe); panics saying what to install when there is none.
+pub fn adapter() -> wgpu::Adapter {
+    let backends = wgpu::Backends::PRIMARY;
+    let adapters = infiltrate::gpu::enumerate(&infiltrate::gpu::instance(backends), backends);
+    let first = adapters.first().cloned();
+    infiltrate::gpu::best_gpu(adapters)
+        .or(first)
+        .unwrap_or_else(|| {
+            panic!(
+                "no wgpu adapter: the GPU tests need one; {}",
+                infiltrate::gpu::INSTALL_HINT
+            )
+        })
+}
+
+/// A species `name` (unit pM) with diffusivity `d` in every class, nothing else (no
+/// decay, sources or levels), raising the kill rate with K_I = `kill_boost` (0: not).
+pub fn species(name: &str, d: f64, kill_boost: f64) -> SpeciesParams {
+    SpeciesParams {
+        key: name.into(),
+        name: format!("{name}_pM"),
+        words: name.into(),
+        unit: "pM".into(),
+        chem: ChemParams {
+            diffusion: [d; N_CLASSES],
+            decay: [0.0; N_CLASSES],
+            secretion: [0.0; N_CLASSES],
+            exchange: [0.0; N_CLASSES],
+        },
+        by_t: 0.0,
+        by_n: 0.0,
+        by_tn: 0.0,
+        plasma: 0.0,
+        bath: 0.0,
+        initial: 0.0,
+        kill_boost,
+    }
+}
+
 /// A plan with the given cell step, sub-step counts and quasi-steady flags (the bounds
-/// are taken from `p`).
+/// are taken from `p`; each species of `p` sub-stepped within its bound).
 pub fn plan(p: &Params, cell_dt: f64, substeps: [u32; 3], quasi_steady: [bool; 3]) -> StepPlan {
     let chem = [&p.cxcl12, &p.amd3100, &p.anti_pd1];
+    let species_bound: Vec<f64> = p.species.iter().map(|s| chem_bound(p, &s.chem)).collect();
+    let species_substeps = species_bound
+        .iter()
+        .map(|b| (cell_dt / b).ceil().max(1.0) as u32)
+        .collect();
     StepPlan {
+        species_bound,
+        species_substeps,
         cell_bound: cell_bound(p),
         chem_bound: chem.map(|c| chem_bound(p, c)),
         cell_dt,

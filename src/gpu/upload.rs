@@ -1,0 +1,70 @@
+//! What goes up to the device: the initial state (every voxel's values, or one value
+//! per class and field), laid out slab by slab as the buffers hold it (halo planes,
+//! padded rows), and the tissue classes packed four to a word.
+
+use super::layout::Slab;
+use super::padded_nx;
+use crate::model::{Field, Fields, CHEMICALS, N_CLASSES};
+
+/// The state a solver starts from.
+#[derive(Debug, Clone, Copy)]
+pub enum Initial<'a> {
+    /// Every voxel's values.
+    Fields(&'a Fields),
+    /// One value per tissue class and field (C, A, P, T, N, K), as
+    /// [`crate::model::initial_per_class`] gives: nothing of grid size on the host but
+    /// the classes.
+    PerClass(&'a [[f64; N_CLASSES]]),
+}
+
+/// The global index of the first voxel of row y in buffer plane zb of a slab (plane 0
+/// and planes + 1 are the halos), or None outside the domain.
+pub(super) fn row_start(dims: [usize; 3], slab: &Slab, zb: usize, y: usize) -> Option<usize> {
+    let [nx, ny, nz] = dims;
+    let z = (slab.z0 + zb).checked_sub(1)?;
+    (z < nz).then_some(nx * (y + ny * z))
+}
+
+/// Field k (C, A, P, T, N, K, the species) of a slab's buffer as the device holds it: own and halo
+/// planes, padded rows, f32; 0 outside the domain and in the padding.
+pub(super) fn slab_values(
+    dims: [usize; 3],
+    slab: &Slab,
+    class: &[u8],
+    initial: Initial<'_>,
+    k: usize,
+) -> Vec<f32> {
+    let [nx, ny, _] = dims;
+    let nxp = padded_nx(nx);
+    let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
+    for zb in 0..slab.planes + 2 {
+        for y in 0..ny {
+            let Some(g) = row_start(dims, slab, zb, y) else {
+                continue;
+            };
+            let dst = &mut out[(zb * ny + y) * nxp..][..nx];
+            match initial {
+                Initial::Fields(f) => {
+                    let src = &f.get(Field::at(k))[g..g + nx];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = *s as f32;
+                    }
+                }
+                Initial::PerClass(table) => {
+                    for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
+                        *d = table[k][*c as usize] as f32;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which of C, A, P an initial state holds 0 in every voxel.
+pub(super) fn zero_chemicals(initial: Initial<'_>) -> [bool; 3] {
+    std::array::from_fn(|u| match initial {
+        Initial::Fields(f) => f.get(Field::of(CHEMICALS[u])).iter().all(|&x| x == 0.0),
+        Initial::PerClass(table) => table[u].iter().all(|&x| x == 0.0),
+    })
+}
