@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::{initial_per_class, Fields};
 use crate::run::{self, Backend, Overrides};
 use crate::scenario::Chemical;
+use crate::solver::Stepper;
 
 /// What to measure.
 #[derive(Debug, Clone)]

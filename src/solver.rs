@@ -9,22 +9,40 @@ use crate::probe::{Labels, Sums};
 use crate::scenario::Chemical;
 use crate::slicing::Slicing;
 
+/// What stepping a segment needs besides the solver: the step plan, the dosing and the
+/// quasi-steady tolerance. One bundle, handed whole to [`Stepper::advance`] and
+/// [`Solver::advance`].
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule<'a> {
+    pub plan: &'a StepPlan,
+    pub dosing: &'a Dosing,
+    /// Relative tolerance of the quasi-steady solves and of their re-solve trigger.
+    pub tolerance: f64,
+}
+
+impl<'a> Schedule<'a> {
+    pub fn new(plan: &'a StepPlan, dosing: &'a Dosing, tolerance: f64) -> Self {
+        Schedule {
+            plan,
+            dosing,
+            tolerance,
+        }
+    }
+}
+
 /// What the driver asks of any solver (the checkpoint half of it is [`Resume`]).
 pub trait Solver: Resume {
-    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, each preceded by the
-    /// chemicals' sub-steps (or quasi-steady solves) of `plan`; `on_step(k)` after cell
-    /// step k of the segment (1-based), for progress. [`Resume::advance_from`] from
-    /// step 0.
+    /// Cell steps `first + 1 ..= seg.steps` of `seg` ([`Stepper::advance`], in the
+    /// crate's error type): step k starts at `seg.t0 + (k − 1)·seg.dt`, so a segment
+    /// stepped in parts gives the same bits as one stepped whole; `on_step(k)` after
+    /// cell step k (1-based), for progress.
     fn advance(
         &mut self,
         seg: &Segment,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
+        first: u64,
+        schedule: &Schedule,
         on_step: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        self.advance_from(seg, 0, plan, dosing, tolerance, on_step)
-    }
+    ) -> Result<()>;
 
     /// A host copy of every field, in f64 (a read-back on the GPU).
     fn read_fields(&mut self) -> Result<Fields>;
@@ -76,8 +94,8 @@ pub struct State {
 
 /// What checkpoint and resume need of a backend, beyond [`Solver`]: the quasi-steady
 /// records (they decide when a quasi-steady chemical is solved again, and warm-start
-/// the GPU's convergence test), replacing the fields, and stepping part of a segment.
-/// The GPU's implementation is in `gpu/state.rs`.
+/// the GPU's convergence test) and replacing the fields. The GPU's implementation is in
+/// `gpu/state.rs`.
 pub trait Resume {
     /// The quasi-steady records (C, A, P).
     fn steady_records(&self) -> [SteadyState; 3];
@@ -88,24 +106,12 @@ pub trait Resume {
     /// Replaces every field (after what is pending). On the GPU the values are rounded
     /// to f32, which is exact for values read back from it.
     fn write_fields(&mut self, fields: &Fields) -> Result<()>;
-
-    /// Cell steps `first + 1 ..= seg.steps` of `seg` (as [`Solver::advance`] from step
-    /// `first`): step k starts at `seg.t0 + (k − 1)·seg.dt`, the same bits as in an
-    /// unbroken segment, so a segment stepped in parts gives the same fields as one
-    /// stepped whole. `on_step(k)` after cell step k.
-    fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<()>;
 }
 
-/// The single steps a backend provides; [`advance_steps`] orders them, so that both
-/// backends step a segment the same way.
+/// The one stepping trait: the single steps a backend provides, and
+/// [`Stepper::advance`], which orders them ([`advance_steps_from`]) so that both
+/// backends step a segment the same way. Each backend implements the single steps here
+/// and nowhere else.
 pub trait Stepper {
     type Error;
     fn params(&self) -> &Params;
@@ -113,16 +119,29 @@ pub trait Stepper {
     fn steady(&self, u: usize) -> &SteadyState;
     /// One explicit sub-step of each chemical of `subs` (distinct chemicals), with the
     /// fields as if they were taken one after another in the order given (recorded or
-    /// run at once). [`advance_steps`] groups only sub-steps that commute: none reads
-    /// another's field, but for CXCL12's uptake reading AMD3100, and then CXCL12 comes
-    /// first. The GPU runs a group as one pass; the CPU one after another.
+    /// run at once). [`advance_steps_from`] groups only sub-steps that commute: none
+    /// reads another's field, but for CXCL12's uptake reading AMD3100, and then CXCL12
+    /// comes first. The GPU runs a group as one pass; the CPU one after another.
     fn chem_steps(&mut self, subs: &[SubStep]);
+    /// One explicit sub-step of chemical `which` by `dt` min; `plasma` is the plasma
+    /// level (exchange at classes with exchange > 0), `bath` the Dirichlet value on bath
+    /// faces (`params.bath_faces`), both in the field's unit.
+    fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
+        self.chem_steps(&[SubStep {
+            which,
+            dt,
+            plasma,
+            bath,
+        }]);
+    }
     /// One explicit sub-step of species `k` (of `params().species`) by `dt` with its
-    /// (plasma, bath) levels.
+    /// (plasma, bath) levels, its cell-borne secretion from the current T and N.
     fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64);
-    /// One cell step (T, N, K) using the current C, A, P.
+    /// One cell step (T, N, K) by `dt` using the current C, A, P (and the species that
+    /// raises the kill rate, if any).
     fn cell_step(&mut self, dt: f64);
-    /// Iterates the chemical to steady state for the given levels.
+    /// Iterates the chemical at `dt` to steady state for the given levels; returns the
+    /// iterations taken.
     fn solve_steady(
         &mut self,
         which: Chemical,
@@ -130,10 +149,36 @@ pub trait Stepper {
         plasma: f64,
         bath: f64,
         tolerance: f64,
-    ) -> Result<(), Self::Error>;
+    ) -> Result<u64, Self::Error>;
+    /// Which of C, A, P are known to be 0 in every voxel (the CPU looks; the GPU knows
+    /// from what it uploaded and dosed since): [`dormant`] drugs skip their sub-steps.
+    fn zero_chemicals(&self) -> [bool; 3];
+    /// After a segment (or part of one): `dormant` says which chemicals are still 0
+    /// everywhere; the GPU records it and runs what is pending.
+    fn stepped(&mut self, dormant: [bool; 3]) -> Result<(), Self::Error>;
+
+    /// Cell steps `first + 1 ..= seg.steps` of `seg`, ordered by [`advance_steps_from`]
+    /// (sub-steps of C, A, P, quasi-steady re-solves, the species, then the cell step),
+    /// at the times of the whole segment. A drug that is zero everywhere, with no
+    /// secretion, stays exactly zero through a sub-step while nothing doses it: such
+    /// sub-steps are skipped (the same bits, far less work in burn-ins and in arms
+    /// without that drug). `on_step(k)` after cell step k (1-based).
+    fn advance(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        schedule: &Schedule,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<(), Self::Error> {
+        let mut dormant = dormant(self.params(), self.zero_chemicals());
+        let done = advance_steps_from(self, seg, first, schedule, &mut dormant, on_step);
+        let finished = self.stepped(dormant);
+        done?;
+        finished
+    }
 }
 
-/// How [`advance_steps`] groups a cell step's explicit sub-steps.
+/// How [`advance_steps_from`] groups a cell step's explicit sub-steps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grouping {
     /// CXCL12's sub-steps go first, one by one: its uptake reads AMD3100, which is
@@ -200,7 +245,8 @@ pub struct SubStep {
     pub bath: f64,
 }
 
-/// `seg.steps` cell steps of `seg.dt` from `seg.t0`; before each, `plan.substeps[u]`
+/// Cell steps `first + 1 ..= seg.steps` of `seg.dt` (step k at `seg.t0 + (k − 1)·seg.dt`,
+/// so stepping a segment in parts gives the same bits); before each, `plan.substeps[u]`
 /// sub-steps of each chemical u, each of `seg.dt / substeps[u]`, with its levels
 /// ([`levels`]) at the start of each sub-step. A chemical with `plan.quasi_steady[u]` is
 /// instead solved to steady state when its levels move by more than `tolerance` (or at
@@ -222,32 +268,19 @@ pub struct SubStep {
 /// `dormant[u]` is cleared once it is stepped or solved with levels that are not 0 (so
 /// on return it says which chemicals are still zero everywhere). Calls `on_step(k)` after
 /// cell step k (1-based).
-pub fn advance_steps<S: Stepper + ?Sized>(
-    solver: &mut S,
-    seg: &Segment,
-    plan: &StepPlan,
-    dosing: &Dosing,
-    tolerance: f64,
-    dormant: &mut [bool; 3],
-    on_step: &mut dyn FnMut(u64),
-) -> Result<(), S::Error> {
-    advance_steps_from(solver, seg, 0, plan, dosing, tolerance, dormant, on_step)
-}
-
-/// As [`advance_steps`], for cell steps `first + 1 ..= seg.steps` only: the times are
-/// those of the whole segment (`seg.t0 + (k − 1)·seg.dt` for step k), so stepping a
-/// segment in parts (a checkpoint inside it, a resume from one) gives the same bits.
-#[allow(clippy::too_many_arguments)]
 pub fn advance_steps_from<S: Stepper + ?Sized>(
     solver: &mut S,
     seg: &Segment,
     first: u64,
-    plan: &StepPlan,
-    dosing: &Dosing,
-    tolerance: f64,
+    schedule: &Schedule,
     dormant: &mut [bool; 3],
     on_step: &mut dyn FnMut(u64),
 ) -> Result<(), S::Error> {
+    let Schedule {
+        plan,
+        dosing,
+        tolerance,
+    } = *schedule;
     let follows_t = solver.params().c_uptake != 0.0;
     let count = |u: usize| plan.substeps_of(u);
     let Grouping {
@@ -324,7 +357,7 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
     Ok(())
 }
 
-/// Which chemicals (C, A, P) may skip sub-steps while undosed ([`advance_steps`]):
+/// Which chemicals (C, A, P) may skip sub-steps while undosed ([`advance_steps_from`]):
 /// the drugs that nothing secretes and that are 0 in every voxel (`zero`, which the
 /// caller knows: the CPU by looking, the GPU by what it uploaded and dosed since).
 pub fn dormant(params: &Params, zero: [bool; 3]) -> [bool; 3] {

@@ -20,7 +20,9 @@ use infiltrate::model::{
     OUTSIDE, STROMA, TUMOR, VESSEL,
 };
 use infiltrate::scenario::Chemical;
-use infiltrate::solver::{advance_steps, levels, Grouping, SteadyState, Stepper, SubStep};
+use infiltrate::solver::{
+    advance_steps_from, levels, Grouping, Schedule, SteadyState, Stepper, SubStep,
+};
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -228,7 +230,8 @@ fn source_decay_steady_state_matches_cosh() {
         let dt = 0.9 * chem_bound(&p, &p.cxcl12);
         let n = p.voxels();
         let mut s = solver(p, vec![STROMA; n], |_| {});
-        s.solve_steady(Chemical::Cxcl12, dt, 0.0, 0.0, 1e-11);
+        s.solve_steady(Chemical::Cxcl12, dt, 0.0, 0.0, 1e-11)
+            .unwrap();
         let err = (0..n)
             .map(|i| {
                 let z = centre(coords(dims, i)[2], h);
@@ -260,7 +263,8 @@ fn steady_solve_meets_its_tolerance() {
     let dt = bound / 10.0;
     let reference = |bath: f64| {
         let mut r = solver(p.clone(), vec![TUMOR; n], |_| {});
-        r.solve_steady(Chemical::Amd3100, 0.9 * bound, 0.0, bath, 1e-13);
+        r.solve_steady(Chemical::Amd3100, 0.9 * bound, 0.0, bath, 1e-13)
+            .unwrap();
         r.fields().a.clone()
     };
     let error = |u: &[f64], exact: &[f64]| {
@@ -274,7 +278,9 @@ fn steady_solve_meets_its_tolerance() {
     let mut s = solver(p.clone(), vec![TUMOR; n], |_| {});
     for bath in [1.0, 0.95] {
         let exact = reference(bath);
-        let iters = s.solve_steady(Chemical::Amd3100, dt, 0.0, bath, tol);
+        let iters = s
+            .solve_steady(Chemical::Amd3100, dt, 0.0, bath, tol)
+            .unwrap();
         let rel = error(&s.fields().a, &exact);
         assert!(
             rel <= 1.5 * tol,
@@ -494,7 +500,8 @@ fn saturating_amd3100_silences_the_signal() {
             f.t = vec![1000.0; n];
         });
         if treated {
-            s.solve_steady(Chemical::Amd3100, dt_a, plasma, 0.0, 1e-8);
+            s.solve_steady(Chemical::Amd3100, dt_a, plasma, 0.0, 1e-8)
+                .unwrap();
             let f = s.fields();
             let smax = (0..n)
                 .map(|i| signal(f.c[i], f.a[i], k_c, p.k_a))
@@ -537,7 +544,10 @@ fn busy_run() -> Fields {
         dt: cell_dt,
     };
     let mut seen = 0;
-    s.advance(&seg, &plan, &dosing, 1e-4, &mut |k| seen = k);
+    s.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |k| {
+        seen = k
+    })
+    .unwrap();
     assert_eq!(seen, 12);
     s.fields().clone()
 }
@@ -640,7 +650,8 @@ fn quasi_steady_amd3100_matches_full_substepping() {
     for quasi in [false, true] {
         let plan = plan(&p, cell_dt, substeps, [false, quasi, false]);
         let mut s = solver(p.clone(), class.clone(), init);
-        s.advance(&seg, &plan, &dosing, 1e-6, &mut |_| {});
+        s.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-6), &mut |_| {})
+            .unwrap();
         if quasi {
             assert_eq!(s.steady_counts()[1].0, 2, "AMD3100 solves");
         }
@@ -725,7 +736,8 @@ fn skipping_undosed_drugs_changes_no_bits() {
         steps,
         dt: cell_dt,
     };
-    a.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {});
+    a.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |_| {})
+        .unwrap();
     let mut b = solver(p.clone(), class.clone(), init);
     for k in 0..steps {
         let t = k as f64 * cell_dt;
@@ -806,9 +818,17 @@ impl Stepper for Logged {
         plasma: f64,
         bath: f64,
         tolerance: f64,
-    ) -> Result<(), Self::Error> {
+    ) -> Result<u64, Self::Error> {
         self.log.push(format!("solve {}", letter(which)));
         Stepper::solve_steady(&mut self.cpu, which, dt, plasma, bath, tolerance)
+    }
+
+    fn zero_chemicals(&self) -> [bool; 3] {
+        Stepper::zero_chemicals(&self.cpu)
+    }
+
+    fn stepped(&mut self, dormant: [bool; 3]) -> Result<(), Self::Error> {
+        Stepper::stepped(&mut self.cpu, dormant)
     }
 }
 
@@ -894,12 +914,11 @@ fn coinciding_sub_steps_are_grouped_without_changing_bits() {
             log: Vec::new(),
         };
         let mut dormant = [false; 3];
-        advance_steps(
+        advance_steps_from(
             &mut logged,
             &seg,
-            &plan,
-            &dosing,
-            tolerance,
+            0,
+            &Schedule::new(&plan, &dosing, tolerance),
             &mut dormant,
             &mut |_| {},
         )
@@ -928,7 +947,8 @@ fn coinciding_sub_steps_are_grouped_without_changing_bits() {
                     let follows = which == Chemical::Cxcl12 && uptake;
                     if Stepper::steady(&b, u).is_stale(at(t), follows, tolerance) {
                         let (plasma, bath) = at(t);
-                        b.solve_steady(which, plan.chem_dt[u], plasma, bath, tolerance);
+                        b.solve_steady(which, plan.chem_dt[u], plasma, bath, tolerance)
+                            .unwrap();
                     }
                 } else {
                     let dt = cell_dt / f64::from(substeps[u]);

@@ -12,6 +12,7 @@ use infiltrate::cpu::CpuSolver;
 use infiltrate::dosing::{Bolus, Dosing};
 use infiltrate::model::{cell_bound, chem_bound, Fields, N_CLASSES, VESSEL};
 use infiltrate::scenario::Chemical;
+use infiltrate::solver::Stepper;
 
 const CAPACITY: f64 = 1e5;
 

@@ -17,7 +17,7 @@ use infiltrate::model::{Params, StepPlan, CHEMICALS};
 use infiltrate::run::check::{SHIPPED_MOST_CELL_STEPS, SHIPPED_MOST_UPDATES};
 use infiltrate::run::{self, Backend, Overrides, Prepared};
 use infiltrate::scenario::Chemical;
-use infiltrate::solver::{advance_steps, dormant, SteadyState, Stepper, SubStep};
+use infiltrate::solver::{advance_steps_from, dormant, Schedule, SteadyState, Stepper, SubStep};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_infiltrate"))
@@ -60,7 +60,12 @@ fn run_cpu(prep: &Prepared) -> [SteadyState; 3] {
     let tol = prep.loaded.scenario.numerics.quasi_steady_tolerance;
     for seg in std::iter::once(&prep.plan.burn_in).chain(&prep.plan.segments) {
         solver
-            .advance(seg, &prep.plan, &prep.dosing, tol, &mut |_| {})
+            .advance(
+                seg,
+                0,
+                &Schedule::new(&prep.plan, &prep.dosing, tol),
+                &mut |_| {},
+            )
             .unwrap();
     }
     solver.steady_records()
@@ -137,9 +142,15 @@ impl Stepper for Counting {
         plasma: f64,
         bath: f64,
         _tolerance: f64,
-    ) -> Result<(), ()> {
+    ) -> Result<u64, ()> {
         let u = CHEMICALS.iter().position(|&c| c == which).unwrap();
         self.steady[u].record(dt, None, (plasma, bath), 0);
+        Ok(0)
+    }
+    fn zero_chemicals(&self) -> [bool; 3] {
+        [false; 3]
+    }
+    fn stepped(&mut self, _dormant: [bool; 3]) -> Result<(), ()> {
         Ok(())
     }
 }
@@ -154,7 +165,8 @@ fn count_steps(plan: &StepPlan, params: &Params, dosing: &Dosing, tol: f64) -> C
     };
     let mut asleep = dormant(params, [false, true, true]);
     for seg in std::iter::once(&plan.burn_in).chain(&plan.segments) {
-        advance_steps(&mut c, seg, plan, dosing, tol, &mut asleep, &mut |_| {}).unwrap();
+        let schedule = Schedule::new(plan, dosing, tol);
+        advance_steps_from(&mut c, seg, 0, &schedule, &mut asleep, &mut |_| {}).unwrap();
     }
     c
 }

@@ -29,7 +29,7 @@ use infiltrate::model::{
     cell_bound, chem_bound, signal, Fields, Params, Segment, CHEMICALS, OUTSIDE, TUMOR,
 };
 use infiltrate::scenario::Chemical;
-use infiltrate::solver::SubStep;
+use infiltrate::solver::{Schedule, Stepper, SubStep};
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -269,7 +269,8 @@ fn slab_split_runs_match_the_unsplit_run_to_the_bit() {
             assert_eq!(g.slabs().len(), n);
         }
         let started = std::time::Instant::now();
-        g.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {}).unwrap();
+        g.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |_| {})
+            .unwrap();
         let dt = 0.9 * plan.chem_bound[2];
         let iterations = g
             .solve_steady(Chemical::AntiPd1, dt, 5.0, 0.0, 1e-2)
@@ -556,10 +557,13 @@ fn advance_matches_cpu_with_every_term() {
     };
     let (mut c, mut g) = twins(p, class, fields);
     let tol = 1e-4;
-    c.advance(&seg, &plan, &dosing, tol, &mut |_| {});
-    let mut seen = 0;
-    g.advance(&seg, &plan, &dosing, tol, &mut |k| seen = k)
+    c.advance(&seg, 0, &Schedule::new(&plan, &dosing, tol), &mut |_| {})
         .unwrap();
+    let mut seen = 0;
+    g.advance(&seg, 0, &Schedule::new(&plan, &dosing, tol), &mut |k| {
+        seen = k
+    })
+    .unwrap();
     assert_eq!(seen, 12);
     assert_eq!(
         c.steady_counts()[2].0,
@@ -825,7 +829,8 @@ fn gpu_steady_solve_matches_the_cpu() {
     let dt = 0.9 * chem_bound(&p, &p.amd3100);
     let reference = |bath: f64| {
         let mut r = CpuSolver::new(p.clone(), vec![TUMOR; n], Fields::zeros(n));
-        r.solve_steady(Chemical::Amd3100, dt, 0.0, bath, 1e-13);
+        r.solve_steady(Chemical::Amd3100, dt, 0.0, bath, 1e-13)
+            .unwrap();
         r.fields().a.clone()
     };
     let lambda_min = 0.5 + 1e4 * std::f64::consts::PI.powi(2) / (400.0 * 400.0);
@@ -1149,7 +1154,8 @@ fn undosed_drug_sub_steps_are_skipped_with_the_same_bits() {
     );
     let run = |p: Params| {
         let mut g = gpu(p, class.clone(), fields.clone());
-        g.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {}).unwrap();
+        g.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |_| {})
+            .unwrap();
         (g.read_fields().unwrap(), g.substeps())
     };
     let (skipped, counts) = run(p.clone());

@@ -17,6 +17,7 @@ use infiltrate::cpu::CpuSolver;
 use infiltrate::gpu::GpuSolver;
 use infiltrate::model::{Field, Fields, Params, Segment, CLASS_NAMES, TUMOR};
 use infiltrate::scenario::{ClassValues, MAX_SPECIES};
+use infiltrate::solver::{Schedule, Stepper};
 
 const EPS: f64 = f32::EPSILON as f64;
 
@@ -254,9 +255,11 @@ fn species_with_every_term_match_on_both_backends() {
         dt: plan.cell_dt,
     };
     let mut cpu = CpuSolver::new(p.clone(), class.clone(), f.clone());
-    cpu.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {});
+    cpu.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |_| {})
+        .unwrap();
     let mut g = gpu(&p, &class, &f);
-    g.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {}).unwrap();
+    g.advance(&seg, 0, &Schedule::new(&plan, &dosing, 1e-4), &mut |_| {})
+        .unwrap();
     let back = g.read_fields().unwrap();
     let steps = 6 * plan.species_substeps[0] as usize;
     let mut worst = 0.0_f64;

@@ -7,16 +7,16 @@
 //! Every step computes each voxel's new value from the old fields only, visiting its
 //! faces in the fixed order x−, x+, y−, y+, z−, z+, into a scratch buffer that is then
 //! swapped with the field (ping-pong; every buffer is allocated once, in
-//! [`CpuSolver::new`]). The only reductions (in [`CpuSolver::solve_steady`]) are maxima
+//! [`CpuSolver::new`]). The only reductions (in [`Stepper::solve_steady`]) are maxima
 //! taken per z-plane and folded in plane order.
 //!
-//! - Chemical `u` (one forward-Euler sub-step, [`CpuSolver::chem_step`]):
+//! - Chemical `u` (one forward-Euler sub-step, [`Stepper::chem_step`]):
 //!   `u_i += Δt [Σ_f D_f (u_j − u_i)/h² + σ(c) − λ(c) u_i + κ(c)(u_plasma − u_i)]`, with
 //!   `D_f` the harmonic mean of the two classes' diffusivities (0 if either is 0). A
 //!   bath face adds `2 D_i (u_bath − u_i)/h²` (the bath held half a voxel outside);
 //!   every other domain face carries nothing. CXCL12 also loses `k_int · T · s(C, A)`,
 //!   with `s` from the current C and A at each sub-step.
-//! - T cells ([`CpuSolver::cell_step`]): the face flux from `i` to `j` is
+//! - T cells ([`Stepper::cell_step`]): the face flux from `i` to `j` is
 //!   `[(μ_i T_i − μ_j T_j) + χ (s_j − s_i) T_d]/h`, `T_d = T_i` if `s_j > s_i` else
 //!   `T_j`; `s` and `μ T` are computed once per cell step into scratch buffers. The flux
 //!   is antisymmetric to the bit, so T is conserved by transport.
@@ -40,10 +40,10 @@
 //!   `N' = N (1 + Δt [r (1 − N) − kill_eff T])`, which stays in `[0, 1]` as long as
 //!   `Δt r ≤ 1` and `Δt kill_eff T ≤ 1`; with the documented rates both products are
 //!   below 10⁻², many orders from the limit.
-//! - **Quasi-steady chemicals** ([`CpuSolver::advance`]): at the start of each cell
+//! - **Quasi-steady chemicals** ([`Stepper::advance`]): at the start of each cell
 //!   step the chemical's (plasma, bath) levels are compared with those it was last
 //!   solved for; on the first step, or when either changed by more than `tolerance`
-//!   relative to `max(|old|, |new|)`, it is re-solved by [`CpuSolver::solve_steady`],
+//!   relative to `max(|old|, |new|)`, it is re-solved by [`Stepper::solve_steady`],
 //!   warm-started from the current field, iterating at the plan's largest sub-step
 //!   `plan.chem_dt[u]` (the fixed point does not depend on the step). CXCL12 with
 //!   uptake by T cells (`c_uptake > 0`) has sources that follow T, so it is re-solved
@@ -55,10 +55,9 @@ mod traits;
 
 use rayon::prelude::*;
 
-use crate::dosing::Dosing;
-use crate::model::{chem_index, Fields, Params, Segment, StepPlan, CHEMICALS};
+use crate::model::{chem_index, Fields, Params, CHEMICALS};
 use crate::scenario::Chemical;
-use crate::solver::{advance_steps_from, SteadyState, Stepper, SubStep};
+use crate::solver::{SteadyState, Stepper, SubStep};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Secretion, Uptake};
 
 /// Grids smaller than this are stepped on the calling thread: a step of 4096 voxels
@@ -154,16 +153,6 @@ impl CpuSolver {
         self.steady.map(|s| (s.solves, s.iterations))
     }
 
-    /// The quasi-steady records (C, A, P), for checkpoints.
-    pub fn steady_records(&self) -> [SteadyState; 3] {
-        self.steady
-    }
-
-    /// Replaces the quasi-steady records (resuming from a checkpoint).
-    pub fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
-        self.steady = steady;
-    }
-
     fn check_lengths(&self) {
         let n = self.grid.voxels();
         assert_eq!(
@@ -176,56 +165,81 @@ impl CpuSolver {
         }
     }
 
-    /// One explicit sub-step of chemical `which` by `dt` min; `plasma` is the plasma
-    /// level (exchange at classes with exchange > 0), `bath` the Dirichlet value on bath
-    /// faces (`params.bath_faces`), both in the field's unit.
-    pub fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
-        self.check_lengths();
-        let p = &self.params;
-        let f = &mut self.fields;
-        let uptake = (which == Chemical::Cxcl12 && p.c_uptake != 0.0).then(|| Uptake {
-            k_int: p.c_uptake,
-            k_c: p.k_c,
-            k_a: p.k_a,
-            t: &f.t,
-            a: &f.a,
-        });
-        let step = ChemStep {
-            grid: self.grid,
-            tables: &self.tables[chem_index(which)],
-            chem: p.chem(which),
-            bath_faces: p.bath_faces,
-            inv_h2: 1.0 / (p.h * p.h),
+    fn chem_field(&self, which: Chemical) -> &[f64] {
+        match which {
+            Chemical::Cxcl12 => &self.fields.c,
+            Chemical::Amd3100 => &self.fields.a,
+            Chemical::AntiPd1 => &self.fields.p,
+        }
+    }
+}
+
+impl Stepper for CpuSolver {
+    type Error = std::convert::Infallible;
+
+    fn params(&self) -> &Params {
+        &self.params
+    }
+
+    fn steady(&self, u: usize) -> &SteadyState {
+        &self.steady[u]
+    }
+
+    /// One after another, each a sweep of the grid into the next buffer.
+    fn chem_steps(&mut self, subs: &[SubStep]) {
+        for &SubStep {
+            which,
             dt,
             plasma,
             bath,
-            uptake,
-            secretion: None,
-        };
-        let u = match which {
-            Chemical::Cxcl12 => &f.c,
-            Chemical::Amd3100 => &f.a,
-            Chemical::AntiPd1 => &f.p,
-        };
-        let class = &self.class[..];
-        let plane = self.grid.plane();
-        let kernel = |(z, out): (usize, &mut [f64])| kernels::chem_step(&step, z, class, u, out);
-        if self.parallel {
-            self.next.par_chunks_mut(plane).enumerate().for_each(kernel);
-        } else {
-            self.next.chunks_mut(plane).enumerate().for_each(kernel);
+        } in subs
+        {
+            self.check_lengths();
+            let p = &self.params;
+            let f = &mut self.fields;
+            let uptake = (which == Chemical::Cxcl12 && p.c_uptake != 0.0).then(|| Uptake {
+                k_int: p.c_uptake,
+                k_c: p.k_c,
+                k_a: p.k_a,
+                t: &f.t,
+                a: &f.a,
+            });
+            let step = ChemStep {
+                grid: self.grid,
+                tables: &self.tables[chem_index(which)],
+                chem: p.chem(which),
+                bath_faces: p.bath_faces,
+                inv_h2: 1.0 / (p.h * p.h),
+                dt,
+                plasma,
+                bath,
+                uptake,
+                secretion: None,
+            };
+            let u = match which {
+                Chemical::Cxcl12 => &f.c,
+                Chemical::Amd3100 => &f.a,
+                Chemical::AntiPd1 => &f.p,
+            };
+            let class = &self.class[..];
+            let plane = self.grid.plane();
+            let kernel =
+                |(z, out): (usize, &mut [f64])| kernels::chem_step(&step, z, class, u, out);
+            if self.parallel {
+                self.next.par_chunks_mut(plane).enumerate().for_each(kernel);
+            } else {
+                self.next.chunks_mut(plane).enumerate().for_each(kernel);
+            }
+            let u = match which {
+                Chemical::Cxcl12 => &mut f.c,
+                Chemical::Amd3100 => &mut f.a,
+                Chemical::AntiPd1 => &mut f.p,
+            };
+            std::mem::swap(u, &mut self.next);
         }
-        let u = match which {
-            Chemical::Cxcl12 => &mut f.c,
-            Chemical::Amd3100 => &mut f.a,
-            Chemical::AntiPd1 => &mut f.p,
-        };
-        std::mem::swap(u, &mut self.next);
     }
 
-    /// One explicit sub-step of species `k` by `dt` min with its (plasma, bath) levels,
-    /// its cell-borne secretion from the current T and N.
-    pub fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
+    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
         self.check_lengths();
         let p = &self.params;
         let sp = &p.species[k];
@@ -260,9 +274,7 @@ impl CpuSolver {
         std::mem::swap(&mut f.species[k].1, &mut self.next);
     }
 
-    /// One cell step (T, N, K) by `dt` min using the current C, A, P (and the species
-    /// that raises the kill rate, if any).
-    pub fn cell_step(&mut self, dt: f64) {
+    fn cell_step(&mut self, dt: f64) {
         self.check_lengths();
         let plane = self.grid.plane();
         let (p, grid, f, class) = (&self.params, self.grid, &self.fields, &self.class[..]);
@@ -310,83 +322,6 @@ impl CpuSolver {
         std::mem::swap(&mut f.k, &mut self.next_k);
     }
 
-    fn chem_field(&self, which: Chemical) -> &[f64] {
-        match which {
-            Chemical::Cxcl12 => &self.fields.c,
-            Chemical::Amd3100 => &self.fields.a,
-            Chemical::AntiPd1 => &self.fields.p,
-        }
-    }
-
-    /// `seg.steps` cell steps of `seg.dt` from time `seg.t0`, ordered by
-    /// [`advance_steps`] (sub-steps of C, A, P, quasi-steady re-solves, then the cell
-    /// step). A drug whose field is zero everywhere, with no secretion, stays exactly
-    /// zero through a sub-step while nothing doses it: such sub-steps are skipped (the
-    /// same bits, far less work in burn-ins and in arms without that drug). Calls
-    /// `on_step(k)` after cell step k (1-based).
-    pub fn advance(
-        &mut self,
-        seg: &Segment,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) {
-        self.advance_from(seg, 0, plan, dosing, tolerance, on_step);
-    }
-
-    /// As [`Self::advance`], for cell steps `first + 1 ..= seg.steps` of the segment
-    /// only, at the times of the whole segment ([`crate::solver::advance_steps_from`]).
-    pub fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) {
-        let zero = CHEMICALS.map(|which| self.chem_field(which).iter().all(|&x| x == 0.0));
-        let mut dormant = crate::solver::dormant(&self.params, zero);
-        let done: Result<(), std::convert::Infallible> = advance_steps_from(
-            self,
-            seg,
-            first,
-            plan,
-            dosing,
-            tolerance,
-            &mut dormant,
-            on_step,
-        );
-        let Ok(()) = done;
-    }
-}
-
-impl Stepper for CpuSolver {
-    type Error = std::convert::Infallible;
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
-
-    fn steady(&self, u: usize) -> &SteadyState {
-        &self.steady[u]
-    }
-
-    fn chem_steps(&mut self, subs: &[SubStep]) {
-        for s in subs {
-            CpuSolver::chem_step(self, s.which, s.dt, s.plasma, s.bath);
-        }
-    }
-
-    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
-        CpuSolver::species_step(self, k, dt, plasma, bath);
-    }
-
-    fn cell_step(&mut self, dt: f64) {
-        CpuSolver::cell_step(self, dt);
-    }
-
     fn solve_steady(
         &mut self,
         which: Chemical,
@@ -394,8 +329,16 @@ impl Stepper for CpuSolver {
         plasma: f64,
         bath: f64,
         tolerance: f64,
-    ) -> Result<(), Self::Error> {
-        CpuSolver::solve_steady(self, which, dt, plasma, bath, tolerance);
+    ) -> Result<u64, Self::Error> {
+        Ok(self.steady_solve(which, dt, plasma, bath, tolerance))
+    }
+
+    /// By looking at the fields.
+    fn zero_chemicals(&self) -> [bool; 3] {
+        CHEMICALS.map(|which| self.chem_field(which).iter().all(|&x| x == 0.0))
+    }
+
+    fn stepped(&mut self, _dormant: [bool; 3]) -> Result<(), Self::Error> {
         Ok(())
     }
 }

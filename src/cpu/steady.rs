@@ -30,6 +30,7 @@ use super::CpuSolver;
 use crate::model::chem_index;
 use crate::model::Fields;
 use crate::scenario::Chemical;
+use crate::solver::Stepper;
 use rayon::prelude::*;
 
 pub use crate::solver::{BLOCK, MAX_ITERATIONS};
@@ -40,8 +41,9 @@ const TRUSTED: f64 = 1e-12;
 
 impl CpuSolver {
     /// Iterates `chem_step` at `dt` until steady for the given levels (criterion in the
-    /// module docs); returns the number of iterations.
-    pub fn solve_steady(
+    /// module docs); returns the number of iterations. [`Stepper::solve_steady`] of the
+    /// CPU solver.
+    pub(super) fn steady_solve(
         &mut self,
         which: Chemical,
         dt: f64,

@@ -2,20 +2,19 @@
 //! asks of any backend, answered from the host fields.
 
 use super::CpuSolver;
-use crate::dosing::Dosing;
 use crate::error::Result;
-use crate::model::{Field, Fields, Segment, StepPlan};
+use crate::model::{Field, Fields, Segment};
 use crate::probe::{Labels, Sums};
 use crate::slicing::Slicing;
-use crate::solver::{Resume, Solver, SteadyState};
+use crate::solver::{Resume, Schedule, Solver, SteadyState, Stepper};
 
 impl Resume for CpuSolver {
     fn steady_records(&self) -> [SteadyState; 3] {
-        CpuSolver::steady_records(self)
+        self.steady
     }
 
     fn set_steady_records(&mut self, steady: [SteadyState; 3]) {
-        CpuSolver::set_steady_records(self, steady);
+        self.steady = steady;
     }
 
     fn write_fields(&mut self, fields: &Fields) -> Result<()> {
@@ -31,22 +30,20 @@ impl Resume for CpuSolver {
         *self.fields_mut() = fields.clone();
         Ok(())
     }
-
-    fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<()> {
-        CpuSolver::advance_from(self, seg, first, plan, dosing, tolerance, on_step);
-        Ok(())
-    }
 }
 
 impl Solver for CpuSolver {
+    fn advance(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        schedule: &Schedule,
+        on_step: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let Ok(()) = Stepper::advance(self, seg, first, schedule, on_step);
+        Ok(())
+    }
+
     fn read_fields(&mut self) -> Result<Fields> {
         Ok(self.fields().clone())
     }

@@ -33,7 +33,7 @@ pub struct GpuOptions {
     /// storage-binding and buffer limits allow.
     pub slabs: Option<usize>,
     /// Device memory to plan for, bytes (a share of a GPU others use too); `None`: the
-    /// adapter's ([`device_memory`]) where known. A grid that needs more
+    /// adapter's ([`super::device_memory`]) where known. A grid that needs more
     /// ([`device_bytes`]) is refused before anything is allocated.
     pub memory: Option<u64>,
 }
@@ -258,7 +258,7 @@ pub(super) fn quad_workgroups(dims: [usize; 3]) -> [u32; 3] {
 /// the device limits they need (each slab's buffers within one storage binding, the
 /// dispatch within the workgroup limits). Needs no fields, so that a grid can be
 /// checked before it is built. Device memory is not known to wgpu: a grid too large
-/// for it fails when its buffers are created ([`GpuSolver::with_options`]).
+/// for it fails when its buffers are created ([`super::GpuSolver::with_options`]).
 pub fn check_grid(
     adapter: &wgpu::Adapter,
     dims: [usize; 3],

@@ -28,7 +28,7 @@
 //!   buffer of [`GpuStep`] entries at the device's uniform offset alignment (256 bytes as
 //!   requested), bound with a dynamic offset. The host fills the entries of a batch of
 //!   dispatches, uploads them with one `write_buffer` and encodes the whole batch into
-//!   one submission, in the order [`crate::solver::advance_steps`] gives for both
+//!   one submission, in the order [`crate::solver::advance_steps_from`] gives for both
 //!   backends: per cell step the chemicals' sub-steps (the j-th sub-step of every
 //!   chemical that has one fused into one chem pass), then the receptor pass and the
 //!   cell step. With one slab the batch is one compute pass; with several, each step's
@@ -112,6 +112,7 @@ use upload::{row_start, slab_values, zero_chemicals};
 pub use adapter::{
     advice, best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance,
     is_gpu, required_limits, short_name, vulkan_loader_present, GpuError, INSTALL_HINT,
+    STORAGE_BUFFERS,
 };
 pub use params::{
     padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuSpecies, GpuStep, PerClass,
@@ -119,8 +120,7 @@ pub use params::{
 
 use wgpu::util::DeviceExt;
 
-use crate::dosing::Dosing;
-use crate::model::{chem_index, Field, Fields, Params, Segment, StepPlan, N_CLASSES};
+use crate::model::{chem_index, Field, Fields, Params, Segment, N_CLASSES};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 use steady::{Convergence, BLOCK};
@@ -160,7 +160,7 @@ pub struct GpuSolver {
     /// The snapshot kernels (gpu/probe.rs), built at the first snapshot.
     probe: Option<probe::ProbeKit>,
     /// Which of C, A, P are known to be 0 in every voxel (from the initial or written
-    /// fields, and kept while nothing doses them): [`Self::advance_from`] skips their
+    /// fields, and kept while nothing doses them): [`Stepper::advance`] skips their
     /// sub-steps while their levels are 0, as the CPU does.
     zero: [bool; 3],
     /// Explicit sub-steps run, per chemical.
@@ -656,17 +656,15 @@ impl GpuSolver {
         self.steady.map(|s| (s.solves, s.iterations))
     }
 
-    /// Chem passes run so far: a pass of fused sub-steps ([`Self::chem_steps`]) counts
+    /// Chem passes run so far: a pass of fused sub-steps ([`Stepper::chem_steps`]) counts
     /// once.
     pub fn chem_passes(&self) -> u64 {
         self.chem_passes
     }
 
-    /// Iterates `chem_step` at `dt` until steady for the given levels, by the CPU's
-    /// criterion with f32 round-off thresholds ([`steady`]); returns the iterations.
-    /// Each block of [`BLOCK`] iterations is one submission with its convergence
-    /// measure, read back as two numbers.
-    pub fn solve_steady(
+    /// [`Stepper::solve_steady`]: iterates the chemical's sub-step at `dt` until steady
+    /// for the given levels; returns the iterations.
+    fn steady_solve(
         &mut self,
         which: Chemical,
         dt: f64,
@@ -764,23 +762,6 @@ impl GpuSolver {
         }
     }
 
-    /// `seg.steps` cell steps of `seg.dt` from `seg.t0`, ordered by [`crate::solver::advance_steps`]
-    /// exactly as the CPU's, batched into submissions of up to [`BATCH`] dispatches.
-    /// `on_step(k)` is called once cell step k is encoded (for progress: the device runs
-    /// at most one batch behind). Sub-steps of a drug that is 0 everywhere (the host
-    /// knows from what it uploaded and what it dosed since) are skipped while nothing
-    /// doses it, as on the CPU.
-    pub fn advance(
-        &mut self,
-        seg: &Segment,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<(), GpuError> {
-        self.advance_from(seg, 0, plan, dosing, tolerance, on_step)
-    }
-
     /// Sets K to 0 everywhere (after what is pending).
     pub fn reset_killed(&mut self) {
         self.flush();
@@ -804,42 +785,17 @@ impl GpuSolver {
     }
 }
 
-impl Stepper for GpuSolver {
-    type Error = GpuError;
-
-    fn params(&self) -> &Params {
-        &self.params
-    }
-
-    fn steady(&self, u: usize) -> &SteadyState {
-        &self.steady[u]
-    }
-
-    fn chem_steps(&mut self, subs: &[SubStep]) {
-        GpuSolver::chem_steps(self, subs);
-    }
-
-    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
-        GpuSolver::species_step(self, k, dt, plasma, bath);
-    }
-
-    fn cell_step(&mut self, dt: f64) {
-        GpuSolver::cell_step(self, dt);
-    }
-
-    fn solve_steady(
-        &mut self,
-        which: Chemical,
-        dt: f64,
-        plasma: f64,
-        bath: f64,
-        tolerance: f64,
-    ) -> Result<(), GpuError> {
-        GpuSolver::solve_steady(self, which, dt, plasma, bath, tolerance).map(|_| ())
-    }
-}
-
 impl crate::solver::Solver for GpuSolver {
+    fn advance(
+        &mut self,
+        seg: &Segment,
+        first: u64,
+        schedule: &crate::solver::Schedule,
+        on_step: &mut dyn FnMut(u64),
+    ) -> crate::Result<()> {
+        Ok(Stepper::advance(self, seg, first, schedule, on_step)?)
+    }
+
     fn read_fields(&mut self) -> crate::Result<Fields> {
         Ok(GpuSolver::read_fields(self)?)
     }

@@ -13,7 +13,7 @@ pub(super) struct Pipelines {
 
 /// The chem pipelines, one per set of chemicals a pass steps (bit k for chemical k),
 /// each built the first time a pass needs it (a pass steps one chemical, or those whose
-/// sub-steps [`crate::solver::advance_steps`] fuses): the kernel's `CHEMS` and `UPTAKE`
+/// sub-steps [`crate::solver::advance_steps_from`] fuses): the kernel's `CHEMS` and `UPTAKE`
 /// are pipeline constants, so each pipeline holds the code of its chemicals only.
 pub(super) struct ChemPipelines {
     pub(super) module: wgpu::ShaderModule,

@@ -5,10 +5,10 @@
 
 use super::layout::{Slab, BATCH};
 use super::resources::{Parities, PingPong};
-use super::{GpuSolver, GpuStep, T};
-use crate::model::{chem_index, Field, CHEMICALS};
+use super::{GpuError, GpuSolver, GpuStep, T};
+use crate::model::{chem_index, Field, Params, CHEMICALS};
 use crate::scenario::Chemical;
-use crate::solver::SubStep;
+use crate::solver::{SteadyState, Stepper, SubStep};
 
 /// One step entry: a chem pass (one dispatch per slab stepping the chemicals of its
 /// `chems`) or a cell step (the receptor pass and the cell kernel).
@@ -33,28 +33,27 @@ pub(super) const fn written_bit(f: Field) -> u64 {
     1 << f.index()
 }
 
-impl GpuSolver {
-    /// One explicit sub-step of chemical `which` by `dt` min (as
-    /// [`crate::cpu::CpuSolver::chem_step`]): a chem pass of its own. Recorded, and run
-    /// with the next batch: at the latest when fields are read.
-    pub fn chem_step(&mut self, which: Chemical, dt: f64, plasma: f64, bath: f64) {
-        self.chem_steps(&[SubStep {
-            which,
-            dt,
-            plasma,
-            bath,
-        }]);
+/// The GPU's single steps, recorded as step entries and run with the next batch (at
+/// the latest when fields are read).
+impl Stepper for GpuSolver {
+    type Error = GpuError;
+
+    fn params(&self) -> &Params {
+        &self.params
     }
 
-    /// One explicit sub-step of each chemical of `subs` in one chem pass: each chemical
-    /// steps from its own current field, with the fields as after the sub-steps one after
-    /// another in the order given, provided they commute ([`Stepper::chem_steps`]; CXCL12
-    /// with uptake reads AMD3100 as the pass starts, so it must come first). Recorded
-    /// like [`Self::chem_step`].
+    fn steady(&self, u: usize) -> &SteadyState {
+        &self.steady[u]
+    }
+
+    /// In one chem pass: each chemical steps from its own current field, with the
+    /// fields as after the sub-steps one after another in the order given, provided they
+    /// commute (CXCL12 with uptake reads AMD3100 as the pass starts, so it must come
+    /// first).
     ///
     /// # Panics
     /// If a chemical appears twice.
-    pub fn chem_steps(&mut self, subs: &[SubStep]) {
+    fn chem_steps(&mut self, subs: &[SubStep]) {
         let step = GpuStep::chems(subs);
         self.pipelines.chem.ensure(&self.device, step.chems);
         for s in subs {
@@ -64,19 +63,46 @@ impl GpuSolver {
         self.push(Op::Chem(step));
     }
 
-    /// One explicit sub-step of species `k` by `dt` min with its levels (as
-    /// [`crate::cpu::CpuSolver::species_step`]): a pass of its own. Recorded like
-    /// [`Self::chem_step`].
-    pub fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
+    /// A pass of its own.
+    fn species_step(&mut self, k: usize, dt: f64, plasma: f64, bath: f64) {
         self.push(Op::Species(k, GpuStep::species(dt, plasma, bath)));
     }
 
-    /// One cell step (T, N, K) by `dt` min using the current C, A, P (as
-    /// [`crate::cpu::CpuSolver::cell_step`]). Recorded like [`Self::chem_step`].
-    pub fn cell_step(&mut self, dt: f64) {
+    fn cell_step(&mut self, dt: f64) {
         self.push(Op::Cell(GpuStep::cell(dt)));
     }
 
+    /// By the CPU's criterion with f32 round-off thresholds (`gpu::steady`): each block
+    /// of `BLOCK` iterations is one submission with its convergence measure, read back
+    /// as two numbers.
+    fn solve_steady(
+        &mut self,
+        which: Chemical,
+        dt: f64,
+        plasma: f64,
+        bath: f64,
+        tolerance: f64,
+    ) -> Result<u64, GpuError> {
+        self.steady_solve(which, dt, plasma, bath, tolerance)
+    }
+
+    /// From what was uploaded and dosed since.
+    fn zero_chemicals(&self) -> [bool; 3] {
+        self.zero
+    }
+
+    /// A chemical stepped with levels (or secreting) may no longer be 0; runs what is
+    /// pending.
+    fn stepped(&mut self, dormant: [bool; 3]) -> Result<(), GpuError> {
+        for (z, d) in self.zero.iter_mut().zip(dormant) {
+            *z &= d;
+        }
+        self.flush();
+        Ok(())
+    }
+}
+
+impl GpuSolver {
     pub(super) fn push(&mut self, op: Op) {
         if self.pending.len() == BATCH {
             self.flush();

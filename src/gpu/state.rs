@@ -3,9 +3,8 @@
 //! Kept apart from `mod.rs`; it uses the solver's buffers and batching as they are.
 
 use super::{slab_values, GpuError, GpuSolver};
-use crate::dosing::Dosing;
-use crate::model::{Fields, Segment, StepPlan};
-use crate::solver::{advance_steps_from, Resume, SteadyState};
+use crate::model::Fields;
+use crate::solver::{Resume, SteadyState};
 
 impl GpuSolver {
     /// Replaces every field on the device after what is pending: rounded to f32 (exact
@@ -50,37 +49,6 @@ impl GpuSolver {
         self.queue.submit([]);
         Ok(())
     }
-
-    /// As [`GpuSolver::advance`], for cell steps `first + 1 ..= seg.steps` only, at the
-    /// times of the whole segment.
-    pub fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> Result<(), GpuError> {
-        let mut dormant = crate::solver::dormant(&self.params, self.zero);
-        let done = advance_steps_from(
-            self,
-            seg,
-            first,
-            plan,
-            dosing,
-            tolerance,
-            &mut dormant,
-            on_step,
-        );
-        // A chemical stepped with levels (or secreting) may no longer be 0.
-        for (z, d) in self.zero.iter_mut().zip(dormant) {
-            *z &= d;
-        }
-        done?;
-        self.flush();
-        Ok(())
-    }
 }
 
 impl Resume for GpuSolver {
@@ -94,19 +62,5 @@ impl Resume for GpuSolver {
 
     fn write_fields(&mut self, fields: &Fields) -> crate::Result<()> {
         Ok(GpuSolver::write_fields(self, fields)?)
-    }
-
-    fn advance_from(
-        &mut self,
-        seg: &Segment,
-        first: u64,
-        plan: &StepPlan,
-        dosing: &Dosing,
-        tolerance: f64,
-        on_step: &mut dyn FnMut(u64),
-    ) -> crate::Result<()> {
-        Ok(GpuSolver::advance_from(
-            self, seg, first, plan, dosing, tolerance, on_step,
-        )?)
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! - Cell steps: the plan's, exactly.
 //! - Explicit chemical sub-steps: `substeps[u]` per cell step, less those a drug skips
-//!   while it is zero everywhere and undosed ([`crate::solver::advance_steps`] skips
+//!   while it is zero everywhere and undosed ([`crate::solver::advance_steps_from`] skips
 //!   them on both backends): every sub-step that starts before the drug's first dose.
 //!   So an untreated arm costs less than a treated one, as it runs.
 //! - Quasi-steady chemicals: the solves are counted exactly, by walking the cell steps
@@ -63,7 +63,7 @@ pub struct ChemWork {
 /// The estimated cost of a quasi-steady chemical's solves over a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SteadyCost {
-    /// Solves (counted exactly, or extrapolated beyond [`WALKED`] cell steps).
+    /// Solves (counted exactly, or extrapolated beyond `WALKED` cell steps).
     pub solves: u64,
     /// Iterations of the explicit sub-step in all solves (estimated).
     pub iterations: f64,
@@ -406,7 +406,8 @@ pub fn probe(prep: &Prepared, selected: &Selected, budget_s: f64) -> Result<Unit
         plan.quasi_steady = [false; 3];
         let seg = Segment { t0: 0.0, steps, dt };
         let start = Instant::now();
-        solver.advance(&seg, &plan, &dosing, 1e-4, &mut |_| {})?;
+        let schedule = crate::solver::Schedule::new(&plan, &dosing, 1e-4);
+        solver.advance(&seg, 0, &schedule, &mut |_| {})?;
         // A read-back, so that a GPU's queued work is included.
         solver.read_field(crate::model::Field::TCells)?;
         Ok(start.elapsed().as_secs_f64())

@@ -706,6 +706,7 @@ pub fn drive(
 
     let regions = Regions::new(&s.readout);
     let tol = s.numerics.quasi_steady_tolerance;
+    let stepping = crate::solver::Schedule::new(&plan, &dosing, tol);
     let capacity = s.tumor.carrying_capacity_per_mm3;
 
     for w in &warnings {
@@ -825,7 +826,7 @@ pub fn drive(
             // of dosing.
             if plan.burn_in.steps > 0 {
                 let seg = plan.burn_in;
-                solver.advance(&seg, &plan, &dosing, tol, &mut |k| {
+                solver.advance(&seg, 0, &stepping, &mut |k| {
                     bar.tick(done + k, seg.t0 + k as f64 * seg.dt)
                 })?;
                 done += seg.steps;
@@ -879,7 +880,7 @@ pub fn drive(
                 .collect();
             for stop in stops {
                 let part = crate::model::Segment { steps: stop, ..seg };
-                solver.advance_from(&part, m, &plan, &dosing, tol, &mut |k| {
+                solver.advance(&part, m, &stepping, &mut |k| {
                     bar.tick(base + k, seg.t0 + k as f64 * seg.dt)
                 })?;
                 step_count += stop - m;

@@ -2,7 +2,7 @@
 //! allocation, a stability bound or a GPU value (f32) non-finite: each key's value must
 //! lie in a closed range wide enough for any tissue-scale question and narrow enough
 //! that products of rates, levels and densities stay finite in f32. The sign and
-//! relational checks of [`super::validate`] come first and say more; these catch the
+//! relational checks of `super::validate` come first and say more; these catch the
 //! extremes (`1e308`, `1e-300`). `tests/hostile.rs` enumerates every numeric key of the
 //! schema and fails on one without a bound.
 

@@ -344,7 +344,7 @@ pub fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// Reads a scenario file, follows its `extends` chain, and applies the schema.
-/// Value ranges are checked separately by [`super::validate`].
+/// Value ranges are checked separately by `super::validate`.
 pub fn load(path: &Path) -> Result<Loaded> {
     load_with(path, |_| Ok(()))
 }
