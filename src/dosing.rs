@@ -3,7 +3,7 @@
 //! half-life, summed over doses, plus constant levels. Time 0 is the start of dosing;
 //! before it every level is 0 (the burn-in is untreated).
 
-use crate::scenario::{DrugName, Route, Scenario};
+use crate::scenario::{Dosed, DrugName, Route, Scenario};
 
 /// One contribution to a level: `peak · exp(−rate (t − t0))` for `t ≥ t0`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,19 +29,24 @@ impl Bolus {
     }
 }
 
-/// Every bolus of every drug and route.
+/// Every bolus of every drug, and of every species a treatment doses, and route.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Dosing {
     /// Indexed by `[drug][route]`: drug 0 AMD3100, 1 anti-PD-1; route 0 plasma, 1 bath.
     pub boluses: [[Vec<Bolus>; 2]; 2],
+    /// Indexed by `[species][route]`, the species in the scenario's order (`[[species]]`;
+    /// empty for a species no treatment doses), levels in the species' unit.
+    pub species: Vec<[Vec<Bolus>; 2]>,
 }
 
-/// Converts a concentration written in µM or nM into the drug's field unit.
-fn to_field_unit(drug: DrugName, um: Option<f64>, nm: Option<f64>) -> f64 {
+/// Converts a concentration written in µM or nM, or (`plain`) in a species' unit, into
+/// the field unit of what is dosed.
+fn to_field_unit(dosed: &Dosed, um: Option<f64>, nm: Option<f64>, plain: Option<f64>) -> f64 {
     let in_nm = um.map(|v| v * 1e3).or(nm).unwrap_or(0.0);
-    match drug {
-        DrugName::Amd3100 => in_nm * 1e-3,
-        DrugName::AntiPd1 => in_nm,
+    match dosed {
+        Dosed::Drug(DrugName::Amd3100) => in_nm * 1e-3,
+        Dosed::Drug(DrugName::AntiPd1) => in_nm,
+        Dosed::Species(_) => plain.unwrap_or(0.0),
     }
 }
 
@@ -61,17 +66,29 @@ pub fn route_index(r: Route) -> usize {
 
 impl Dosing {
     pub fn from_scenario(s: &Scenario) -> Dosing {
-        let mut d = Dosing::default();
+        let mut d = Dosing {
+            species: vec![Default::default(); s.species.len()],
+            ..Default::default()
+        };
         for tr in &s.treatment {
             let rate = tr
                 .half_life_h
                 .map(|h| std::f64::consts::LN_2 / (h * 60.0))
                 .unwrap_or(0.0);
-            let list = &mut d.boluses[drug_index(tr.drug)][route_index(tr.route)];
+            let list = match &tr.drug {
+                Dosed::Drug(drug) => &mut d.boluses[drug_index(*drug)][route_index(tr.route)],
+                Dosed::Species(name) => {
+                    // Validation refuses a name no species has; skipped if unchecked.
+                    let Some(k) = s.species.iter().position(|sp| &sp.name == name) else {
+                        continue;
+                    };
+                    &mut d.species[k][route_index(tr.route)]
+                }
+            };
             for dose in &tr.doses {
                 list.push(Bolus {
                     t0: dose.at_h * 60.0,
-                    peak: to_field_unit(tr.drug, dose.peak_um, dose.peak_nm),
+                    peak: to_field_unit(&tr.drug, dose.peak_um, dose.peak_nm, dose.peak),
                     rate,
                 });
             }
@@ -79,25 +96,35 @@ impl Dosing {
                 for k in 0..sc.count {
                     list.push(Bolus {
                         t0: (sc.start_h + sc.every_h * f64::from(k)) * 60.0,
-                        peak: to_field_unit(tr.drug, sc.peak_um, sc.peak_nm),
+                        peak: to_field_unit(&tr.drug, sc.peak_um, sc.peak_nm, sc.peak),
                         rate,
                     });
                 }
             }
-            if tr.level_um.is_some() || tr.level_nm.is_some() {
+            if tr.level_um.is_some() || tr.level_nm.is_some() || tr.level.is_some() {
                 list.push(Bolus {
                     t0: tr.start_h * 60.0,
-                    peak: to_field_unit(tr.drug, tr.level_um, tr.level_nm),
+                    peak: to_field_unit(&tr.drug, tr.level_um, tr.level_nm, tr.level),
                     rate: 0.0,
                 });
             }
         }
-        for drug in &mut d.boluses {
+        for drug in d.boluses.iter_mut().chain(d.species.iter_mut()) {
             for route in drug {
                 route.sort_by(|a, b| a.t0.total_cmp(&b.t0));
             }
         }
         d
+    }
+
+    /// The (plasma, bath) levels the treatments give species `k` at time `t` (min), in
+    /// its unit (0 for a species no treatment doses).
+    pub fn species_levels(&self, k: usize, t: f64) -> (f64, f64) {
+        let Some(routes) = self.species.get(k) else {
+            return (0.0, 0.0);
+        };
+        let sum = |r: Route| -> f64 { routes[route_index(r)].iter().map(|b| b.level(t)).sum() };
+        (sum(Route::Plasma), sum(Route::Bath))
     }
 
     /// The level of `drug` by `route` at time `t` (min), summed over its boluses in a

@@ -347,7 +347,8 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
         for (k, &n) in plan.species_substeps.iter().enumerate() {
             let dt = seg.dt / f64::from(n);
             for j in 0..n {
-                let (plasma, bath) = solver.params().species[k].levels(t + f64::from(j) * dt);
+                let (plasma, bath) =
+                    species_levels(solver.params(), dosing, k, t + f64::from(j) * dt);
                 solver.species_step(k, dt, plasma, bath);
             }
         }
@@ -376,6 +377,15 @@ pub fn levels(params: &Params, dosing: &Dosing, which: Chemical, t: f64) -> (f64
         Chemical::Cxcl12 => (0.0, params.c_bath),
         _ => dosing.levels(which, t),
     }
+}
+
+/// The (plasma, bath) levels species `k` sees at time `t` (min): its constant levels
+/// (`plasma_level`, `bath_level`, from time 0) plus what treatments dose of it. Both
+/// backends take a species' levels here.
+pub fn species_levels(params: &Params, dosing: &Dosing, k: usize, t: f64) -> (f64, f64) {
+    let (plasma, bath) = params.species[k].levels(t);
+    let (dosed_plasma, dosed_bath) = dosing.species_levels(k, t);
+    (plasma + dosed_plasma, bath + dosed_bath)
 }
 
 /// Iterations between convergence checks of a quasi-steady solve, on both backends

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use infiltrate::scenario::{self, DrugName, GeometryKind, Route};
+use infiltrate::scenario::{self, Dosed, DrugName, GeometryKind, Route};
 use infiltrate::Error;
 
 const MINIMAL: &str = r#"
@@ -88,9 +88,10 @@ fn shipped_arms_describe_their_own_drugs() {
                 assert!(!d.contains("no drug"), "{}: {d}", p.display());
             }
             for t in &s.treatment {
-                let name = match t.drug {
-                    DrugName::Amd3100 => "AMD3100",
-                    DrugName::AntiPd1 => "anti-PD-1",
+                let name = match &t.drug {
+                    Dosed::Drug(DrugName::Amd3100) => "AMD3100",
+                    Dosed::Drug(DrugName::AntiPd1) => "anti-PD-1",
+                    Dosed::Species(name) => name,
                 };
                 assert!(d.contains(name), "{}: {d}", p.display());
             }

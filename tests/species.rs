@@ -429,3 +429,100 @@ fn the_example_runs_and_its_species_is_in_every_output() {
         plane
     );
 }
+
+/// A species dosed by `[[treatment]]`, in the forms drugs have: a constant bath level
+/// given as a treatment steps the same bits as the same `bath_level`; a bath bolus's
+/// level decays with its half-life; `check`'s timeline names the species and its unit.
+#[test]
+fn treatments_dose_a_species_in_its_own_unit() {
+    use infiltrate::dosing::{Bolus, Dosing};
+    use infiltrate::solver::species_levels;
+    let mut p = busy([9, 7, 5]);
+    let mut sp = species("ifng", 500.0, 0.0);
+    sp.chem.decay = [0.2; 5];
+    p.species = vec![sp];
+    let mut rng = Rng(2);
+    let class: Vec<u8> = (0..p.voxels()).map(|_| rng.class()).collect();
+    let f = Fields::zeros_for(&p);
+    let (plan, dosing) = common::busy_schedule(&p);
+    let seg = Segment {
+        t0: 0.0,
+        steps: 4,
+        dt: plan.cell_dt,
+    };
+    let run = |p: &Params, dosing: &Dosing| {
+        let mut c = CpuSolver::new(p.clone(), class.clone(), f.clone());
+        c.advance(&seg, 0, &Schedule::new(&plan, dosing, 1e-4), &mut |_| {})
+            .unwrap();
+        c.fields().species[0].1.clone()
+    };
+    let mut by_key = p.clone();
+    by_key.species[0].bath = 5.0;
+    let mut by_treatment = dosing.clone();
+    by_treatment.species = vec![[
+        Vec::new(),
+        vec![Bolus {
+            t0: 0.0,
+            peak: 5.0,
+            rate: 0.0,
+        }],
+    ]];
+    let a = run(&by_key, &dosing);
+    let b = run(&p, &by_treatment);
+    assert_eq!(a, b);
+    assert!(a.iter().any(|&x| x > 0.0));
+    // A bolus of peak 8 at 1 h with a 2 h half-life.
+    let rate = std::f64::consts::LN_2 / 120.0;
+    by_treatment.species[0][1] = vec![Bolus {
+        t0: 60.0,
+        peak: 8.0,
+        rate,
+    }];
+    assert_eq!(species_levels(&p, &by_treatment, 0, 30.0), (0.0, 0.0));
+    let (_, bath) = species_levels(&p, &by_treatment, 0, 180.0);
+    assert!((bath - 4.0).abs() < 1e-12, "{bath}");
+
+    // Through a scenario: the treatment's keys and the timeline.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("dosed.toml");
+    let base = "[grid]\nnx = 4\nny = 4\nnz = 3\nvoxel_um = 10.0\n[time]\nduration_h = 4.0\n\
+                snapshot_every_h = 1.0\n[geometry]\nkind = \"slice\"\n[geometry.slice]\n\
+                thickness_um = 30.0\n[[species]]\nname = \"ifng\"\nwords = \"IFN-γ\"\n\
+                unit = \"pM\"\ndiffusion_um2_per_min = 100.0\n";
+    let prepared = |treatment: &str| {
+        std::fs::write(&path, format!("{base}[[treatment]]\n{treatment}")).unwrap();
+        infiltrate::run::prepare(&path, Default::default())
+    };
+    let ok = prepared("drug = \"ifng\"\nroute = \"bath\"\nhalf_life_h = 2.0\ndoses = [{ at_h = 1.0, peak = 8.0 }]\n")
+        .unwrap();
+    let line = ok.dosing_timeline().join("\n");
+    assert!(
+        line.contains("IFN-γ (bath): bolus at 60 min, peak 8 pM")
+            && line.contains("2.83 pM at the end"),
+        "{line}"
+    );
+    for (treatment, says) in [
+        (
+            "drug = \"ifng\"\nroute = \"bath\"\nlevel_uM = 1.0\n",
+            "in the species' own unit",
+        ),
+        (
+            "drug = \"amd3100\"\nroute = \"bath\"\nlevel = 1.0\n",
+            "a drug's amount names its unit",
+        ),
+        (
+            "drug = \"ifn\"\nroute = \"bath\"\nlevel = 1.0\n",
+            "or the name of a [[species]] (`ifng`)",
+        ),
+        (
+            "drug = \"ifng\"\nroute = \"bath\"\nlevel = -1.0\n",
+            "treatment[0].level",
+        ),
+    ] {
+        let err = match prepared(treatment) {
+            Ok(_) => panic!("accepted: {treatment}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(says), "{treatment}\n--> {err}");
+    }
+}

@@ -92,7 +92,8 @@ pub struct SpeciesParams {
 }
 
 impl SpeciesParams {
-    /// Its (plasma, bath) levels at time `t` (min): 0 before the start of dosing.
+    /// Its constant (plasma, bath) levels at time `t` (min): 0 before the start of
+    /// dosing (`crate::solver::species_levels` adds what treatments dose of it).
     pub fn levels(&self, t: f64) -> (f64, f64) {
         if t < 0.0 {
             (0.0, 0.0)

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use super::estimate::{self, UnitCost, Work};
 use super::{Prepared, Selected, CPU_BYTES_PER_VOXEL};
 use crate::model::{CHEMICALS, CLASS_NAMES, N_CLASSES};
-use crate::scenario::{Chemical, DrugName, Route, Treatment};
+use crate::scenario::{Chemical, Dosed, DrugName, Route, Treatment};
 use crate::units::{format_min, human_bytes, human_secs, significant};
 
 /// Voxel updates (voxels × grid sweeps) of the largest shipped scenario
@@ -269,7 +269,7 @@ impl Prepared {
         let end = s.time.duration_h * 60.0;
         s.treatment
             .iter()
-            .map(|t| treatment_line(t, &self.dosing, end))
+            .map(|t| treatment_line(t, &self.dosing, &self.params, end))
             .collect()
     }
 }
@@ -403,21 +403,40 @@ fn level(drug: DrugName, v: f64) -> String {
     }
 }
 
-/// One treatment of the timeline (`end`: the run's end, min).
-fn treatment_line(t: &Treatment, dosing: &crate::dosing::Dosing, end: f64) -> String {
-    let drug = match t.drug {
-        DrugName::Amd3100 => "AMD3100",
-        DrugName::AntiPd1 => "anti-PD-1",
+/// One treatment of the timeline (`end`: the run's end, min; `params` names a dosed
+/// species and its unit).
+fn treatment_line(
+    t: &Treatment,
+    dosing: &crate::dosing::Dosing,
+    params: &crate::model::Params,
+    end: f64,
+) -> String {
+    let species = match &t.drug {
+        Dosed::Species(name) => params.species.iter().position(|s| &s.key == name),
+        Dosed::Drug(_) => None,
+    };
+    let drug = match (&t.drug, species) {
+        (Dosed::Drug(DrugName::Amd3100), _) => "AMD3100".to_string(),
+        (Dosed::Drug(DrugName::AntiPd1), _) => "anti-PD-1".to_string(),
+        (Dosed::Species(name), None) => name.clone(),
+        (Dosed::Species(_), Some(k)) => params.species[k].words.clone(),
     };
     let route = match t.route {
         Route::Plasma => "plasma",
         Route::Bath => "bath",
     };
-    let in_field = |um: Option<f64>, nm: Option<f64>| {
+    // A level in the field unit of what is dosed, as text.
+    let level = |v: f64| match (&t.drug, species) {
+        (Dosed::Drug(d), _) => level(*d, v),
+        (Dosed::Species(_), Some(k)) => format!("{} {}", significant(v, 3), params.species[k].unit),
+        (Dosed::Species(_), None) => significant(v, 3),
+    };
+    let in_field = |um: Option<f64>, nm: Option<f64>, plain: Option<f64>| {
         let nm = um.map(|v| v * 1e3).or(nm).unwrap_or(0.0);
         match t.drug {
-            DrugName::Amd3100 => nm * 1e-3,
-            DrugName::AntiPd1 => nm,
+            Dosed::Drug(DrugName::Amd3100) => nm * 1e-3,
+            Dosed::Drug(DrugName::AntiPd1) => nm,
+            Dosed::Species(_) => plain.unwrap_or(0.0),
         }
     };
     let mut parts = Vec::new();
@@ -426,7 +445,7 @@ fn treatment_line(t: &Treatment, dosing: &crate::dosing::Dosing, end: f64) -> St
         parts.push(format!(
             "bolus at {}, peak {}",
             format_min(d.at_h * 60.0),
-            level(t.drug, in_field(d.peak_um, d.peak_nm))
+            level(in_field(d.peak_um, d.peak_nm, d.peak))
         ));
     }
     if let Some(sc) = &t.schedule {
@@ -438,15 +457,15 @@ fn treatment_line(t: &Treatment, dosing: &crate::dosing::Dosing, end: f64) -> St
             format_min(sc.every_h * 60.0),
             format_min(sc.start_h * 60.0),
             format_min(last * 60.0),
-            level(t.drug, in_field(sc.peak_um, sc.peak_nm))
+            level(in_field(sc.peak_um, sc.peak_nm, sc.peak))
         ));
         let at = |k: u32| (sc.start_h + sc.every_h * f64::from(k)) * 60.0;
         times.extend((0..sc.count.min(10_000)).map(at));
     }
-    if t.level_um.is_some() || t.level_nm.is_some() {
+    if t.level_um.is_some() || t.level_nm.is_some() || t.level.is_some() {
         parts.push(format!(
             "constant {} from {}",
-            level(t.drug, in_field(t.level_um, t.level_nm)),
+            level(in_field(t.level_um, t.level_nm, t.level)),
             format_min(t.start_h * 60.0)
         ));
     }
@@ -457,12 +476,12 @@ fn treatment_line(t: &Treatment, dosing: &crate::dosing::Dosing, end: f64) -> St
     // For boluses: the drug's level by this route at the end, and its lowest between
     // the first dose and the end (just before each dose, and at the end).
     if !times.is_empty() && t.half_life_h.is_some() {
-        let which = match t.drug {
-            DrugName::Amd3100 => Chemical::Amd3100,
-            DrugName::AntiPd1 => Chemical::AntiPd1,
-        };
         let at = |time: f64| {
-            let (plasma, bath) = dosing.levels(which, time);
+            let (plasma, bath) = match (&t.drug, species) {
+                (Dosed::Drug(DrugName::Amd3100), _) => dosing.levels(Chemical::Amd3100, time),
+                (Dosed::Drug(DrugName::AntiPd1), _) => dosing.levels(Chemical::AntiPd1, time),
+                (Dosed::Species(_), k) => dosing.species_levels(k.unwrap_or(usize::MAX), time),
+            };
             match t.route {
                 Route::Plasma => plasma,
                 Route::Bath => bath,
@@ -478,9 +497,9 @@ fn treatment_line(t: &Treatment, dosing: &crate::dosing::Dosing, end: f64) -> St
         let _ = write!(
             text,
             "; {} at the end ({}), lowest after the first dose {}",
-            level(t.drug, at(end)),
+            level(at(end)),
             format_min(end),
-            level(t.drug, lowest)
+            level(lowest)
         );
     }
     text

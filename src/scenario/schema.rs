@@ -557,31 +557,77 @@ impl<'de> Deserialize<'de> for DrugName {
     }
 }
 
-/// Reads a name among `names` (the written spelling and its value), ignoring case and
-/// the separators `-`, `_` and spaces; an unknown name is an error listing the names.
-fn lenient_name<'de, D: serde::Deserializer<'de>, T: Copy>(
-    d: D,
-    names: &[(&str, T)],
-) -> Result<T, D::Error> {
+/// The value of `text` among `names` (the written spelling and its value), ignoring case
+/// and the separators `-`, `_` and spaces.
+fn lenient_match<T: Copy>(text: &str, names: &[(&str, T)]) -> Option<T> {
     let key = |s: &str| -> String {
         s.chars()
             .filter(|c| !matches!(c, '-' | '_' | ' '))
             .flat_map(char::to_lowercase)
             .collect()
     };
-    let text = String::deserialize(d)?;
-    let wanted = key(&text);
+    let wanted = key(text);
     names
         .iter()
         .find(|(name, _)| key(name) == wanted)
         .map(|&(_, v)| v)
-        .ok_or_else(|| {
-            let list: Vec<String> = names.iter().map(|(n, _)| format!("`{n}`")).collect();
-            serde::de::Error::custom(format!(
-                "unknown name `{text}`, expected one of {} (any case)",
-                list.join(", ")
-            ))
+}
+
+/// The drugs' names as written, for [`lenient_match`].
+const DRUG_NAMES: [(&str, DrugName); 2] = [
+    ("amd3100", DrugName::Amd3100),
+    ("anti_pd1", DrugName::AntiPd1),
+];
+
+/// What a treatment doses: a drug, or a species the scenario adds (`[[species]]`), by
+/// its name. Drug names are read as [`DrugName`] is (any case, with or without `-`, `_`
+/// or spaces); any other name is taken for a species' and checked against
+/// `[[species]]` with the rest of the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dosed {
+    Drug(DrugName),
+    Species(String),
+}
+
+impl Serialize for Dosed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Dosed::Drug(d) => d.serialize(s),
+            Dosed::Species(name) => s.serialize_str(name),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Dosed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match lenient_match(&text, &DRUG_NAMES) {
+            Some(drug) => Dosed::Drug(drug),
+            None => Dosed::Species(text),
         })
+    }
+}
+
+impl PartialEq<DrugName> for Dosed {
+    fn eq(&self, other: &DrugName) -> bool {
+        *self == Dosed::Drug(*other)
+    }
+}
+
+/// Reads a name among `names` (the written spelling and its value), ignoring case and
+/// the separators `-`, `_` and spaces; an unknown name is an error listing the names.
+fn lenient_name<'de, D: serde::Deserializer<'de>, T: Copy>(
+    d: D,
+    names: &[(&str, T)],
+) -> Result<T, D::Error> {
+    let text = String::deserialize(d)?;
+    lenient_match(&text, names).ok_or_else(|| {
+        let list: Vec<String> = names.iter().map(|(n, _)| format!("`{n}`")).collect();
+        serde::de::Error::custom(format!(
+            "unknown name `{text}`, expected one of {} (any case)",
+            list.join(", ")
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -593,7 +639,8 @@ pub enum Route {
     Bath,
 }
 
-/// A concentration given with its unit in its key: exactly one of `*_uM` or `*_nM`.
+/// A concentration given with its unit in its key: exactly one of `*_uM` or `*_nM` for
+/// a drug; for a species, `peak` in the species' own unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Dose {
@@ -602,6 +649,8 @@ pub struct Dose {
     pub peak_um: Option<f64>,
     #[serde(rename = "peak_nM", default, skip_serializing_if = "Option::is_none")]
     pub peak_nm: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<f64>,
 }
 
 /// Repeated doses: `count` boluses every `every_h` from `start_h`.
@@ -615,14 +664,18 @@ pub struct Schedule {
     pub peak_um: Option<f64>,
     #[serde(rename = "peak_nM", default, skip_serializing_if = "Option::is_none")]
     pub peak_nm: Option<f64>,
+    /// For a species: the peak in its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<f64>,
 }
 
-/// One treatment: a drug, its route, and either boluses (with a half-life) or a
-/// constant level. Times count from the start of dosing (time 0).
+/// One treatment: a drug (or a species the scenario adds), its route, and either
+/// boluses (with a half-life) or a constant level. Times count from the start of
+/// dosing (time 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Treatment {
-    pub drug: DrugName,
+    pub drug: Dosed,
     pub route: Route,
     /// Half-life of each bolus in plasma or medium; absent: boluses do not decay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -636,6 +689,9 @@ pub struct Treatment {
     pub level_um: Option<f64>,
     #[serde(rename = "level_nM", default, skip_serializing_if = "Option::is_none")]
     pub level_nm: Option<f64>,
+    /// For a species: a constant level in its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
     /// When the constant level starts.
     #[serde(default)]
     pub start_h: f64,
@@ -859,13 +915,14 @@ pub fn full_example() -> Scenario {
         tcells: TCells::default(),
         tumor: Tumor::default(),
         treatment: vec![Treatment {
-            drug: DrugName::Amd3100,
+            drug: Dosed::Drug(DrugName::Amd3100),
             route: Route::Bath,
             half_life_h: Some(1.0),
             doses: vec![Dose {
                 at_h: 0.0,
                 peak_um: Some(1.0),
                 peak_nm: Some(1.0),
+                peak: Some(1.0),
             }],
             schedule: Some(Schedule {
                 start_h: 0.0,
@@ -873,9 +930,11 @@ pub fn full_example() -> Scenario {
                 count: 1,
                 peak_um: Some(1.0),
                 peak_nm: Some(1.0),
+                peak: Some(1.0),
             }),
             level_um: Some(1.0),
             level_nm: Some(1.0),
+            level: Some(1.0),
             start_h: 0.0,
         }],
         species: vec![Species {

@@ -148,7 +148,7 @@ pub fn check_ranges(c: &mut Checker) {
 
     let has_bath = has_bath_faces(&s.geometry);
     for (i, tr) in s.treatment.iter().enumerate() {
-        check_treatment(c, i, tr, s.time.duration_h, has_bath);
+        check_treatment(c, i, tr, s, has_bath);
     }
 
     check_species(c, s);
@@ -549,6 +549,14 @@ fn check_species(c: &mut Checker, s: &Scenario) {
 /// over).
 pub const MAX_CXCL12_NM: f64 = 1e9;
 
+/// A species' peak or level, in its own unit: given and not negative.
+fn check_plain(c: &mut Checker, key: &str, v: Option<f64>) {
+    match v {
+        Some(v) => c.non_negative(key, v),
+        None => c.require(false, key, "missing", "a level ≥ 0 in the species' unit"),
+    }
+}
+
 fn check_conc(c: &mut Checker, key: &str, um: Option<f64>, nm: Option<f64>, required: bool) {
     match (um, nm) {
         (Some(_), Some(_)) => c.require(
@@ -568,8 +576,63 @@ fn check_conc(c: &mut Checker, key: &str, um: Option<f64>, nm: Option<f64>, requ
     }
 }
 
-fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, has_bath: bool) {
+fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, s: &Scenario, has_bath: bool) {
+    let duration_h = s.time.duration_h;
     let p = |k: &str| format!("treatment[{i}].{k}");
+    // A species is dosed in its own unit (`peak`, `level`); a drug with its unit in the
+    // key (`*_uM`, `*_nM`).
+    let species = match &tr.drug {
+        Dosed::Drug(_) => false,
+        Dosed::Species(name) => {
+            let names: Vec<String> = s
+                .species
+                .iter()
+                .map(|sp| format!("`{}`", sp.name))
+                .collect();
+            c.require(
+                s.species.iter().any(|sp| &sp.name == name),
+                &p("drug"),
+                format!("{name:?}"),
+                &format!(
+                    "`amd3100`, `anti_pd1` (any case) or the name of a [[species]] ({})",
+                    if names.is_empty() {
+                        "none in this scenario".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            );
+            true
+        }
+    };
+    let plain_keys = tr.level.is_some()
+        || tr.doses.iter().any(|d| d.peak.is_some())
+        || tr.schedule.as_ref().is_some_and(|sc| sc.peak.is_some());
+    let unit_keys = tr.level_um.is_some()
+        || tr.level_nm.is_some()
+        || tr
+            .doses
+            .iter()
+            .any(|d| d.peak_um.is_some() || d.peak_nm.is_some())
+        || tr
+            .schedule
+            .as_ref()
+            .is_some_and(|sc| sc.peak_um.is_some() || sc.peak_nm.is_some());
+    if species {
+        c.require(
+            !unit_keys,
+            &format!("treatment[{i}]"),
+            "a species dosed in µM or nM",
+            "`peak` and `level` in the species' own unit",
+        );
+    } else {
+        c.require(
+            !plain_keys,
+            &format!("treatment[{i}]"),
+            "a drug dosed with `peak` or `level` (no unit)",
+            "`peak_uM`/`peak_nM` and `level_uM`/`level_nM`: a drug's amount names its unit",
+        );
+    }
     if tr.route == Route::Bath {
         c.require(
             has_bath,
@@ -580,12 +643,12 @@ fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, h
     }
     let forms = usize::from(!tr.doses.is_empty())
         + usize::from(tr.schedule.is_some())
-        + usize::from(tr.level_um.is_some() || tr.level_nm.is_some());
+        + usize::from(tr.level_um.is_some() || tr.level_nm.is_some() || tr.level.is_some());
     c.require(
         forms == 1,
         &format!("treatment[{i}]"),
         format!("{forms} of doses / schedule / level given"),
-        "exactly one of `doses`, `schedule` or `level_uM`/`level_nM`",
+        "exactly one of `doses`, `schedule` or `level_uM`/`level_nM` (a species: `level`)",
     );
     if let Some(h) = tr.half_life_h {
         c.positive(&p("half_life_h"), h);
@@ -602,13 +665,17 @@ fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, h
     };
     for (j, d) in tr.doses.iter().enumerate() {
         time(c, p(&format!("doses[{j}].at_h")), d.at_h);
-        check_conc(
-            c,
-            &p(&format!("doses[{j}].peak")),
-            d.peak_um,
-            d.peak_nm,
-            true,
-        );
+        if species {
+            check_plain(c, &p(&format!("doses[{j}].peak")), d.peak);
+        } else {
+            check_conc(
+                c,
+                &p(&format!("doses[{j}].peak")),
+                d.peak_um,
+                d.peak_nm,
+                true,
+            );
+        }
     }
     if let Some(s) = &tr.schedule {
         time(c, p("schedule.start_h"), s.start_h);
@@ -623,9 +690,17 @@ fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, duration_h: f64, h
                 &format!("doses within time.duration_h = {duration_h} h"),
             );
         }
-        check_conc(c, &p("schedule.peak"), s.peak_um, s.peak_nm, true);
+        if species {
+            check_plain(c, &p("schedule.peak"), s.peak);
+        } else {
+            check_conc(c, &p("schedule.peak"), s.peak_um, s.peak_nm, true);
+        }
     }
-    if tr.level_um.is_some() || tr.level_nm.is_some() {
+    if species {
+        if tr.level.is_some() {
+            check_plain(c, &p("level"), tr.level);
+        }
+    } else if tr.level_um.is_some() || tr.level_nm.is_some() {
         check_conc(c, &p("level"), tr.level_um, tr.level_nm, false);
     }
     time(c, p("start_h"), tr.start_h);
