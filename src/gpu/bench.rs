@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use super::{bind, read_mapped, storage_layout, GpuError, GpuSolver, GpuStep, T};
+use super::resources::{CHEM_KEYS, SIGNAL_KEYS};
+use super::{bind, read_mapped, storage_layout, GpuError, GpuSolver, GpuStep};
 use crate::scenario::Chemical;
 use crate::solver::SubStep;
 
@@ -319,12 +320,17 @@ impl GpuSolver {
         // values do not matter here).
         let [gx, gy] = self.groups;
         let [qx, qy] = self.quad_groups;
-        let cur = self.cur.fixed.map(|c| c ^ flip);
+        let mut cur = self.cur.clone();
+        if flip == 1 {
+            for f in CHEM_KEYS {
+                cur.flip(f);
+            }
+        }
         let slabs = || self.slabs.iter().zip(&self.groups_);
         let offset = |slot: usize| [(slot * self.stride) as u32];
         let chem = |pass: &mut wgpu::ComputePass, slot: usize, chems: u32| {
             pass.set_pipeline(p.chem.get(chems));
-            let key = cur[0] + 2 * cur[1] + 4 * cur[2] + 8 * cur[T];
+            let key = cur.key(&CHEM_KEYS);
             for (slab, g) in slabs() {
                 pass.set_bind_group(0, &g.fixed, &offset(slot));
                 pass.set_bind_group(1, &g.chem[key], &[]);
@@ -335,7 +341,7 @@ impl GpuSolver {
             pass.set_pipeline(&p.signal);
             for (slab, g) in slabs() {
                 pass.set_bind_group(0, &g.fixed, &offset(SLOT_CELL));
-                pass.set_bind_group(1, &g.signal[cur[0] + 2 * cur[1] + 4 * cur[T]], &[]);
+                pass.set_bind_group(1, &g.signal[cur.key(&SIGNAL_KEYS)], &[]);
                 pass.dispatch_workgroups(gx, gy, slab.planes as u32 + 2);
             }
         };
@@ -343,7 +349,7 @@ impl GpuSolver {
             pass.set_pipeline(&p.cell);
             for (slab, g) in slabs() {
                 pass.set_bind_group(0, &g.fixed, &offset(SLOT_CELL));
-                pass.set_bind_group(1, &g.cell[cur[T] + 2 * cur[2]], &[]);
+                pass.set_bind_group(1, &g.cell[cur.key(&self.cell_keys)], &[]);
                 pass.dispatch_workgroups(qx, qy, slab.planes as u32);
             }
         };

@@ -105,7 +105,8 @@ use pipelines::{ChemPipelines, Pipelines};
 use readback::read_mapped;
 use recorder::Op;
 use resources::{
-    bind, storage_entry, storage_layout, uniform_entry, BindGroups, Parities, Shared, SlabBuffers,
+    bind, cell_keys, keyed, species_keys, storage_entry, storage_layout, uniform_entry, BindGroups,
+    Parities, Shared, SlabBuffers, CHEM_KEYS, SIGNAL_KEYS,
 };
 use upload::{row_start, slab_values, zero_chemicals};
 
@@ -120,13 +121,10 @@ pub use params::{
 
 use wgpu::util::DeviceExt;
 
-use crate::model::{chem_index, Field, Fields, Params, Segment, N_CLASSES};
+use crate::model::{chem_index, Field, Fields, Params, Segment, CHEMICALS, N_CLASSES};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 use steady::{Convergence, BLOCK};
-
-/// Where T's parity is in `Parities::fixed` (C, A, P, T at their field indices).
-const T: usize = Field::TCells.index();
 
 /// The GPU solver: device, buffers, pipelines, bind groups, and the host's record of
 /// which ping-pong buffers are current.
@@ -167,6 +165,9 @@ pub struct GpuSolver {
     substeps: [u64; 3],
     /// Chem passes run (fused sub-steps count once).
     chem_passes: u64,
+    /// The fields the cell step's bind groups are chosen by
+    /// ([`resources::cell_keys`]).
+    cell_keys: Vec<Field>,
     /// Each species' coefficients ([`GpuSpecies`]), bound with its buffers.
     #[allow(dead_code)]
     species_params: Vec<wgpu::Buffer>,
@@ -495,89 +496,60 @@ impl GpuSolver {
                         },
                     ],
                 });
-                let chem = (0..16)
-                    .map(|key| {
-                        let (c, a, p, t) = (key & 1, (key >> 1) & 1, (key >> 2) & 1, key >> 3);
-                        let [cs, as_, ps] = &b.chem;
-                        bind(
-                            &device,
-                            "chem",
-                            &chem_layout,
-                            &[
-                                &cs[c],
-                                &cs[1 - c],
-                                &as_[a],
-                                &as_[1 - a],
-                                &ps[p],
-                                &ps[1 - p],
-                                &b.t[t],
-                            ],
-                        )
-                    })
-                    .collect();
-                let signal = (0..8)
-                    .map(|key| {
-                        let (c, a, t) = (key & 1, (key >> 1) & 1, (key >> 2) & 1);
-                        bind(
-                            &device,
-                            "signal",
-                            &signal_layout,
-                            &[&b.chem[0][c], &b.chem[1][a], &b.t[t], &b.s, &b.w],
-                        )
-                    })
-                    .collect();
-                // Keys t + 2 p + 4 i (i: the parity of the species that raises the kill
-                // rate; without one, anti-PD-1 stands in for it, unread).
-                let cell = (0..8)
-                    .map(|key| {
-                        let (t, p, i) = (key & 1, (key >> 1) & 1, key >> 2);
-                        let boosting = match boost {
-                            Some(k) => &b.species[k][i],
-                            None => &b.chem[2][p],
-                        };
-                        bind(
-                            &device,
-                            "cell",
-                            &cell_layout,
-                            &[
-                                &b.s,
-                                &b.w,
-                                &b.t[t],
-                                &b.chem[2][p],
-                                &b.t[1 - t],
-                                &b.n,
-                                &b.k,
-                                boosting,
-                            ],
-                        )
-                    })
-                    .collect();
-                let species = b
-                    .species
+                // One bind group per combination of current buffers of the fields a
+                // kernel reads (`resources::keyed`, picked by `Parities::key`).
+                let ns = params.species.len();
+                let (c, a, p, t) = (Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells);
+                let chem = keyed(&CHEM_KEYS, ns, |cur| {
+                    let now = |f| b.current(f, cur);
+                    let next = |f| b.next(f, cur);
+                    let buffers = [now(c), next(c), now(a), next(a), now(p), next(p), now(t)];
+                    bind(&device, "chem", &chem_layout, &buffers)
+                });
+                let signal = keyed(&SIGNAL_KEYS, ns, |cur| {
+                    let now = |f| b.current(f, cur);
+                    let buffers = [now(c), now(a), now(t), &b.s, &b.w];
+                    bind(&device, "signal", &signal_layout, &buffers)
+                });
+                // Without a species raising the kill rate, anti-PD-1 stands in for it,
+                // unread.
+                let boosting = boost.map_or(p, |k| Field::Species(k as u8));
+                let cell = keyed(&cell_keys(boost), ns, |cur| {
+                    let now = |f| b.current(f, cur);
+                    let buffers = [
+                        &b.s,
+                        &b.w,
+                        now(t),
+                        now(p),
+                        b.next(t, cur),
+                        &b.n,
+                        &b.k,
+                        now(boosting),
+                    ];
+                    bind(&device, "cell", &cell_layout, &buffers)
+                });
+                let species = species_params
                     .iter()
-                    .zip(&species_params)
-                    .map(|(pair, uniform)| {
-                        (0..4)
-                            .map(|key| {
-                                let (u, t) = (key & 1, key >> 1);
-                                bind(
-                                    &device,
-                                    "species",
-                                    &species_layout,
-                                    &[uniform, &pair[u], &pair[1 - u], &b.t[t], &b.n],
-                                )
-                            })
-                            .collect()
+                    .enumerate()
+                    .map(|(k, uniform)| {
+                        let f = Field::Species(k as u8);
+                        keyed(&species_keys(k), ns, |cur| {
+                            let buffers = [
+                                uniform,
+                                b.current(f, cur),
+                                b.next(f, cur),
+                                b.current(t, cur),
+                                &b.n,
+                            ];
+                            bind(&device, "species", &species_layout, &buffers)
+                        })
                     })
                     .collect();
-                let reduce = std::array::from_fn(|u| {
-                    std::array::from_fn(|p| {
-                        bind(
-                            &device,
-                            "reduce",
-                            &reduce_layout,
-                            &[&b.chem[u][p], &b.s, &shared.maxima],
-                        )
+                let reduce = CHEMICALS.map(|which| {
+                    let f = Field::of(which);
+                    keyed(&[f], ns, |cur| {
+                        let buffers = [b.current(f, cur), &b.s, &shared.maxima];
+                        bind(&device, "reduce", &reduce_layout, &buffers)
                     })
                 });
                 BindGroups {
@@ -629,6 +601,7 @@ impl GpuSolver {
             zero: zero_chemicals(initial),
             substeps: [0; 3],
             chem_passes: 0,
+            cell_keys: cell_keys(boost),
             species_params,
         })
     }
@@ -732,7 +705,8 @@ impl GpuSolver {
                     pass.set_pipeline(&self.pipelines.reduce);
                     for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                         pass.set_bind_group(0, &g.fixed, &[0]);
-                        pass.set_bind_group(1, &g.reduce[u][cur.fixed[u]], &[]);
+                        let f = Field::of(CHEMICALS[u]);
+                        pass.set_bind_group(1, &g.reduce[u][cur.key(&[f])], &[]);
                         pass.dispatch_workgroups(gx, gy, slab.planes as u32);
                     }
                 }

@@ -4,8 +4,8 @@
 //! quasi-steady solves encode through [`GpuSolver::encode_op`] too.
 
 use super::layout::{Slab, BATCH};
-use super::resources::{Parities, PingPong};
-use super::{GpuError, GpuSolver, GpuStep, T};
+use super::resources::{species_keys, Parities, PingPong, CHEM_KEYS, SIGNAL_KEYS};
+use super::{GpuError, GpuSolver, GpuStep};
 use crate::model::{chem_index, Field, Params, CHEMICALS};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
@@ -125,11 +125,10 @@ impl GpuSolver {
         let [qx, qy] = self.quad_groups;
         let offset = [(slot * self.stride) as u32];
         let planes = |s: &Slab| s.planes as u32;
-        let c = cur.fixed;
         match op {
             Op::Chem(step) => {
                 pass.set_pipeline(p.chem.get(step.chems));
-                let key = c[0] + 2 * c[1] + 4 * c[2] + 8 * c[T];
+                let key = cur.key(&CHEM_KEYS);
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
                     pass.set_bind_group(1, &g.chem[key], &[]);
@@ -148,7 +147,7 @@ impl GpuSolver {
             Op::Species(k, _) => {
                 let f = Field::Species(k as u8);
                 pass.set_pipeline(&p.species);
-                let key = cur.of(f) + 2 * c[T];
+                let key = cur.key(&species_keys(k));
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
                     pass.set_bind_group(1, &g.species[k][key], &[]);
@@ -161,18 +160,15 @@ impl GpuSolver {
                 pass.set_pipeline(&p.signal);
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
-                    pass.set_bind_group(1, &g.signal[c[0] + 2 * c[1] + 4 * c[T]], &[]);
+                    pass.set_bind_group(1, &g.signal[cur.key(&SIGNAL_KEYS)], &[]);
                     // Own planes and both halos.
                     pass.dispatch_workgroups(gx, gy, planes(slab) + 2);
                 }
                 pass.set_pipeline(&p.cell);
-                let boost = self
-                    .params
-                    .kill_boost()
-                    .map_or(0, |(k, _)| cur.of(Field::Species(k as u8)));
+                let key = cur.key(&self.cell_keys);
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {
                     pass.set_bind_group(0, &g.fixed, &offset);
-                    pass.set_bind_group(1, &g.cell[c[T] + 2 * c[2] + 4 * boost], &[]);
+                    pass.set_bind_group(1, &g.cell[key], &[]);
                     pass.dispatch_workgroups(qx, qy, planes(slab));
                 }
                 cur.flip(Field::TCells);

@@ -41,6 +41,18 @@ impl SlabBuffers {
         }
     }
 
+    /// The buffer a step of field `f` writes, by the parities `cur`: the other of its
+    /// pair.
+    ///
+    /// # Panics
+    /// For N or K (updated in place).
+    pub(super) fn next(&self, f: Field, cur: &Parities) -> &wgpu::Buffer {
+        self.ping_pong(PingPong {
+            field: f,
+            parity: 1 - cur.of(f),
+        })
+    }
+
     /// One buffer of a ping-pong pair.
     ///
     /// # Panics
@@ -81,6 +93,16 @@ impl Parities {
         }
     }
 
+    /// The key of the bind group that `fields` choose at these parities: bit i is the
+    /// parity of field i. [`keyed`] builds one bind group per key.
+    pub(super) fn key(&self, fields: &[Field]) -> usize {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, &f)| self.of(f) << i)
+            .sum()
+    }
+
     pub(super) fn flip(&mut self, f: Field) {
         match f {
             Field::Species(k) => self.species[k as usize] ^= 1,
@@ -101,19 +123,20 @@ pub(super) struct Shared {
     pub(super) staging: wgpu::Buffer,
 }
 
-/// One slab's bind groups.
+/// One slab's bind groups, each kernel's indexed by [`Parities::key`] of the fields it
+/// is chosen by ([`keyed`]).
 pub(super) struct BindGroups {
     /// Params, classes, the step entry (dynamic offset), the slab.
     pub(super) fixed: wgpu::BindGroup,
-    /// `[c + 2 a + 4 p + 8 t]` (parities of C, A, P, T): every chem pass.
+    /// By [`CHEM_KEYS`]: every chem pass.
     pub(super) chem: Vec<wgpu::BindGroup>,
-    /// `[c + 2 a + 4 t]`.
+    /// By [`SIGNAL_KEYS`].
     pub(super) signal: Vec<wgpu::BindGroup>,
-    /// `[t + 2 p]`.
+    /// By [`cell_keys`].
     pub(super) cell: Vec<wgpu::BindGroup>,
-    /// `[u][parity of u]`.
-    pub(super) reduce: [[wgpu::BindGroup; 2]; 3],
-    /// `[k][s + 2 t]` (parities of species k and T).
+    /// Per chemical (C, A, P), by its own field.
+    pub(super) reduce: [Vec<wgpu::BindGroup>; 3],
+    /// Per species k, by [`species_keys`].
     pub(super) species: Vec<Vec<wgpu::BindGroup>>,
 }
 
@@ -184,4 +207,43 @@ pub(super) fn bind(
         layout,
         entries: &entries,
     })
+}
+
+/// The ping-pong fields each kernel's bind groups are chosen by, in key order
+/// ([`Parities::key`]): the chem pass reads C, A, P and T (for the uptake).
+pub(super) const CHEM_KEYS: [Field; 4] =
+    [Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells];
+
+/// The receptor pass reads C, A and T.
+pub(super) const SIGNAL_KEYS: [Field; 3] = [Field::Cxcl12, Field::Amd3100, Field::TCells];
+
+/// The cell step reads T and anti-PD-1, and the species that raises the kill rate if
+/// one does.
+pub(super) fn cell_keys(boost: Option<usize>) -> Vec<Field> {
+    let mut keys = vec![Field::TCells, Field::AntiPd1];
+    keys.extend(boost.map(|k| Field::Species(k as u8)));
+    keys
+}
+
+/// A species pass reads its own field and T.
+pub(super) fn species_keys(k: usize) -> [Field; 2] {
+    [Field::Species(k as u8), Field::TCells]
+}
+
+/// One bind group per key of `fields` (`1 << fields.len()` of them), each made by
+/// `make` from the parities the key stands for (those of `fields`; every other field at
+/// parity 0): the same [`Parities::key`] that picks a group at run time builds it.
+pub(super) fn keyed<T>(fields: &[Field], species: usize, make: impl Fn(&Parities) -> T) -> Vec<T> {
+    (0..1usize << fields.len())
+        .map(|key| {
+            let mut cur = Parities::new(species);
+            for (i, &f) in fields.iter().enumerate() {
+                if (key >> i) & 1 == 1 {
+                    cur.flip(f);
+                }
+            }
+            debug_assert_eq!(cur.key(fields), key);
+            make(&cur)
+        })
+        .collect()
 }
