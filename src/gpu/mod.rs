@@ -101,14 +101,14 @@ pub use layout::{
 pub use upload::Initial;
 
 use layout::{check_memory, quad_workgroups, workgroups, STEP_STRIDE};
-use pipelines::{ChemPipelines, Pipelines};
+use pipelines::Pipelines;
 use readback::read_mapped;
 use recorder::Op;
 use resources::{
-    bind, cell_keys, keyed, species_keys, storage_entry, storage_layout, uniform_entry, BindGroups,
-    Parities, Shared, SlabBuffers, CHEM_KEYS, SIGNAL_KEYS,
+    bind, cell_keys, storage_layout, uniform_entry, BindGroups, Layouts, Parities, Shared,
+    SlabBuffers,
 };
-use upload::{row_start, slab_values, zero_chemicals};
+use upload::{slab_values, zero_chemicals};
 
 pub use adapter::{
     advice, best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance,
@@ -232,7 +232,6 @@ impl GpuSolver {
         let info = adapter.get_info();
         let nxp = padded_nx(nx);
         let plane = nxp * ny;
-        let plane_bytes = plane_bytes(params.dims);
         let [gx, gy, _] = workgroups(params.dims);
         let [qx, qy, _] = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;
@@ -272,130 +271,14 @@ impl GpuSolver {
         let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
 
-        // Buffers, slab by slab: each field's planes z0 − 1 … z0 + planes (the halos; 0
-        // outside the domain), padded rows.
-        let field_usage = wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_SRC
-            | wgpu::BufferUsages::COPY_DST;
-        let empty = |label: &str, size: u64, usage: wgpu::BufferUsages| {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size,
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        // The global voxel index of buffer plane zb, row y of a slab, if inside.
-        let row_start = |slab: &Slab, zb: usize, y: usize| row_start(params.dims, slab, zb, y);
-        let field_data = |slab: &Slab, k: usize| slab_values(params.dims, slab, class, initial, k);
-        let mut buffers = Vec::with_capacity(slabs.len());
-        for slab in &slabs {
-            let bytes = ((slab.planes + 2) * plane * 4) as u64;
-            let init = |label: &str, k: usize| {
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents: bytemuck::cast_slice(&field_data(slab, k)),
-                    usage: field_usage,
-                })
-            };
-            let pair = |label: &str, k: usize| [init(label, k), empty(label, bytes, field_usage)];
-            let mut packed = vec![0u32; (slab.planes + 2) * plane / 4];
-            for zb in 0..slab.planes + 2 {
-                for y in 0..ny {
-                    let Some(g) = row_start(slab, zb, y) else {
-                        continue;
-                    };
-                    for (x, &c) in class[g..g + nx].iter().enumerate() {
-                        let i = (zb * ny + y) * nxp + x;
-                        packed[i / 4] |= u32::from(c) << (8 * (i % 4));
-                    }
-                }
-            }
-            let gpu_slab = GpuSlab {
-                z0: slab.z0 as u32,
-                planes: slab.planes as u32,
-                pad0: 0,
-                pad1: 0,
-            };
-            let species = (0..params.species.len())
-                .map(|k| pair("species", Field::Species(k as u8).index()))
-                .collect();
-            buffers.push(SlabBuffers {
-                species,
-                chem: [pair("C", 0), pair("A", 1), pair("P", 2)],
-                t: pair("T", 3),
-                n: init("N", 4),
-                k: init("K", 5),
-                s: empty("s", bytes, field_usage),
-                w: empty("w", bytes, wgpu::BufferUsages::STORAGE),
-                classes: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("classes"),
-                    contents: bytemuck::cast_slice(&packed),
-                    usage: wgpu::BufferUsages::STORAGE,
-                }),
-                slab: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("slab"),
-                    contents: bytemuck::bytes_of(&gpu_slab),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                }),
-            });
-        }
-        let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
-        let gpu_params = GpuParams::new(&params);
-        let shared = Shared {
-            params: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("params"),
-                contents: bytemuck::bytes_of(&gpu_params),
-                usage: wgpu::BufferUsages::UNIFORM,
-            }),
-            step: empty(
-                "steps",
-                (BATCH * stride) as u64,
-                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            ),
-            maxima: empty("maxima", 8, field_usage),
-            maxima_read: empty(
-                "maxima read-back",
-                8,
-                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            ),
-            staging: empty(
-                "read-back",
-                largest as u64 * plane_bytes,
-                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            ),
-        };
-        // Layouts: group 0 is shared; group 1 is each kernel's own.
-        let fixed_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("fixed"),
-            entries: &[
-                uniform_entry(0, std::mem::size_of::<GpuParams>(), false),
-                storage_entry(1, true),
-                uniform_entry(2, std::mem::size_of::<GpuStep>(), true),
-                uniform_entry(3, std::mem::size_of::<GpuSlab>(), false),
-            ],
-        });
-        let chem_layout = storage_layout(
-            &device,
-            "chem",
-            &[true, false, true, false, true, false, true],
-        );
-        let signal_layout = storage_layout(&device, "signal", &[true, true, true, false, false]);
-        let cell_layout = storage_layout(
-            &device,
-            "cell",
-            &[true, true, true, true, false, false, false, true],
-        );
-        let species_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("species"),
-            entries: &[
-                uniform_entry(0, std::mem::size_of::<GpuSpecies>(), false),
-                storage_entry(1, true),
-                storage_entry(2, false),
-                storage_entry(3, true),
-                storage_entry(4, true),
-            ],
-        });
+        // Buffers, slab by slab, from the field table; then the layouts, pipelines and
+        // every bind group (resources.rs, pipelines.rs).
+        let buffers: Vec<SlabBuffers> = slabs
+            .iter()
+            .map(|slab| SlabBuffers::new(&device, &params, slab, class, initial))
+            .collect();
+        let shared = Shared::new(&device, &params, &slabs);
+        let layouts = Layouts::new(&device);
         let species_params: Vec<wgpu::Buffer> = params
             .species
             .iter()
@@ -408,159 +291,10 @@ impl GpuSolver {
             })
             .collect();
         let boost = params.kill_boost().map(|(k, _)| k);
-        let reduce_layout = storage_layout(&device, "reduce", &[true, true, false]);
-
-        let module = |name: &str, source: &'static str| {
-            device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            })
-        };
-        let chem_module = module("chem.wgsl", shaders::CHEM);
-        let signal_module = module("signal.wgsl", shaders::SIGNAL);
-        let cell_module = module("cell.wgsl", shaders::CELL);
-        let species_module = module("species.wgsl", shaders::SPECIES);
-        let reduce_module = module("reduce.wgsl", shaders::REDUCE);
-        let pipeline_layout = |name: &str, layout: &wgpu::BindGroupLayout| {
-            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(name),
-                bind_group_layouts: &[Some(&fixed_layout), Some(layout)],
-                immediate_size: 0,
-            })
-        };
-        let specialised = |name: &str,
-                           m: &wgpu::ShaderModule,
-                           layout: &wgpu::BindGroupLayout,
-                           constants: &[(&str, f64)]| {
-            let pl = pipeline_layout(name, layout);
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pl),
-                module: m,
-                entry_point: Some(name),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    ..Default::default()
-                },
-                cache: None,
-            })
-        };
-        let pipeline = |name: &str, m: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout| {
-            specialised(name, m, layout, &[])
-        };
-        let pipelines = Pipelines {
-            chem: ChemPipelines {
-                layout: pipeline_layout("chem_step", &chem_layout),
-                module: chem_module,
-                uptake: params.c_uptake != 0.0,
-                built: Default::default(),
-            },
-            species: pipeline("species_step", &species_module, &species_layout),
-            signal: pipeline("signal_step", &signal_module, &signal_layout),
-            cell: specialised(
-                "cell_step",
-                &cell_module,
-                &cell_layout,
-                &shaders::boost_constants(boost.is_some()),
-            ),
-            reduce: pipeline("block_change", &reduce_module, &reduce_layout),
-        };
-
-        // Bind groups, per slab, one per combination of current buffers.
+        let pipelines = Pipelines::new(&device, &layouts, &params);
         let groups_ = buffers
             .iter()
-            .map(|b| {
-                let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("fixed"),
-                    layout: &fixed_layout,
-                    entries: &[
-                        wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: shared.params.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 1,
-                            resource: b.classes.as_entire_binding(),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 2,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &shared.step,
-                                offset: 0,
-                                size: wgpu::BufferSize::new(std::mem::size_of::<GpuStep>() as u64),
-                            }),
-                        },
-                        wgpu::BindGroupEntry {
-                            binding: 3,
-                            resource: b.slab.as_entire_binding(),
-                        },
-                    ],
-                });
-                // One bind group per combination of current buffers of the fields a
-                // kernel reads (`resources::keyed`, picked by `Parities::key`).
-                let ns = params.species.len();
-                let (c, a, p, t) = (Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells);
-                let chem = keyed(&CHEM_KEYS, ns, |cur| {
-                    let now = |f| b.current(f, cur);
-                    let next = |f| b.next(f, cur);
-                    let buffers = [now(c), next(c), now(a), next(a), now(p), next(p), now(t)];
-                    bind(&device, "chem", &chem_layout, &buffers)
-                });
-                let signal = keyed(&SIGNAL_KEYS, ns, |cur| {
-                    let now = |f| b.current(f, cur);
-                    let buffers = [now(c), now(a), now(t), &b.s, &b.w];
-                    bind(&device, "signal", &signal_layout, &buffers)
-                });
-                // Without a species raising the kill rate, anti-PD-1 stands in for it,
-                // unread.
-                let boosting = boost.map_or(p, |k| Field::Species(k as u8));
-                let cell = keyed(&cell_keys(boost), ns, |cur| {
-                    let now = |f| b.current(f, cur);
-                    let buffers = [
-                        &b.s,
-                        &b.w,
-                        now(t),
-                        now(p),
-                        b.next(t, cur),
-                        &b.n,
-                        &b.k,
-                        now(boosting),
-                    ];
-                    bind(&device, "cell", &cell_layout, &buffers)
-                });
-                let species = species_params
-                    .iter()
-                    .enumerate()
-                    .map(|(k, uniform)| {
-                        let f = Field::Species(k as u8);
-                        keyed(&species_keys(k), ns, |cur| {
-                            let buffers = [
-                                uniform,
-                                b.current(f, cur),
-                                b.next(f, cur),
-                                b.current(t, cur),
-                                &b.n,
-                            ];
-                            bind(&device, "species", &species_layout, &buffers)
-                        })
-                    })
-                    .collect();
-                let reduce = CHEMICALS.map(|which| {
-                    let f = Field::of(which);
-                    keyed(&[f], ns, |cur| {
-                        let buffers = [b.current(f, cur), &b.s, &shared.maxima];
-                        bind(&device, "reduce", &reduce_layout, &buffers)
-                    })
-                });
-                BindGroups {
-                    fixed,
-                    chem,
-                    signal,
-                    cell,
-                    reduce,
-                    species,
-                }
-            })
+            .map(|b| BindGroups::new(&device, &layouts, b, &shared, &species_params, boost))
             .collect();
         let invalid = pollster::block_on(scope.pop());
         if let Some(e) = pollster::block_on(memory.pop()) {

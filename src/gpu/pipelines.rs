@@ -1,7 +1,9 @@
 //! The compute pipelines, built once per solver (the chem pipelines per set of fused
 //! chemicals, on first use).
 
+use super::resources::Layouts;
 use super::shaders;
+use crate::model::Params;
 
 pub(super) struct Pipelines {
     pub(super) chem: ChemPipelines,
@@ -59,5 +61,75 @@ impl ChemPipelines {
         self.built[chems as usize]
             .as_ref()
             .expect("a chem pipeline is built when its pass is recorded")
+    }
+}
+
+impl Pipelines {
+    /// Every pipeline but the chem pipelines (built per set of fused chemicals, on first
+    /// use): the cell step specialised by whether a species raises the kill rate.
+    pub(super) fn new(device: &wgpu::Device, layouts: &Layouts, params: &Params) -> Pipelines {
+        let module = |name: &str, source: &'static str| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            })
+        };
+        let pipeline_layout = |name: &str, layout: &wgpu::BindGroupLayout| {
+            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(name),
+                bind_group_layouts: &[Some(&layouts.fixed), Some(layout)],
+                immediate_size: 0,
+            })
+        };
+        let pipeline = |name: &str,
+                        m: &wgpu::ShaderModule,
+                        layout: &wgpu::BindGroupLayout,
+                        constants: &[(&str, f64)]| {
+            let pl = pipeline_layout(name, layout);
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pl),
+                module: m,
+                entry_point: Some(name),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    ..Default::default()
+                },
+                cache: None,
+            })
+        };
+        let boost = shaders::boost_constants(params.kill_boost().is_some());
+        Pipelines {
+            chem: ChemPipelines {
+                layout: pipeline_layout("chem_step", &layouts.chem),
+                module: module("chem.wgsl", shaders::CHEM),
+                uptake: params.c_uptake != 0.0,
+                built: Default::default(),
+            },
+            species: pipeline(
+                "species_step",
+                &module("species.wgsl", shaders::SPECIES),
+                &layouts.species,
+                &[],
+            ),
+            signal: pipeline(
+                "signal_step",
+                &module("signal.wgsl", shaders::SIGNAL),
+                &layouts.signal,
+                &[],
+            ),
+            cell: pipeline(
+                "cell_step",
+                &module("cell.wgsl", shaders::CELL),
+                &layouts.cell,
+                &boost,
+            ),
+            reduce: pipeline(
+                "block_change",
+                &module("reduce.wgsl", shaders::REDUCE),
+                &layouts.reduce,
+                &[],
+            ),
+        }
     }
 }

@@ -3,7 +3,12 @@
 //! classes), the buffers every slab shares, the bind groups chosen by the parities of
 //! the pairs (`Parities`), and the helpers that lay out and bind storage buffers.
 
-use crate::model::Field;
+use wgpu::util::DeviceExt;
+
+use super::layout::{plane_bytes, Slab, BATCH, STEP_STRIDE};
+use super::upload::{packed_classes, slab_values, Initial};
+use super::{padded_nx, GpuParams, GpuSlab, GpuSpecies, GpuStep};
+use crate::model::{Field, Params, CHEMICALS};
 
 /// A ping-pong field buffer of every slab: C, A, P, T or a species, and parity.
 #[derive(Debug, Clone, Copy)]
@@ -246,4 +251,258 @@ pub(super) fn keyed<T>(fields: &[Field], species: usize, make: impl Fn(&Parities
             make(&cur)
         })
         .collect()
+}
+
+/// The usage of every field buffer: bound as storage, copied for halos and read-backs.
+const FIELD_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// A buffer of `size` bytes, uninitialised (zeroed by wgpu).
+fn empty(device: &wgpu::Device, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage,
+        mapped_at_creation: false,
+    })
+}
+
+impl SlabBuffers {
+    /// One slab's buffers, walking the field table: each field's planes z0 − 1 … z0 +
+    /// planes (the halos; 0 outside the domain), padded rows, from `initial`; a pair
+    /// for each field that diffuses (the second empty), one for N and K; the scratch,
+    /// the packed classes and the slab's uniform.
+    pub(super) fn new(
+        device: &wgpu::Device,
+        params: &Params,
+        slab: &Slab,
+        class: &[u8],
+        initial: Initial<'_>,
+    ) -> SlabBuffers {
+        let plane = padded_nx(params.dims[0]) * params.dims[1];
+        let bytes = ((slab.planes + 2) * plane * 4) as u64;
+        let init = |f: Field| {
+            let label = params.row(f).name;
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&label),
+                contents: bytemuck::cast_slice(&slab_values(
+                    params.dims,
+                    slab,
+                    class,
+                    initial,
+                    f.index(),
+                )),
+                usage: FIELD_USAGE,
+            })
+        };
+        let pair = |f: Field| [init(f), empty(device, "next", bytes, FIELD_USAGE)];
+        let gpu_slab = GpuSlab {
+            z0: slab.z0 as u32,
+            planes: slab.planes as u32,
+            pad0: 0,
+            pad1: 0,
+        };
+        SlabBuffers {
+            chem: CHEMICALS.map(|c| pair(Field::of(c))),
+            t: pair(Field::TCells),
+            n: init(Field::Tumor),
+            k: init(Field::Killed),
+            species: (0..params.species.len())
+                .map(|k| pair(Field::Species(k as u8)))
+                .collect(),
+            s: empty(device, "s", bytes, FIELD_USAGE),
+            w: empty(device, "w", bytes, wgpu::BufferUsages::STORAGE),
+            classes: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("classes"),
+                contents: bytemuck::cast_slice(&packed_classes(params.dims, slab, class)),
+                usage: wgpu::BufferUsages::STORAGE,
+            }),
+            slab: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("slab"),
+                contents: bytemuck::bytes_of(&gpu_slab),
+                usage: wgpu::BufferUsages::UNIFORM,
+            }),
+        }
+    }
+}
+
+impl Shared {
+    /// The parameters, the step entries of a batch, the quasi-steady maxima and the
+    /// read-back staging buffer (the largest slab's own planes of one field).
+    pub(super) fn new(device: &wgpu::Device, params: &Params, slabs: &[Slab]) -> Shared {
+        let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
+        let read = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
+        Shared {
+            params: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("params"),
+                contents: bytemuck::bytes_of(&GpuParams::new(params)),
+                usage: wgpu::BufferUsages::UNIFORM,
+            }),
+            step: empty(
+                device,
+                "steps",
+                (BATCH * STEP_STRIDE) as u64,
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            ),
+            maxima: empty(device, "maxima", 8, FIELD_USAGE),
+            maxima_read: empty(device, "maxima read-back", 8, read),
+            staging: empty(
+                device,
+                "read-back",
+                largest as u64 * plane_bytes(params.dims),
+                read,
+            ),
+        }
+    }
+}
+
+/// The bind group layouts: group 0 shared by every kernel, group 1 each kernel's own.
+pub(super) struct Layouts {
+    pub(super) fixed: wgpu::BindGroupLayout,
+    pub(super) chem: wgpu::BindGroupLayout,
+    pub(super) signal: wgpu::BindGroupLayout,
+    pub(super) cell: wgpu::BindGroupLayout,
+    pub(super) species: wgpu::BindGroupLayout,
+    pub(super) reduce: wgpu::BindGroupLayout,
+}
+
+impl Layouts {
+    pub(super) fn new(device: &wgpu::Device) -> Layouts {
+        Layouts {
+            fixed: device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("fixed"),
+                entries: &[
+                    uniform_entry(0, std::mem::size_of::<GpuParams>(), false),
+                    storage_entry(1, true),
+                    uniform_entry(2, std::mem::size_of::<GpuStep>(), true),
+                    uniform_entry(3, std::mem::size_of::<GpuSlab>(), false),
+                ],
+            }),
+            chem: storage_layout(
+                device,
+                "chem",
+                &[true, false, true, false, true, false, true],
+            ),
+            signal: storage_layout(device, "signal", &[true, true, true, false, false]),
+            cell: storage_layout(
+                device,
+                "cell",
+                &[true, true, true, true, false, false, false, true],
+            ),
+            species: device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("species"),
+                entries: &[
+                    uniform_entry(0, std::mem::size_of::<GpuSpecies>(), false),
+                    storage_entry(1, true),
+                    storage_entry(2, false),
+                    storage_entry(3, true),
+                    storage_entry(4, true),
+                ],
+            }),
+            reduce: storage_layout(device, "reduce", &[true, true, false]),
+        }
+    }
+}
+
+impl BindGroups {
+    /// One slab's bind groups: the fixed group, and for each kernel one per combination
+    /// of current buffers of the fields it reads ([`keyed`], picked by
+    /// [`Parities::key`]). `boost`: the species that raises the kill rate, if any
+    /// (without one, anti-PD-1 stands in for it in the cell step's group, unread).
+    pub(super) fn new(
+        device: &wgpu::Device,
+        layouts: &Layouts,
+        b: &SlabBuffers,
+        shared: &Shared,
+        species_params: &[wgpu::Buffer],
+        boost: Option<usize>,
+    ) -> BindGroups {
+        let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("fixed"),
+            layout: &layouts.fixed,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: shared.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: b.classes.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: &shared.step,
+                        offset: 0,
+                        size: wgpu::BufferSize::new(std::mem::size_of::<GpuStep>() as u64),
+                    }),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: b.slab.as_entire_binding(),
+                },
+            ],
+        });
+        let ns = species_params.len();
+        let (c, a, p, t) = (Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells);
+        let chem = keyed(&CHEM_KEYS, ns, |cur| {
+            let now = |f| b.current(f, cur);
+            let next = |f| b.next(f, cur);
+            let buffers = [now(c), next(c), now(a), next(a), now(p), next(p), now(t)];
+            bind(device, "chem", &layouts.chem, &buffers)
+        });
+        let signal = keyed(&SIGNAL_KEYS, ns, |cur| {
+            let now = |f| b.current(f, cur);
+            let buffers = [now(c), now(a), now(t), &b.s, &b.w];
+            bind(device, "signal", &layouts.signal, &buffers)
+        });
+        let boosting = boost.map_or(p, |k| Field::Species(k as u8));
+        let cell = keyed(&cell_keys(boost), ns, |cur| {
+            let now = |f| b.current(f, cur);
+            let buffers = [
+                &b.s,
+                &b.w,
+                now(t),
+                now(p),
+                b.next(t, cur),
+                &b.n,
+                &b.k,
+                now(boosting),
+            ];
+            bind(device, "cell", &layouts.cell, &buffers)
+        });
+        let species = species_params
+            .iter()
+            .enumerate()
+            .map(|(k, uniform)| {
+                let f = Field::Species(k as u8);
+                keyed(&species_keys(k), ns, |cur| {
+                    let buffers = [
+                        uniform,
+                        b.current(f, cur),
+                        b.next(f, cur),
+                        b.current(t, cur),
+                        &b.n,
+                    ];
+                    bind(device, "species", &layouts.species, &buffers)
+                })
+            })
+            .collect();
+        let reduce = CHEMICALS.map(|which| {
+            let f = Field::of(which);
+            keyed(&[f], ns, |cur| {
+                let buffers = [b.current(f, cur), &b.s, &shared.maxima];
+                bind(device, "reduce", &layouts.reduce, &buffers)
+            })
+        });
+        BindGroups {
+            fixed,
+            chem,
+            signal,
+            cell,
+            reduce,
+            species,
+        }
+    }
 }

@@ -68,3 +68,23 @@ pub(super) fn zero_chemicals(initial: Initial<'_>) -> [bool; 3] {
         Initial::PerClass(table) => table[u].iter().all(|&x| x == 0.0),
     })
 }
+
+/// A slab's tissue classes as the device holds them: four u8 codes per u32 (voxel i in
+/// byte i & 3 of word i >> 2), halo planes included (0 outside the domain), padded rows.
+pub(super) fn packed_classes(dims: [usize; 3], slab: &Slab, class: &[u8]) -> Vec<u32> {
+    let [nx, ny, _] = dims;
+    let nxp = padded_nx(nx);
+    let mut packed = vec![0u32; (slab.planes + 2) * nxp * ny / 4];
+    for zb in 0..slab.planes + 2 {
+        for y in 0..ny {
+            let Some(g) = row_start(dims, slab, zb, y) else {
+                continue;
+            };
+            for (x, &c) in class[g..g + nx].iter().enumerate() {
+                let i = (zb * ny + y) * nxp + x;
+                packed[i / 4] |= u32::from(c) << (8 * (i % 4));
+            }
+        }
+    }
+    packed
+}
