@@ -59,7 +59,10 @@
 //!
 //! At a snapshot, only what it needs (gpu/probe.rs, shaders/probe.wgsl): the sums of
 //! [`crate::probe::Sums`] (a row of partial sums per band of 16 rows of each plane,
-//! added on the host in f64) and the seven picture planes. Every field is read back
+//! added on the host in f64) and the seven picture planes. Each species is summed and
+//! cut by the same kernels, one more pass each, its buffer bound in T's slot for the
+//! sums (its tumour, margin and total sums and extremes are T's) and in C's for the
+//! plane. Every field is read back
 //! ([`GpuSolver::read_fields`]: slab by slab, own planes only, the padding stripped and
 //! the values widened to f64) only for checkpoints and the message naming a bad voxel;
 //! a ParaView file takes one field at a time as f32 ([`GpuSolver::read_field`]). A
@@ -73,8 +76,6 @@
 //!
 //! # Not yet
 //!
-//! - A species' snapshot sums and picture plane are computed on the host from its field
-//!   read back whole ([`GpuSolver::sums`], [`GpuSolver::planes`]), not on the device.
 //! - wgpu's runtime bounds checks are on (`create_shader_module`); turning them off
 //!   made no difference on an H200 (docs/gpu-performance.md).
 

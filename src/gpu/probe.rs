@@ -15,8 +15,8 @@ use bytemuck::Zeroable;
 use wgpu::util::DeviceExt;
 
 use super::{bind, read_mapped, uniform_entry, GpuError, GpuProbe, GpuSlab, GpuSolver};
-use crate::model::N_CLASSES;
-use crate::probe::{Labels, SpeciesSums, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
+use crate::model::{Field, N_CLASSES, TUMOR};
+use crate::probe::{other, per_class, Labels, SpeciesSums, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
 use crate::slicing::{Slicing, FIELD_PLANES};
 
 /// Rows of a plane one workgroup of `probe_sums` sums (`BAND_ROWS` in probe.wgsl).
@@ -209,20 +209,31 @@ impl GpuSolver {
         Ok(())
     }
 
-    /// The bind group of slab `s`'s current fields with `labels` and `out`.
-    fn probe_group(&self, s: usize, labels: &wgpu::Buffer, out: &wgpu::Buffer) -> wgpu::BindGroup {
+    /// The bind group of slab `s`'s current fields with `labels` and `out`; `stand_in`:
+    /// (slot, field) binds that field's buffer in the slot of a built-in field (a
+    /// species in T's slot is summed as T is, in C's slot cut as C is).
+    fn probe_group(
+        &self,
+        s: usize,
+        labels: &wgpu::Buffer,
+        out: &wgpu::Buffer,
+        stand_in: Option<(Field, Field)>,
+    ) -> wgpu::BindGroup {
         let b = &self.buffers[s];
         let kit = self.probe.as_ref().expect("built before use");
-        let mut list: Vec<&wgpu::Buffer> = crate::model::Field::ALL
+        let mut list: Vec<&wgpu::Buffer> = Field::ALL
             .iter()
-            .map(|&f| b.current(f, &self.cur))
+            .map(|&f| match stand_in {
+                Some((slot, with)) if slot == f => b.current(with, &self.cur),
+                _ => b.current(f, &self.cur),
+            })
             .collect();
         list.push(labels);
         list.push(out);
         // The species that raises the kill rate (K stands in, unread, when none does).
         let boost = match self.params.kill_boost() {
-            Some((k, _)) => crate::model::Field::Species(k as u8),
-            None => crate::model::Field::Killed,
+            Some((k, _)) => Field::Species(k as u8),
+            None => Field::Killed,
         };
         list.push(b.current(boost, &self.cur));
         bind(&self.device, "probe", &kit.fields_layout, &list)
@@ -244,29 +255,31 @@ impl GpuSolver {
         let bands = kit.state.bands;
         let row = ROW_FIXED + labels.bins;
         // Bins a band does not hold are not written: the rows are cleared first.
-        let sums = self.probe_pass(
-            "probe sums",
-            &kit.sums,
-            &labels_of,
-            (rows, read, true),
-            |slab| [bands, slab.planes as u32, 1],
-            |v| add_rows(v, row, labels.bins),
-        )?;
+        let pass = |stand_in| {
+            self.probe_pass(
+                "probe sums",
+                &kit.sums,
+                (&labels_of, stand_in),
+                (rows, read, true),
+                |slab| [bands, slab.planes as u32, 1],
+                |v| add_rows(v, row, labels.bins),
+            )
+        };
+        let mut sums = pass(None)?;
+        // Each species summed as T is, in T's slot: by class (its tumour sum), over the
+        // margin, and its extremes.
+        for k in 0..self.params.species.len() {
+            let t = pass(Some((Field::TCells, Field::Species(k as u8))))?;
+            sums.species.push(SpeciesSums {
+                tumor: t.per_class[TUMOR as usize][per_class::T],
+                margin: t.other[other::T_MARGIN],
+                all: t.t_all(),
+                max_abs: t.max_abs[Field::TCells.index()],
+                max_negative: t.max_negative[Field::TCells.index()],
+            });
+        }
         self.last_submission = None;
-        let mut sums = sums;
-        sums.species = self.species_fields(|v| SpeciesSums::of(labels, |i| f64::from(v[i])))?;
         Ok(sums)
-    }
-
-    /// `f` of each species' field, read back whole (f32): species are summed and cut on
-    /// the host, one field at a time.
-    fn species_fields<R>(&mut self, f: impl Fn(&[f32]) -> R) -> Result<Vec<R>, GpuError> {
-        (0..self.params.species.len())
-            .map(|k| {
-                let v = self.read_field(crate::model::Field::Species(k as u8))?;
-                Ok(f(&v))
-            })
-            .collect()
     }
 
     /// The picture planes of the current fields at `at`
@@ -309,38 +322,45 @@ impl GpuSolver {
         let [wx, wy, _] = super::shaders::WORKGROUP;
         let dummies = vec![&kit.dummy; self.slabs.len()];
         // In z order: with the plane across z, each slab takes the running maximum.
-        let planes = self.probe_pass(
-            "probe planes",
-            &kit.planes,
-            &dummies,
-            (out, read, false),
-            |slab| {
-                let rows = if axis == 2 { h } else { slab.planes };
-                [(w as u32).div_ceil(wx), (rows as u32).div_ceil(wy), 1]
-            },
-            |v| v.chunks(w * h).map(<[f32]>::to_vec).collect(),
-        )?;
+        let pass = |stand_in| {
+            self.probe_pass(
+                "probe planes",
+                &kit.planes,
+                (&dummies, stand_in),
+                (out, read, false),
+                |slab| {
+                    let rows = if axis == 2 { h } else { slab.planes };
+                    [(w as u32).div_ceil(wx), (rows as u32).div_ceil(wy), 1]
+                },
+                |v: &[f32]| -> Vec<Vec<f32>> { v.chunks(w * h).map(<[f32]>::to_vec).collect() },
+            )
+        };
+        let mut planes = pass(None)?;
+        // Each species cut as C is, in C's slot (its plane is the first).
+        for k in 0..self.params.species.len() {
+            let mut cut = pass(Some((Field::Cxcl12, Field::Species(k as u8))))?;
+            planes.push(cut.swap_remove(0));
+        }
         self.last_submission = None;
-        let mut planes: Vec<Vec<f32>> = planes;
-        planes.extend(self.species_fields(|v| at.plane(|i| v[i]))?);
         Ok(planes)
     }
 
     /// One pass of a snapshot kernel over every slab in z order (slab s bound with its
-    /// current fields, `labels[s]` and `out`; `dispatch(slab)` workgroups), `out`
-    /// cleared first if asked, then copied into `read` and handed to `f` as f32.
+    /// current fields, `labels[s]` and `out`, a species standing in for a built-in field
+    /// if `stand_in` says so; `dispatch(slab)` workgroups), `out` cleared first if
+    /// asked, then copied into `read` and handed to `f` as f32.
     fn probe_pass<R>(
         &self,
         label: &str,
         pipeline: &wgpu::ComputePipeline,
-        labels: &[&wgpu::Buffer],
+        (labels, stand_in): (&[&wgpu::Buffer], Option<(Field, Field)>),
         (out, read, clear): (&wgpu::Buffer, &wgpu::Buffer, bool),
         dispatch: impl Fn(&super::Slab) -> [u32; 3],
         f: impl FnOnce(&[f32]) -> R,
     ) -> Result<R, GpuError> {
         let kit = self.probe.as_ref().expect("built before use");
         let groups: Vec<wgpu::BindGroup> = (0..self.slabs.len())
-            .map(|s| self.probe_group(s, labels[s], out))
+            .map(|s| self.probe_group(s, labels[s], out, stand_in))
             .collect();
         let mut encoder = self
             .device
