@@ -44,6 +44,20 @@ pub struct FieldInfo {
     pub diffuses: bool,
     /// The chemical it is, for C, A and P.
     pub chemical: Option<Chemical>,
+    /// Its picture: the name of its stored plane, the label of its colour bar and the
+    /// colour map of its panel.
+    pub plane: &'static str,
+    pub bar: &'static str,
+    pub palette: Palette,
+}
+
+/// The colour map of a field's pictures (`plot::ColorMap` draws it): viridis for
+/// concentrations and the viable tumour, magma for cells that accumulate (T cells,
+/// killed tumour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    Viridis,
+    Magma,
 }
 
 /// Every field, in the order of every per-field list.
@@ -57,6 +71,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "nM",
         diffuses: true,
         chemical: Some(Chemical::Cxcl12),
+        plane: "cxcl12",
+        bar: "CXCL12 (nM)",
+        palette: Palette::Viridis,
     },
     FieldInfo {
         field: Field::Amd3100,
@@ -67,6 +84,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "µM",
         diffuses: true,
         chemical: Some(Chemical::Amd3100),
+        plane: "amd3100",
+        bar: "AMD3100 (µM)",
+        palette: Palette::Viridis,
     },
     FieldInfo {
         field: Field::AntiPd1,
@@ -77,6 +97,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "nM",
         diffuses: true,
         chemical: Some(Chemical::AntiPd1),
+        plane: "anti_pd1",
+        bar: "anti-PD-1 (nM)",
+        palette: Palette::Viridis,
     },
     FieldInfo {
         field: Field::TCells,
@@ -87,6 +110,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "cells/mm³",
         diffuses: true,
         chemical: None,
+        plane: "tcells",
+        bar: "T cells (cells/mm³)",
+        palette: Palette::Magma,
     },
     FieldInfo {
         field: Field::Tumor,
@@ -97,6 +123,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "fraction of the carrying capacity",
         diffuses: false,
         chemical: None,
+        plane: "tumor",
+        bar: "tumour (fraction)",
+        palette: Palette::Viridis,
     },
     FieldInfo {
         field: Field::Killed,
@@ -107,6 +136,9 @@ pub const FIELDS: [FieldInfo; 6] = [
         unit: "fraction of the carrying capacity",
         diffuses: false,
         chemical: None,
+        plane: "killed",
+        bar: "killed (fraction)",
+        palette: Palette::Magma,
     },
 ];
 
@@ -198,6 +230,10 @@ pub struct FieldRow {
     pub words: String,
     pub unit: String,
     pub diffuses: bool,
+    /// Its stored plane, colour-bar label and colour map.
+    pub plane: String,
+    pub bar: String,
+    pub palette: Palette,
 }
 
 impl From<&FieldInfo> for FieldRow {
@@ -209,6 +245,9 @@ impl From<&FieldInfo> for FieldRow {
             words: i.words.into(),
             unit: i.unit.into(),
             diffuses: i.diffuses,
+            plane: i.plane.into(),
+            bar: i.bar.into(),
+            palette: i.palette,
         }
     }
 }

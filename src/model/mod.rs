@@ -9,7 +9,7 @@ mod fields;
 mod plan;
 pub mod terms;
 
-pub use fields::{Field, FieldInfo, FieldRow, FIELDS, N_FIELDS};
+pub use fields::{Field, FieldInfo, FieldRow, Palette, FIELDS, N_FIELDS};
 pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
 pub use terms::{blockade, motility, occupancy, signal};
 
@@ -260,6 +260,9 @@ impl Params {
                     words: sp.words.clone(),
                     unit: sp.unit.clone(),
                     diffuses: true,
+                    plane: sp.name.clone(),
+                    bar: format!("{} ({})", sp.words, sp.unit),
+                    palette: Palette::Viridis,
                 }
             }
             f => FieldRow::from(f.info()),

@@ -13,18 +13,20 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::Fields;
+use crate::model::{Field, Fields};
 use crate::output::write_atomic;
 pub use crate::slicing::{cut_fields, Axis, Slicing, FIELD_PLANES};
 
-/// The planes stored for each snapshot, in file order.
+/// The planes stored for each snapshot, in file order: each built-in field's (its
+/// `plane` in the field table, in table order), the T cells' maximum projection and the
+/// tissue classes; each species' follows ([`PlaneHeader::species`]).
 pub const PLANES: [&str; 8] = [
-    "cxcl12",
-    "amd3100",
-    "anti_pd1",
-    "tcells",
-    "tumor",
-    "killed",
+    Field::Cxcl12.info().plane,
+    Field::Amd3100.info().plane,
+    Field::AntiPd1.info().plane,
+    Field::TCells.info().plane,
+    Field::Tumor.info().plane,
+    Field::Killed.info().plane,
     "tcells_mip",
     "class",
 ];

@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::model::STROMA;
+use crate::model::{Field, Palette, STROMA};
 use crate::output::write_atomic;
 use crate::plot::{apng_bytes, Canvas, ColorMap, Colorbar, ImagePanel, WHITE};
 
 use super::planes::{read_all, Planes};
 
 /// How one stored plane is shown.
+#[derive(Debug, Clone)]
 pub struct FieldSpec {
     /// Plane name in the plane file (and folder name of its frames).
     pub key: Cow<'static, str>,
@@ -26,67 +27,47 @@ pub struct FieldSpec {
 }
 
 /// The panels of a snapshot's planes: [`FIELDS`], then each species the run adds
-/// (its stored plane, viridis, titled by its name in words and unit).
+/// (its stored plane, titled by its name in words, its bar in its unit).
 pub fn panels(p: &Planes) -> Vec<FieldSpec> {
-    let fixed = FIELDS.iter().map(|f| FieldSpec {
-        key: f.key.clone(),
-        title: f.title.clone(),
-        bar: f.bar.clone(),
-        cmap: f.cmap,
-    });
     let species = p.header.species.iter().map(|s| FieldSpec {
         key: Cow::Owned(s.key.clone()),
         title: Cow::Owned(s.words.clone()),
         bar: Cow::Owned(format!("{} ({})", s.words, s.unit)),
         cmap: ColorMap::Viridis,
     });
-    fixed.chain(species).collect()
+    FIELDS.iter().cloned().chain(species).collect()
 }
 
-/// The fields drawn as colour-mapped panels, in overview order.
-pub const FIELDS: [FieldSpec; 7] = [
+/// A field's panel, from its row of the field table: its plane, its name in words, its
+/// colour-bar label and colour map.
+const fn panel(f: Field) -> FieldSpec {
+    let row = f.info();
     FieldSpec {
-        key: Cow::Borrowed("tcells"),
-        title: Cow::Borrowed("T cells"),
-        bar: Cow::Borrowed("T cells (cells/mm³)"),
-        cmap: ColorMap::Magma,
-    },
+        key: Cow::Borrowed(row.plane),
+        title: Cow::Borrowed(row.words),
+        bar: Cow::Borrowed(row.bar),
+        cmap: match row.palette {
+            Palette::Viridis => ColorMap::Viridis,
+            Palette::Magma => ColorMap::Magma,
+        },
+    }
+}
+
+/// The fields drawn as colour-mapped panels, in overview order: the field table's rows
+/// ([`panel`]) and the T cells' maximum projection, which is no field.
+pub static FIELDS: [FieldSpec; 7] = [
+    panel(Field::TCells),
     FieldSpec {
         key: Cow::Borrowed("tcells_mip"),
         title: Cow::Borrowed("T cells, max. projection"),
         bar: Cow::Borrowed("T cells (cells/mm³)"),
         cmap: ColorMap::Magma,
     },
-    FieldSpec {
-        key: Cow::Borrowed("tumor"),
-        title: Cow::Borrowed("viable tumour"),
-        bar: Cow::Borrowed("tumour (fraction)"),
-        cmap: ColorMap::Viridis,
-    },
-    FieldSpec {
-        key: Cow::Borrowed("killed"),
-        title: Cow::Borrowed("killed tumour"),
-        bar: Cow::Borrowed("killed (fraction)"),
-        cmap: ColorMap::Magma,
-    },
-    FieldSpec {
-        key: Cow::Borrowed("cxcl12"),
-        title: Cow::Borrowed("CXCL12"),
-        bar: Cow::Borrowed("CXCL12 (nM)"),
-        cmap: ColorMap::Viridis,
-    },
-    FieldSpec {
-        key: Cow::Borrowed("amd3100"),
-        title: Cow::Borrowed("AMD3100"),
-        bar: Cow::Borrowed("AMD3100 (µM)"),
-        cmap: ColorMap::Viridis,
-    },
-    FieldSpec {
-        key: Cow::Borrowed("anti_pd1"),
-        title: Cow::Borrowed("anti-PD-1"),
-        bar: Cow::Borrowed("anti-PD-1 (nM)"),
-        cmap: ColorMap::Viridis,
-    },
+    panel(Field::Tumor),
+    panel(Field::Killed),
+    panel(Field::Cxcl12),
+    panel(Field::Amd3100),
+    panel(Field::AntiPd1),
 ];
 
 /// Colours of the composite: tumour red, T cells green, stroma blue, added on black.
