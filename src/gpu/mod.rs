@@ -120,8 +120,6 @@ pub use params::{
     padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuSpecies, GpuStep, PerClass,
 };
 
-use wgpu::util::DeviceExt;
-
 use crate::model::{chem_index, Field, Fields, Params, Segment, CHEMICALS, N_CLASSES};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
@@ -169,9 +167,6 @@ pub struct GpuSolver {
     /// The fields the cell step's bind groups are chosen by
     /// ([`resources::cell_keys`]).
     cell_keys: Vec<Field>,
-    /// Each species' coefficients ([`GpuSpecies`]), bound with its buffers.
-    #[allow(dead_code)]
-    species_params: Vec<wgpu::Buffer>,
 }
 
 impl GpuSolver {
@@ -280,22 +275,11 @@ impl GpuSolver {
             .collect();
         let shared = Shared::new(&device, &params, &slabs);
         let layouts = Layouts::new(&device);
-        let species_params: Vec<wgpu::Buffer> = params
-            .species
-            .iter()
-            .map(|sp| {
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("species"),
-                    contents: bytemuck::bytes_of(&GpuSpecies::new(sp)),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
-            })
-            .collect();
         let boost = params.kill_boost().map(|(k, _)| k);
         let pipelines = Pipelines::new(&device, &layouts, &params);
         let groups_ = buffers
             .iter()
-            .map(|b| BindGroups::new(&device, &layouts, b, &shared, &species_params, boost))
+            .map(|b| BindGroups::new(&device, &layouts, b, &shared, boost))
             .collect();
         let invalid = pollster::block_on(scope.pop());
         if let Some(e) = pollster::block_on(memory.pop()) {
@@ -312,6 +296,7 @@ impl GpuSolver {
         if let Some(e) = invalid {
             return Err(device_err(format!("building the pipelines: {e}")));
         }
+        let cur = Parities::new(params.species.len());
         Ok(GpuSolver {
             device,
             queue,
@@ -327,7 +312,7 @@ impl GpuSolver {
             shared,
             buffers,
             groups_,
-            cur: Parities::new(species_params.len()),
+            cur,
             pending: Vec::with_capacity(BATCH),
             step_bytes: vec![0; BATCH * stride],
             last_submission: None,
@@ -337,7 +322,6 @@ impl GpuSolver {
             substeps: [0; 3],
             chem_passes: 0,
             cell_keys: cell_keys(boost),
-            species_params,
         })
     }
 

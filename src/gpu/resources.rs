@@ -123,6 +123,8 @@ pub(super) struct Shared {
     pub(super) step: wgpu::Buffer,
     pub(super) maxima: wgpu::Buffer,
     pub(super) maxima_read: wgpu::Buffer,
+    /// Each species' coefficients ([`GpuSpecies`]), bound with its buffers.
+    pub(super) species: Vec<wgpu::Buffer>,
     /// The largest slab's own planes of one field, mappable: read-back goes through it
     /// slab by slab, field by field.
     pub(super) staging: wgpu::Buffer,
@@ -328,8 +330,9 @@ impl SlabBuffers {
 }
 
 impl Shared {
-    /// The parameters, the step entries of a batch, the quasi-steady maxima and the
-    /// read-back staging buffer (the largest slab's own planes of one field).
+    /// The parameters, each species' coefficients, the step entries of a batch, the
+    /// quasi-steady maxima and the read-back staging buffer (the largest slab's own
+    /// planes of one field).
     pub(super) fn new(device: &wgpu::Device, params: &Params, slabs: &[Slab]) -> Shared {
         let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
         let read = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
@@ -339,6 +342,17 @@ impl Shared {
                 contents: bytemuck::bytes_of(&GpuParams::new(params)),
                 usage: wgpu::BufferUsages::UNIFORM,
             }),
+            species: params
+                .species
+                .iter()
+                .map(|sp| {
+                    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                        label: Some("species"),
+                        contents: bytemuck::bytes_of(&GpuSpecies::new(sp)),
+                        usage: wgpu::BufferUsages::UNIFORM,
+                    })
+                })
+                .collect(),
             step: empty(
                 device,
                 "steps",
@@ -415,7 +429,6 @@ impl BindGroups {
         layouts: &Layouts,
         b: &SlabBuffers,
         shared: &Shared,
-        species_params: &[wgpu::Buffer],
         boost: Option<usize>,
     ) -> BindGroups {
         let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
@@ -444,7 +457,7 @@ impl BindGroups {
                 },
             ],
         });
-        let ns = species_params.len();
+        let ns = shared.species.len();
         let (c, a, p, t) = (Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells);
         let chem = keyed(&CHEM_KEYS, ns, |cur| {
             let now = |f| b.current(f, cur);
@@ -472,7 +485,8 @@ impl BindGroups {
             ];
             bind(device, "cell", &layouts.cell, &buffers)
         });
-        let species = species_params
+        let species = shared
+            .species
             .iter()
             .enumerate()
             .map(|(k, uniform)| {

@@ -54,7 +54,7 @@ const fn panel(f: Field) -> FieldSpec {
 }
 
 /// The fields drawn as colour-mapped panels, in overview order: the field table's rows
-/// ([`panel`]) and the T cells' maximum projection, which is no field.
+/// (`panel`) and the T cells' maximum projection, which is no field.
 pub static FIELDS: [FieldSpec; 7] = [
     panel(Field::TCells),
     FieldSpec {
