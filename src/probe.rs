@@ -283,7 +283,8 @@ pub struct SpeciesSums {
 impl SpeciesSums {
     /// The sums of a species' values (`value(i)` at voxel i, in f64) by `labels`: per
     /// z-plane in parallel, added in plane order (the same bits for any thread count).
-    /// Both backends call this: the GPU on the field it reads back.
+    /// The CPU's; the GPU reduces a species on the device to the same sums
+    /// (`gpu/probe.rs`: the snapshot kernel with the species in T's place).
     pub fn of(labels: &Labels, value: impl Fn(usize) -> f64 + Sync) -> SpeciesSums {
         let [nx, ny, nz] = labels.dims;
         let plane = nx * ny;

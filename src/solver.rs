@@ -57,7 +57,7 @@ pub trait Solver: Resume {
 
     /// The picture planes of the current fields at `at`
     /// ([`crate::slicing::cut_fields`]: the built-in fields' planes, then each
-    /// species'): on the GPU only the planes are read back (and each species' field).
+    /// species'): on the GPU only the planes are read back.
     fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>>;
 
     /// Sets the cumulative kill K to 0 everywhere (at the start of dosing).
