@@ -328,7 +328,8 @@ fn snapshot(s: &mut dyn infiltrate::solver::Solver) -> &mut dyn infiltrate::solv
 }
 
 /// The scenario's checks: names, units, reserved and repeated names, two species
-/// raising the kill rate, more than [`MAX_SPECIES`] (refused naming the first extra).
+/// raising the kill rate, more than [`MAX_SPECIES`] (refused naming the first extra), a
+/// metrics.csv column that another column already has.
 #[test]
 fn species_keys_are_checked() {
     assert_eq!(ClassValues::KEYS, CLASS_NAMES);
@@ -379,6 +380,10 @@ fn species_keys_are_checked() {
                 .map(|k| one(&format!("s{k}"), "pM", ""))
                 .collect(),
             "at most 8 species",
+        ),
+        (
+            one("cxcr4", "signal", ""),
+            "column `cxcr4_signal_tumor` no other column has",
         ),
     ] {
         let err = check(&body).expect_err(&body);

@@ -302,6 +302,7 @@ pub fn validate(mut loaded: Loaded, overrides: Overrides) -> Result<Validated> {
     let params = Params::from_scenario(&loaded.scenario);
     let plan = StepPlan::derive_within(&loaded, &params, &overrides.limits)?;
     check_quasi_steady(&loaded)?;
+    check_species_columns(&loaded, &params)?;
     let dosing = Dosing::from_scenario(&loaded.scenario);
     check_work(&loaded, &params, &plan, &dosing, &overrides.limits, None)?;
     Ok(Validated {
@@ -459,6 +460,31 @@ pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static s
         "time.snapshot_every_h"
     };
     (vti + pictures, key)
+}
+
+/// A species' metrics.csv columns (`NAME_UNIT_tumor`, …) must not repeat another
+/// column's name (a species `cxcr4` in unit `signal` would repeat `cxcr4_signal_tumor`).
+fn check_species_columns(loaded: &Loaded, params: &Params) -> Result<()> {
+    let fixed = format!("{},{}", Metrics::CSV_HEADER, budget::Row::CSV_HEADER);
+    let mut seen: Vec<&str> = fixed.split(',').collect();
+    let header = readout::species_header(params);
+    for (i, column) in header.split(',').skip(1).enumerate() {
+        if seen.contains(&column) {
+            let k = i / readout::SPECIES_COLUMNS.len();
+            return Err(Error::Invalid(vec![crate::error::Invalid {
+                at: loaded.locate(&format!("species[{k}].name")),
+                value: format!(
+                    "{:?} in {:?}",
+                    params.species[k].key, params.species[k].unit
+                ),
+                allowed: format!(
+                    "a name and unit whose metrics.csv column `{column}` no other column has"
+                ),
+            }]));
+        }
+        seen.push(column);
+    }
+    Ok(())
 }
 
 /// CXCL12 may be quasi-steady only when its sources do not change (no uptake by T cells).
