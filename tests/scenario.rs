@@ -113,8 +113,8 @@ fn drug_names_are_read_in_any_case() {
     );
     let p = write(dir.path(), "case.toml", &text);
     let s = scenario::load_valid(&p).unwrap().scenario;
-    assert_eq!(s.treatment[0].drug, DrugName::Amd3100);
-    assert_eq!(s.treatment[1].drug, DrugName::AntiPd1);
+    assert_eq!(s.treatment[0].drug, Dosed::Drug(DrugName::Amd3100));
+    assert_eq!(s.treatment[1].drug, Dosed::Drug(DrugName::AntiPd1));
     assert_eq!(
         s.numerics.quasi_steady,
         [scenario::Chemical::Amd3100, scenario::Chemical::AntiPd1]
@@ -153,7 +153,7 @@ fn extends_overrides_key_by_key_and_replaces_arrays() {
     assert_eq!(s.grid.nx, 37);
     assert_eq!(s.geometry.kind, GeometryKind::Slice);
     assert_eq!(s.treatment.len(), 1, "arrays are replaced whole");
-    assert_eq!(s.treatment[0].drug, DrugName::AntiPd1);
+    assert_eq!(s.treatment[0].drug, Dosed::Drug(DrugName::AntiPd1));
     assert_eq!(s.treatment[0].route, Route::Bath);
     // Keys are traced to the file that set them.
     assert!(l

@@ -187,11 +187,9 @@ impl GpuSolver {
         cur: &Parities,
     ) {
         let plane = (self.plane * 4) as u64;
-        let fields = self.params.field_list();
-        for field in fields
-            .into_iter()
-            .filter(|&f| written & written_bit(f) != 0)
-        {
+        // The fields are the bits of `written` ([`written_bit`]: bit `Field::index`).
+        let bits = (0..u64::BITS as usize).filter(|&i| written & (1 << i) != 0);
+        for field in bits.map(Field::at) {
             let f = PingPong {
                 field,
                 parity: cur.of(field),

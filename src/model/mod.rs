@@ -341,14 +341,10 @@ impl Fields {
     }
 
     /// Every field from one value per tissue class (in the order of
-    /// [`Params::field_list`]: the built-in fields, then the species of `params`).
+    /// [`Params::field_list`]: the built-in fields, then the species of `params`), one
+    /// class per voxel of `params`' grid.
     pub fn from_table(params: &Params, table: &[[f64; N_CLASSES]], class: &[u8]) -> Self {
-        let mut f = Fields::zeros(class.len());
-        f.species = params
-            .species
-            .iter()
-            .map(|s| (s.name.clone(), vec![0.0; class.len()]))
-            .collect();
+        let mut f = Fields::zeros_for(params);
         for (k, field) in f.all_mut().into_iter().enumerate() {
             for (v, &cl) in field.iter_mut().zip(class) {
                 *v = table[k][cl as usize];
@@ -371,12 +367,6 @@ impl Fields {
         let mut out = vec![c, a, p, t, n, k];
         out.extend(species.iter_mut().map(|(_, v)| v));
         out
-    }
-
-    /// Every field of these fields, in the order of [`Params::field_list`].
-    pub fn list(&self) -> Vec<Field> {
-        let species = (0..self.species.len()).map(|k| Field::Species(k as u8));
-        Field::ALL.into_iter().chain(species).collect()
     }
 
     /// One field's values.

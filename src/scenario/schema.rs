@@ -547,13 +547,7 @@ pub enum DrugName {
 
 impl<'de> Deserialize<'de> for DrugName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient_name(
-            d,
-            &[
-                ("amd3100", DrugName::Amd3100),
-                ("anti_pd1", DrugName::AntiPd1),
-            ],
-        )
+        lenient_name(d, &DRUG_NAMES)
     }
 }
 
@@ -605,12 +599,6 @@ impl<'de> Deserialize<'de> for Dosed {
             Some(drug) => Dosed::Drug(drug),
             None => Dosed::Species(text),
         })
-    }
-}
-
-impl PartialEq<DrugName> for Dosed {
-    fn eq(&self, other: &DrugName) -> bool {
-        *self == Dosed::Drug(*other)
     }
 }
 
