@@ -13,13 +13,14 @@
 @group(1) @binding(4) var<storage, read_write> t_out: array<vec4<f32>>;
 @group(1) @binding(5) var<storage, read_write> tumor: array<vec4<f32>>;
 @group(1) @binding(6) var<storage, read_write> killed: array<vec4<f32>>;
-// The species that raises the kill rate by 1 + I/K_I (read with `BOOST` only; bound to
-// anti-PD-1 when no species does).
-@group(1) @binding(7) var<storage, read> boost_in: array<vec4<f32>>;
+// The species coupled to the kill rate (read when `KILL_BY` names a coupling; bound to
+// anti-PD-1 when none does).
+@group(1) @binding(7) var<storage, read> kill_species: array<vec4<f32>>;
 
-// Whether a species raises the kill rate: a pipeline constant, so that without one the
-// kernel has no load and multiplies by exactly 1.
-override BOOST: bool = false;
+// The coupling that scales the kill rate (its case of `coupling_factor`; 0: none): a
+// pipeline constant, so that without one the kernel has no load and multiplies by
+// exactly 1.
+override KILL_BY: u32 = 0u;
 
 // A neighbour of one voxel: whether it lies in the domain, and if so its class, w, s
 // and T.
@@ -73,16 +74,16 @@ fn t_face(v: CellVoxel, n: CellNeighbour) -> f32 {
     return 0.0;
 }
 
-// The new T, N and K of one voxel (class ci, w, s, T, anti-PD-1 p, kill boost, N, K)
-// from its six neighbours: Σ over open faces of −F_ij·h in the CPU's order (x−, x+, y−,
-// y+, z−, z+), then the sources, death, growth and killing.
+// The new T, N and K of one voxel (class ci, w, s, T, anti-PD-1 p, the kill rate's
+// coupled factor, N, K) from its six neighbours: Σ over open faces of −F_ij·h in the
+// CPU's order (x−, x+, y−, y+, z−, z+), then the sources, death, growth and killing.
 fn cell_voxel(
     ci: u32,
     wi: f32,
     si: f32,
     ti: f32,
     p: f32,
-    boost: f32,
+    coupled: f32,
     ni: f32,
     ki: f32,
     xm: CellNeighbour,
@@ -107,7 +108,7 @@ fn cell_voxel(
     // Sources are limited by crowding, clamped at 0 above T_max.
     let crowd = crowding(ti);
     let dt_t = div * P.inv_h2 + influx_of(ci) * crowd + P.prolif * ti * fed(ni) * crowd - P.death * ti;
-    let kill = P.kill * kill_factor(blockade(p)) * boost * ti * ni;
+    let kill = P.kill * kill_factor(blockade(p)) * coupled * ti * ni;
     var grown = 0.0;
     if ci == TUMOR {
         grown = P.growth * ni * (1.0 - ni);
@@ -126,10 +127,16 @@ fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
     let x = q.x0;
     let o = cell_row(true, q.i);
     let p = anti_pd1[q.i];
-    var boost = vec4<f32>(1.0);
-    if BOOST {
-        let b = boost_in[q.i];
-        boost = vec4<f32>(kill_boost(b.x), kill_boost(b.y), kill_boost(b.z), kill_boost(b.w));
+    var coupled = vec4<f32>(1.0);
+    if KILL_BY != 0u {
+        let b = kill_species[q.i];
+        let l = P.kill_level;
+        coupled = vec4<f32>(
+            coupling_factor(KILL_BY, b.x, l),
+            coupling_factor(KILL_BY, b.y, l),
+            coupling_factor(KILL_BY, b.z, l),
+            coupling_factor(KILL_BY, b.w, l)
+        );
     }
     let n = tumor[q.i];
     let k = killed[q.i];
@@ -157,25 +164,25 @@ fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
     let own2 = row_neighbour(true, o, 2u);
     let own3 = row_neighbour(true, o, 3u);
     let v0 = cell_voxel(
-        own0.c, o.w.x, o.s.x, o.t.x, p.x, boost.x, n.x, k.x,
+        own0.c, o.w.x, o.s.x, o.t.x, p.x, coupled.x, n.x, k.x,
         xm, row_neighbour(x + 1u < P.nx, o, 1u),
         row_neighbour(y_m, ym, 0u), row_neighbour(y_p, yp, 0u),
         row_neighbour(z_m, zm, 0u), row_neighbour(z_p, zp, 0u),
     );
     let v1 = cell_voxel(
-        own1.c, o.w.y, o.s.y, o.t.y, p.y, boost.y, n.y, k.y,
+        own1.c, o.w.y, o.s.y, o.t.y, p.y, coupled.y, n.y, k.y,
         own0, row_neighbour(x + 2u < P.nx, o, 2u),
         row_neighbour(y_m, ym, 1u), row_neighbour(y_p, yp, 1u),
         row_neighbour(z_m, zm, 1u), row_neighbour(z_p, zp, 1u),
     );
     let v2 = cell_voxel(
-        own2.c, o.w.z, o.s.z, o.t.z, p.z, boost.z, n.z, k.z,
+        own2.c, o.w.z, o.s.z, o.t.z, p.z, coupled.z, n.z, k.z,
         own1, row_neighbour(x + 3u < P.nx, o, 3u),
         row_neighbour(y_m, ym, 2u), row_neighbour(y_p, yp, 2u),
         row_neighbour(z_m, zm, 2u), row_neighbour(z_p, zp, 2u),
     );
     let v3 = cell_voxel(
-        own3.c, o.w.w, o.s.w, o.t.w, p.w, boost.w, n.w, k.w,
+        own3.c, o.w.w, o.s.w, o.t.w, p.w, coupled.w, n.w, k.w,
         own2, xp,
         row_neighbour(y_m, ym, 3u), row_neighbour(y_p, yp, 3u),
         row_neighbour(z_m, zm, 3u), row_neighbour(z_p, zp, 3u),

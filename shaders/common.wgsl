@@ -50,9 +50,9 @@ struct Params {
     growth: f32,
     kill: f32,
     q: f32,
-    // K_I of the species that raises the kill rate (cell.wgsl and probe.wgsl with
-    // `BOOST`); 0 when none does.
-    kill_boost_level: f32,
+    // K of the coupling that scales the kill rate (cell.wgsl and probe.wgsl with
+    // `KILL_BY`, terms.wgsl's coupling_factor); 0 when none does.
+    kill_level: f32,
     pad0: u32,
     pad1: u32,
     pad2: u32,

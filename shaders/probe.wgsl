@@ -38,12 +38,12 @@ struct Probe {
 // probe_sums: a row per workgroup (ROW_FIXED + bins values); probe_planes: seven
 // planes of w × h (C, A, P, T, N, K at the slice, the maximum of T along the axis).
 @group(1) @binding(7) var<storage, read_write> pr_out: array<f32>;
-// The species that raises the kill rate (read with `BOOST` only; bound to K when no
-// species does).
-@group(1) @binding(8) var<storage, read> pr_boost: array<f32>;
+// The species coupled to the kill rate (read when `KILL_BY` names a coupling; bound to
+// K when none does).
+@group(1) @binding(8) var<storage, read> pr_kill_species: array<f32>;
 
-// Whether a species raises the kill rate (as in cell.wgsl).
-override BOOST: bool = false;
+// The coupling that scales the kill rate (as in cell.wgsl).
+override KILL_BY: u32 = 0u;
 
 // Rows of a plane one workgroup of `probe_sums` sums.
 const BAND_ROWS: u32 = 16u;
@@ -183,11 +183,11 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             o[0] += n;
             o[1] += k;
             o[2] += t * fed(n) * crowd;
-            var boost = 1.0;
-            if BOOST {
-                boost = kill_boost(pr_boost[i]);
+            var coupled = 1.0;
+            if KILL_BY != 0u {
+                coupled = coupling_factor(KILL_BY, pr_kill_species[i], P.kill_level);
             }
-            o[3] += kill_factor(b) * boost * t * n;
+            o[3] += kill_factor(b) * coupled * t * n;
             if cl == TUMOR {
                 o[4] += n * (1.0 - n);
                 o[5] += signal(c, a);

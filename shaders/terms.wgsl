@@ -61,7 +61,20 @@ fn secreted(by_t: f32, by_n: f32, by_tn: f32, t: f32, n: f32) -> f32 {
     return by_t * t + by_n * n + by_tn * t * n;
 }
 
-// The factor by which a species raises the kill rate, 1 + I/K_I.
-fn kill_boost(i: f32) -> f32 {
-    return 1.0 + i / P.kill_boost_level;
+// The coupling `kill_boost`: a species raising the kill rate by 1 + I/K.
+fn kill_boost(i: f32, k: f32) -> f32 {
+    return 1.0 + i / k;
+}
+
+// The factor of coupling `which` (its row of the host's `model::couplings::COUPLINGS`
+// plus one; 0: none) at a species level i, its level k.
+fn coupling_factor(which: u32, i: f32, k: f32) -> f32 {
+    switch which {
+        case 1u: {
+            return kill_boost(i, k);
+        }
+        default: {
+            return 1.0;
+        }
+    }
 }

@@ -14,8 +14,8 @@
 use rayon::prelude::*;
 
 use crate::geometry::Geometry;
-use crate::model::terms::{blockade, crowding, fed, kill_boost, kill_factor, occupancy, signal};
-use crate::model::{Fields, Params, N_CLASSES, TUMOR};
+use crate::model::terms::{blockade, crowding, fed, kill_factor, occupancy, signal};
+use crate::model::{Fields, Params, Rate, N_CLASSES, TUMOR};
 use crate::scenario::Readout;
 
 /// Label bit: tumour-class voxel deeper than d_core (the core).
@@ -364,7 +364,7 @@ impl Sums {
         let [nx, ny, nz] = labels.dims;
         let plane = nx * ny;
         let p = params;
-        let boost_of = p.kill_boost();
+        let kill_by = p.coupled(Rate::Kill);
         let per_plane: Vec<Sums> = (0..nz)
             .into_par_iter()
             .map(|z| {
@@ -390,11 +390,8 @@ impl Sums {
                     o[other::N] += n;
                     o[other::K] += k;
                     o[other::T_FED_CROWD] += t * fed * crowd;
-                    let boost = match boost_of {
-                        Some((sp, k_i)) => kill_boost(fields.species[sp].1[i], k_i),
-                        None => 1.0,
-                    };
-                    o[other::KILL_TN] += kill_factor(p.q, b) * boost * t * n;
+                    let coupled = kill_by.map_or(1.0, |c| c.factor(fields.species[c.species].1[i]));
+                    o[other::KILL_TN] += kill_factor(p.q, b) * coupled * t * n;
                     if cl8 == TUMOR {
                         o[other::GROWTH_TUMOR] += n * (1.0 - n);
                         o[other::SIGNAL_TUMOR] += signal(c, a, p.k_c, p.k_a);

@@ -1311,13 +1311,16 @@ fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
 /// donors of both orders), agrees with its host twin within 1e-5 relative to the
 /// magnitudes involved (a handful of f32 operations; GPU division may err by 2.5 ulp,
 /// ε₃₂ = 1.2e-7). Each host term is the f64 code the CPU solver and the readouts run.
+/// The couplings' factors are read from their table (`model::COUPLINGS`): each row's
+/// host factor against `coupling_factor` of its id, at K = 7.5, relative to the factor.
 #[test]
 fn wgsl_terms_match_their_host_twins() {
-    use infiltrate::model::terms;
+    use infiltrate::model::{terms, COUPLINGS};
     use wgpu::util::DeviceExt;
-    const TERMS: usize = 11;
-    let mut p = busy([4, 3, 2]);
-    p.species = vec![common::species("boost", 1.0, 7.5)];
+    const PLAIN: usize = 10;
+    const K: f64 = 7.5;
+    let terms_n = PLAIN + COUPLINGS.len();
+    let p = busy([4, 3, 2]);
     let gp = infiltrate::gpu::GpuParams::new(&p);
     let mut rng = Rng(17);
     let n = 512;
@@ -1336,6 +1339,16 @@ fn wgsl_terms_match_their_host_twins() {
     let adapter = adapter();
     let (device, queue) =
         pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let couplings: String = COUPLINGS
+        .iter()
+        .map(|c| {
+            let id = c.id();
+            format!(
+                "    twin_out[o + {}u] = coupling_factor({id}u, a.z, {K:?});\n",
+                PLAIN as u32 + id - 1
+            )
+        })
+        .collect();
     let kernel = r#"
 @group(1) @binding(0) var<storage, read> twin_in: array<vec4<f32>>;
 @group(1) @binding(1) var<storage, read_write> twin_out: array<f32>;
@@ -1347,7 +1360,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let a = twin_in[2u * i];
     let b = twin_in[2u * i + 1u];
-    let o = 11u * i;
+    let o = TERMS_N * i;
     twin_out[o] = signal(a.x, a.y);
     twin_out[o + 1u] = occupancy(a.x, a.y);
     twin_out[o + 2u] = blockade(a.z);
@@ -1358,9 +1371,10 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     twin_out[o + 7u] = t_face_inflow(a.x, a.y, a.w, b.y, b.x, a.z);
     twin_out[o + 8u] = uptake(vec4<f32>(b.x), vec4<f32>(a.w)).x;
     twin_out[o + 9u] = secreted(a.x, a.y, a.z, b.x, b.y);
-    twin_out[o + 10u] = kill_boost(a.z);
-}
-"#;
+COUPLINGS}
+"#
+    .replace("TERMS_N", &format!("{terms_n}u"))
+    .replace("COUPLINGS", &couplings);
     let source = format!("{}\n{kernel}", infiltrate::gpu::shaders::TERMS);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("terms"),
@@ -1384,7 +1398,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
         contents: bytemuck::cast_slice(&input),
         usage: wgpu::BufferUsages::STORAGE,
     });
-    let out_bytes = (TERMS * n * 4) as u64;
+    let out_bytes = (terms_n * n * 4) as u64;
     let outputs = device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("out"),
         size: out_bytes,
@@ -1433,7 +1447,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     slice.map_async(wgpu::MapMode::Read, |r| r.unwrap());
     device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
     let got: Vec<f32> = bytemuck::cast_slice(&slice.get_mapped_range().unwrap()).to_vec();
-    let names = [
+    let mut names = vec![
         "signal",
         "occupancy",
         "blockade",
@@ -1444,16 +1458,16 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
         "t_face_inflow",
         "uptake",
         "secreted",
-        "kill_boost",
     ];
-    let mut worst = [0.0f64; TERMS];
+    names.extend(COUPLINGS.iter().map(|c| c.key));
+    let mut worst = vec![0.0f64; terms_n];
     for i in 0..n {
         let v: Vec<f64> = input[8 * i..8 * i + 8]
             .iter()
             .map(|&x| f64::from(x))
             .collect();
         let (c, a, pab, s, t, nn, class) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6] as usize);
-        let host = [
+        let mut host = vec![
             terms::signal(c, a, p.k_c, p.k_a),
             terms::occupancy(c, a, p.k_c, p.k_a),
             terms::blockade(pab, p.k_p),
@@ -1464,11 +1478,11 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
             terms::t_face_inflow(c, a, s, nn, t, pab, p.chi),
             terms::uptake(p.c_uptake, t, s),
             terms::secreted(c, a, pab, t, nn),
-            terms::kill_boost(pab, p.species[0].kill_boost),
         ];
+        host.extend(COUPLINGS.iter().map(|c| (c.factor)(pab, K)));
         // The magnitude each result is made of (a cancellation's error is relative to
         // its parts, not to its difference).
-        let scale = [
+        let mut scale = vec![
             1.0,
             1.0,
             1.0,
@@ -1479,10 +1493,10 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
             c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
             p.c_uptake.abs() * t * s + f64::MIN_POSITIVE,
             (c * t).abs() + (a * nn).abs() + (pab * t * nn).abs() + f64::MIN_POSITIVE,
-            1.0 + pab / p.species[0].kill_boost,
         ];
-        for k in 0..TERMS {
-            let gpu = f64::from(got[TERMS * i + k]);
+        scale.extend(host[PLAIN..].iter().map(|h| h.abs()));
+        for k in 0..terms_n {
+            let gpu = f64::from(got[terms_n * i + k]);
             let err = (gpu - host[k]).abs() / scale[k].max(1e-30);
             worst[k] = worst[k].max(err);
             assert!(

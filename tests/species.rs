@@ -15,7 +15,7 @@ mod common;
 use common::{adapter, busy, species, uniform, Rng};
 use infiltrate::cpu::CpuSolver;
 use infiltrate::gpu::GpuSolver;
-use infiltrate::model::{Field, Fields, Params, Segment, CLASS_NAMES, TUMOR};
+use infiltrate::model::{Field, Fields, Params, Rate, Segment, CLASS_NAMES, COUPLINGS, TUMOR};
 use infiltrate::scenario::{ClassValues, MAX_SPECIES};
 use infiltrate::solver::{Schedule, Stepper};
 
@@ -44,7 +44,7 @@ fn both(
 /// An awkward grid whose species starts at `level` everywhere.
 fn with_species(dims: [usize; 3], d: f64) -> (Params, Fields) {
     let mut p = uniform(dims, 10.0);
-    p.species = vec![species("ifng", d, 0.0)];
+    p.species = vec![species("ifng", d, &[])];
     let f = Fields::zeros_for(&p);
     (p, f)
 }
@@ -166,20 +166,24 @@ fn contact_secretion_approaches_its_balance_with_decay() {
     }
 }
 
-/// The coupling: a species at a constant level I raises the kill rate by `1 + I/K_I`.
-/// With T fixed (no motility, sources or death), one cell step takes
-/// `Δt · kill · (1 − q(1 − b)) · (1 + I/K_I) · T · N` from N into K: the CPU to
-/// round-off, the GPU within f32; and it is exactly the unboosted kill times the factor.
+/// The couplings of the kill rate (every row of `model::COUPLINGS` that scales it): a
+/// species at a level I scales the kill rate by the coupling's factor. With T fixed (no
+/// motility, sources or death), one cell step takes
+/// `Δt · kill · (1 − q(1 − b)) · factor(I, K) · T · N` from N into K: the CPU to
+/// round-off, the GPU within f32. `kill_boost`'s factor is `1 + I/K`; without a coupling, the kill of a run without species to the bit.
 #[test]
-fn a_species_raises_the_kill_rate_on_both_backends() {
+fn a_species_scales_the_kill_rate_on_both_backends() {
     let dims = [11, 9, 5];
     let mut p = uniform(dims, 10.0);
     p.kill = 8.0 / 1440.0 / 1e5;
     p.q = 0.8;
     p.k_p = 1.0;
-    let k_i = 50.0;
-    p.species = vec![species("ifng", 0.0, k_i)];
-    let mut f = Fields::zeros_for(&p);
+    let k = 50.0;
+    let mut f = Fields::zeros_for(&{
+        let mut q = p.clone();
+        q.species = vec![species("ifng", 0.0, &[])];
+        q
+    });
     let mut rng = Rng(5);
     let level: Vec<f64> = (0..p.voxels()).map(|_| 200.0 * rng.next()).collect();
     f.species[0].1 = level.clone();
@@ -188,32 +192,45 @@ fn a_species_raises_the_kill_rate_on_both_backends() {
     f.p = vec![1.0; p.voxels()];
     let class = vec![TUMOR; p.voxels()];
     let dt = 1.0;
-    let mut cpu = CpuSolver::new(p.clone(), class.clone(), f.clone());
-    cpu.cell_step(dt);
-    let mut g = gpu(&p, &class, &f);
-    g.cell_step(dt);
-    let back = g.read_fields().unwrap();
     let kf = 1.0 - p.q * (1.0 - 0.5);
-    for (i, l) in level.iter().enumerate() {
-        let boost = 1.0 + l / k_i;
-        let killed = dt * p.kill * kf * boost * f.t[i];
-        assert!((cpu.fields().k[i] - killed).abs() <= 1e-14, "cpu voxel {i}");
-        assert!((cpu.fields().n[i] - (1.0 - killed)).abs() <= 1e-14);
-        assert!(
-            (back.k[i] - killed).abs() <= 4.0 * EPS * (1.0 + killed),
-            "gpu voxel {i}: {} vs {killed}",
-            back.k[i]
-        );
+    let kills = COUPLINGS.iter().filter(|c| c.rate == Rate::Kill);
+    for c in kills {
+        let mut p = p.clone();
+        p.species = vec![species("ifng", 0.0, &[(c.key, k)])];
+        let mut cpu = CpuSolver::new(p.clone(), class.clone(), f.clone());
+        cpu.cell_step(dt);
+        let mut g = gpu(&p, &class, &f);
+        g.cell_step(dt);
+        let back = g.read_fields().unwrap();
+        for (i, l) in level.iter().enumerate() {
+            let factor = (c.factor)(*l, k);
+            let analytic = match c.key {
+                "kill_boost" => 1.0 + l / k,
+                other => panic!("no analytic factor for the coupling {other}"),
+            };
+            assert!((factor - analytic).abs() <= 1e-15 * analytic, "{}", c.key);
+            let killed = dt * p.kill * kf * factor * f.t[i];
+            assert!(
+                (cpu.fields().k[i] - killed).abs() <= 1e-14,
+                "{} cpu voxel {i}",
+                c.key
+            );
+            assert!((cpu.fields().n[i] - (1.0 - killed)).abs() <= 1e-14);
+            assert!(
+                (back.k[i] - killed).abs() <= 4.0 * EPS * (1.0 + killed),
+                "{} gpu voxel {i}: {} vs {killed}",
+                c.key,
+                back.k[i]
+            );
+        }
     }
-    // Off (K_I = 0): the kill of a run without species, to the bit.
+    // No coupling: the kill of a run without species, to the bit.
     let mut off = p.clone();
-    off.species[0].kill_boost = 0.0;
-    let mut plain = p.clone();
-    plain.species.clear();
+    off.species = vec![species("ifng", 0.0, &[])];
     let mut a = CpuSolver::new(off, class.clone(), f.clone());
     let mut plain_fields = f.clone();
     plain_fields.species.clear();
-    let mut b = CpuSolver::new(plain, class, plain_fields);
+    let mut b = CpuSolver::new(p, class, plain_fields);
     a.cell_step(dt);
     b.cell_step(dt);
     assert_eq!(a.fields().k, b.fields().k);
@@ -228,7 +245,7 @@ fn a_species_raises_the_kill_rate_on_both_backends() {
 #[test]
 fn species_with_every_term_match_on_both_backends() {
     let mut p = busy([37, 23, 11]);
-    let mut sp = species("ifng", 0.0, 40.0);
+    let mut sp = species("ifng", 0.0, &[("kill_boost", 40.0)]);
     sp.chem.diffusion = [0.0, 500.0, 400.0, 600.0, 500.0];
     sp.chem.decay = [0.1, 0.2, 0.5, 0.3, 0.1];
     sp.chem.secretion = [0.0, 0.1, 0.2, 0.05, 0.0];
@@ -370,10 +387,18 @@ fn species_keys_are_checked() {
         (
             format!(
                 "{}{}",
-                one("a", "pM", "kill_boost_level = 1.0\n"),
-                one("b", "pM", "kill_boost_level = 2.0\n")
+                one("a", "pM", "couplings = { kill_boost = 1.0 }\n"),
+                one("b", "pM", "couplings = { kill_boost = 2.0 }\n")
             ),
-            "only one species may raise the kill rate",
+            "no second coupling of the kill rate (species[0].couplings.kill_boost has one",
+        ),
+        (
+            one("a", "pM", "couplings = { growth_boost = 1.0 }\n"),
+            "a coupling of kill_boost",
+        ),
+        (
+            one("a", "pM", "couplings = { kill_boost = 0.0 }\n"),
+            "species[0].couplings.kill_boost",
         ),
         (
             (0..=MAX_SPECIES)
@@ -489,7 +514,7 @@ fn treatments_dose_a_species_in_its_own_unit() {
     use infiltrate::dosing::{Bolus, Dosing};
     use infiltrate::solver::species_levels;
     let mut p = busy([9, 7, 5]);
-    let mut sp = species("ifng", 500.0, 0.0);
+    let mut sp = species("ifng", 500.0, &[]);
     sp.chem.decay = [0.2; 5];
     p.species = vec![sp];
     let mut rng = Rng(2);

@@ -6,10 +6,9 @@
 //! `Params::bath_faces`).
 
 use crate::model::terms::{
-    blockade, crowding, fed, kill_boost, kill_factor, motility, secreted, signal, t_face_inflow,
-    uptake,
+    blockade, crowding, fed, kill_factor, motility, secreted, signal, t_face_inflow, uptake,
 };
-use crate::model::{ChemParams, Params, N_CLASSES, TUMOR};
+use crate::model::{ChemParams, Coupled, Params, N_CLASSES, TUMOR};
 
 /// Grid extents and strides, index `x + nx·(y + ny·z)`.
 #[derive(Debug, Clone, Copy)]
@@ -194,8 +193,8 @@ pub(super) struct CellInputs<'a> {
     pub n: &'a [f64],
     pub k: &'a [f64],
     pub p: &'a [f64],
-    /// The species that raises the kill rate, and its K_I.
-    pub boost: Option<(&'a [f64], f64)>,
+    /// The coupling that scales the kill rate, with its species' field.
+    pub kill_by: Option<(Coupled, &'a [f64])>,
 }
 
 /// Cell step: updates T, N and K of every voxel of z-plane `z` (into that plane's
@@ -236,11 +235,8 @@ pub(super) fn cell_step(
             t_out[i - base] = ti + k.dt * dt_t;
 
             let b = blockade(v.p[i], k.p.k_p);
-            let boost = match v.boost {
-                Some((level, k_i)) => kill_boost(level[i], k_i),
-                None => 1.0,
-            };
-            let killed = k.p.kill * kill_factor(k.p.q, b) * boost * ti * ni;
+            let coupled = v.kill_by.map_or(1.0, |(c, level)| c.factor(level[i]));
+            let killed = k.p.kill * kill_factor(k.p.q, b) * coupled * ti * ni;
             let grown = if ci == TUMOR as usize {
                 k.p.growth * ni * (1.0 - ni)
             } else {

@@ -55,7 +55,7 @@ mod traits;
 
 use rayon::prelude::*;
 
-use crate::model::{chem_index, Fields, Params, CHEMICALS};
+use crate::model::{chem_index, Fields, Params, Rate, CHEMICALS};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 use kernels::{CellInputs, CellStep, ChemStep, ChemTables, Grid, Secretion, Uptake};
@@ -300,7 +300,9 @@ impl Stepper for CpuSolver {
             n: &f.n,
             k: &f.k,
             p: &f.p,
-            boost: p.kill_boost().map(|(k, k_i)| (&f.species[k].1[..], k_i)),
+            kill_by: p
+                .coupled(Rate::Kill)
+                .map(|c| (c, &f.species[c.species].1[..])),
         };
         type Out<'a> = ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]);
         let kernel =

@@ -120,7 +120,7 @@ pub use params::{
     padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuSpecies, GpuStep, PerClass,
 };
 
-use crate::model::{chem_index, Field, Fields, Params, Segment, CHEMICALS, N_CLASSES};
+use crate::model::{chem_index, Field, Fields, Params, Rate, Segment, CHEMICALS, N_CLASSES};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 use steady::{Convergence, BLOCK};
@@ -275,11 +275,11 @@ impl GpuSolver {
             .collect();
         let shared = Shared::new(&device, &params, &slabs);
         let layouts = Layouts::new(&device);
-        let boost = params.kill_boost().map(|(k, _)| k);
+        let kill_by = params.coupled(Rate::Kill).map(|c| c.species);
         let pipelines = Pipelines::new(&device, &layouts, &params);
         let groups_ = buffers
             .iter()
-            .map(|b| BindGroups::new(&device, &layouts, b, &shared, boost))
+            .map(|b| BindGroups::new(&device, &layouts, b, &shared, kill_by))
             .collect();
         let invalid = pollster::block_on(scope.pop());
         if let Some(e) = pollster::block_on(memory.pop()) {
@@ -321,7 +321,7 @@ impl GpuSolver {
             zero: zero_chemicals(initial),
             substeps: [0; 3],
             chem_passes: 0,
-            cell_keys: cell_keys(boost),
+            cell_keys: cell_keys(kill_by),
         })
     }
 

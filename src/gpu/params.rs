@@ -75,8 +75,9 @@ pub struct GpuParams {
     pub growth: f32,
     pub kill: f32,
     pub q: f32,
-    /// K_I of the species that raises the kill rate, 0 when none does.
-    pub kill_boost_level: f32,
+    /// K of the coupling that scales the kill rate (`model::couplings`), 0 when none
+    /// does.
+    pub kill_level: f32,
     pub pad0: u32,
     pub pad1: u32,
     pub pad2: u32,
@@ -128,7 +129,9 @@ impl GpuParams {
             growth: p.growth as f32,
             kill: p.kill as f32,
             q: p.q as f32,
-            kill_boost_level: p.kill_boost().map_or(0.0, |(_, k_i)| k_i as f32),
+            kill_level: p
+                .coupled(crate::model::Rate::Kill)
+                .map_or(0.0, |c| c.level as f32),
             pad0: 0,
             pad1: 0,
             pad2: 0,
@@ -162,7 +165,7 @@ impl GpuParams {
             ("growth", offset_of!(GpuParams, growth)),
             ("kill", offset_of!(GpuParams, kill)),
             ("q", offset_of!(GpuParams, q)),
-            ("kill_boost_level", offset_of!(GpuParams, kill_boost_level)),
+            ("kill_level", offset_of!(GpuParams, kill_level)),
             ("pad0", offset_of!(GpuParams, pad0)),
             ("pad1", offset_of!(GpuParams, pad1)),
             ("pad2", offset_of!(GpuParams, pad2)),

@@ -98,7 +98,7 @@ impl Pipelines {
                 cache: None,
             })
         };
-        let boost = shaders::boost_constants(params.kill_boost().is_some());
+        let rates = shaders::rate_constants(params);
         Pipelines {
             chem: ChemPipelines {
                 layout: pipeline_layout("chem_step", &layouts.chem),
@@ -122,7 +122,7 @@ impl Pipelines {
                 "cell_step",
                 &module("cell.wgsl", shaders::CELL),
                 &layouts.cell,
-                &boost,
+                &rates,
             ),
             reduce: pipeline(
                 "block_change",

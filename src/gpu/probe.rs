@@ -15,7 +15,7 @@ use bytemuck::Zeroable;
 use wgpu::util::DeviceExt;
 
 use super::{bind, read_mapped, uniform_entry, GpuError, GpuProbe, GpuSlab, GpuSolver};
-use crate::model::{Field, N_CLASSES, TUMOR};
+use crate::model::{Field, Rate, N_CLASSES, TUMOR};
 use crate::probe::{other, per_class, Labels, SpeciesSums, Sums, FIELDS, OTHER, PER_CLASS, SUMS};
 use crate::slicing::{Slicing, FIELD_PLANES};
 
@@ -66,7 +66,7 @@ impl GpuSolver {
                 bind_group_layouts: &[Some(&fixed_layout), Some(&fields_layout)],
                 immediate_size: 0,
             });
-            let constants = super::shaders::boost_constants(self.params.kill_boost().is_some());
+            let constants = super::shaders::rate_constants(&self.params);
             let pipeline = |entry: &str| {
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
@@ -230,12 +230,12 @@ impl GpuSolver {
             .collect();
         list.push(labels);
         list.push(out);
-        // The species that raises the kill rate (K stands in, unread, when none does).
-        let boost = match self.params.kill_boost() {
-            Some((k, _)) => Field::Species(k as u8),
+        // The species coupled to the kill rate (K stands in, unread, when none is).
+        let kill_by = match self.params.coupled(Rate::Kill) {
+            Some(c) => Field::Species(c.species as u8),
             None => Field::Killed,
         };
-        list.push(b.current(boost, &self.cur));
+        list.push(b.current(kill_by, &self.cur));
         bind(&self.device, "probe", &kit.fields_layout, &list)
     }
 

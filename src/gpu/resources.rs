@@ -224,11 +224,11 @@ pub(super) const CHEM_KEYS: [Field; 4] =
 /// The receptor pass reads C, A and T.
 pub(super) const SIGNAL_KEYS: [Field; 3] = [Field::Cxcl12, Field::Amd3100, Field::TCells];
 
-/// The cell step reads T and anti-PD-1, and the species that raises the kill rate if
-/// one does.
-pub(super) fn cell_keys(boost: Option<usize>) -> Vec<Field> {
+/// The cell step reads T and anti-PD-1, and the species coupled to the kill rate if
+/// one is.
+pub(super) fn cell_keys(kill_by: Option<usize>) -> Vec<Field> {
     let mut keys = vec![Field::TCells, Field::AntiPd1];
-    keys.extend(boost.map(|k| Field::Species(k as u8)));
+    keys.extend(kill_by.map(|k| Field::Species(k as u8)));
     keys
 }
 
@@ -422,14 +422,14 @@ impl Layouts {
 impl BindGroups {
     /// One slab's bind groups: the fixed group, and for each kernel one per combination
     /// of current buffers of the fields it reads ([`keyed`], picked by
-    /// [`Parities::key`]). `boost`: the species that raises the kill rate, if any
+    /// [`Parities::key`]). `kill_by`: the species coupled to the kill rate, if any
     /// (without one, anti-PD-1 stands in for it in the cell step's group, unread).
     pub(super) fn new(
         device: &wgpu::Device,
         layouts: &Layouts,
         b: &SlabBuffers,
         shared: &Shared,
-        boost: Option<usize>,
+        kill_by: Option<usize>,
     ) -> BindGroups {
         let fixed = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("fixed"),
@@ -470,8 +470,8 @@ impl BindGroups {
             let buffers = [now(c), now(a), now(t), &b.s, &b.w];
             bind(device, "signal", &layouts.signal, &buffers)
         });
-        let boosting = boost.map_or(p, |k| Field::Species(k as u8));
-        let cell = keyed(&cell_keys(boost), ns, |cur| {
+        let coupled = kill_by.map_or(p, |k| Field::Species(k as u8));
+        let cell = keyed(&cell_keys(kill_by), ns, |cur| {
             let now = |f| b.current(f, cur);
             let buffers = [
                 &b.s,
@@ -481,7 +481,7 @@ impl BindGroups {
                 b.next(t, cur),
                 &b.n,
                 &b.k,
-                now(boosting),
+                now(coupled),
             ];
             bind(device, "cell", &layouts.cell, &buffers)
         });

@@ -3,6 +3,8 @@
 //! (the model's terms, twins of `model::terms`), at compile time and in this one place,
 //! so that the text naga validates in tests/shaders.rs is the text the device compiles.
 
+use crate::model::{Params, Rate, COUPLINGS};
+
 /// Combines common.wgsl and terms.wgsl with kernel files (all under `shaders/`).
 macro_rules! kernel {
     ($($file:literal),+) => {
@@ -31,10 +33,17 @@ pub const CHEM: &str = kernel!("stencil.wgsl", "chem.wgsl");
 /// stencil.
 pub const SPECIES: &str = kernel!("stencil.wgsl", "species.wgsl");
 
-/// The pipeline constant of cell.wgsl and probe.wgsl: whether a species raises the kill
-/// rate.
-pub fn boost_constants(boost: bool) -> [(&'static str, f64); 1] {
-    [("BOOST", f64::from(u8::from(boost)))]
+/// The pipeline constants of cell.wgsl and probe.wgsl: for each rate a species may
+/// scale ([`Rate::ALL`]), the coupling that scales it (its `coupling_factor` case in
+/// terms.wgsl, [`crate::model::Coupling::id`]; 0: none).
+pub fn rate_constants(params: &Params) -> Vec<(&'static str, f64)> {
+    Rate::ALL
+        .iter()
+        .map(|&r| {
+            let id = params.coupled(r).map_or(0, |c| c.coupling.id());
+            (r.constant(), f64::from(id))
+        })
+        .collect()
 }
 
 /// The pipeline constants of chem.wgsl for a pass stepping the chemicals of `chems` (bit
@@ -69,9 +78,21 @@ fn chem_variants() -> Vec<Vec<(&'static str, f64)>> {
         .collect()
 }
 
-/// cell.wgsl's and probe.wgsl's: with and without a species raising the kill rate.
-fn boost_variants() -> Vec<Vec<(&'static str, f64)>> {
-    [false, true].map(|b| boost_constants(b).to_vec()).to_vec()
+/// cell.wgsl's and probe.wgsl's: each rate without a coupling and with each coupling of
+/// the table that scales it (the other rates without).
+fn rate_variants() -> Vec<Vec<(&'static str, f64)>> {
+    let none = || Rate::ALL.map(|r| (r.constant(), 0.0)).to_vec();
+    let mut all = vec![none()];
+    for c in &COUPLINGS {
+        let mut v = none();
+        for (name, id) in &mut v {
+            if *name == c.rate.constant() {
+                *id = f64::from(c.id());
+            }
+        }
+        all.push(v);
+    }
+    all
 }
 
 /// One combined shader: its name (the kernel file), its source, its entry points and
@@ -108,7 +129,7 @@ pub const ALL: [Shader; 7] = [
         name: "cell.wgsl",
         source: CELL,
         entry_points: &["cell_step"],
-        constants: Some(boost_variants),
+        constants: Some(rate_variants),
     },
     Shader {
         name: "reduce.wgsl",
@@ -120,7 +141,7 @@ pub const ALL: [Shader; 7] = [
         name: "probe.wgsl",
         source: PROBE,
         entry_points: &["probe_sums", "probe_planes"],
-        constants: Some(boost_variants),
+        constants: Some(rate_variants),
     },
     Shader {
         name: "copy.wgsl",

@@ -5,10 +5,12 @@
 //! Internal units: length µm, time min, CXCL12 nM, AMD3100 µM, anti-PD-1 nM,
 //! T cells per mm³, tumour cells as a fraction of carrying capacity.
 
+pub mod couplings;
 mod fields;
 mod plan;
 pub mod terms;
 
+pub use couplings::{Coupled, Coupling, Rate, COUPLINGS};
 pub use fields::{Field, FieldInfo, FieldRow, Palette, FIELDS, N_FIELDS};
 pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
 pub use terms::{blockade, motility, occupancy, signal};
@@ -87,8 +89,8 @@ pub struct SpeciesParams {
     pub bath: f64,
     /// The level of every voxel at the start, u.
     pub initial: f64,
-    /// K_I (the kill rate is multiplied by `1 + I/K_I`), u; 0: no effect on killing.
-    pub kill_boost: f64,
+    /// The rates it scales: each coupling with its level K, u (`couplings`).
+    pub couplings: Vec<(&'static Coupling, f64)>,
 }
 
 impl SpeciesParams {
@@ -235,7 +237,11 @@ impl Params {
                     plasma: sp.plasma_level,
                     bath: sp.bath_level,
                     initial: sp.initial_level,
-                    kill_boost: sp.kill_boost_level,
+                    couplings: sp
+                        .couplings
+                        .iter()
+                        .filter_map(|(key, &k)| couplings::by_key(key).map(|c| (c, k)))
+                        .collect(),
                 })
                 .collect(),
         }
@@ -269,12 +275,19 @@ impl Params {
         }
     }
 
-    /// The species that raises the kill rate, and its K_I, if any.
-    pub fn kill_boost(&self) -> Option<(usize, f64)> {
-        self.species
-            .iter()
-            .position(|s| s.kill_boost > 0.0)
-            .map(|k| (k, self.species[k].kill_boost))
+    /// The coupling that scales a rate, if a species has one (the scenario's checks
+    /// allow one per rate).
+    pub fn coupled(&self, rate: Rate) -> Option<Coupled> {
+        self.species.iter().enumerate().find_map(|(k, sp)| {
+            sp.couplings
+                .iter()
+                .find(|(c, _)| c.rate == rate)
+                .map(|&(coupling, level)| Coupled {
+                    species: k,
+                    coupling,
+                    level,
+                })
+        })
     }
 
     pub fn chem(&self, which: crate::scenario::Chemical) -> &ChemParams {

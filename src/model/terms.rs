@@ -77,8 +77,9 @@ pub fn secreted(by_t: f64, by_n: f64, by_tn: f64, t: f64, n: f64) -> f64 {
     by_t * t + by_n * n + by_tn * t * n
 }
 
-/// The factor by which a species raises the kill rate, `1 + I/K_I`.
+/// The coupling `kill_boost`: a species raising the kill rate by `1 + I/K`
+/// (`model::couplings`).
 #[inline]
-pub fn kill_boost(i: f64, k_i: f64) -> f64 {
-    1.0 + i / k_i
+pub fn kill_boost(i: f64, k: f64) -> f64 {
+    1.0 + i / k
 }

@@ -296,6 +296,7 @@ pub fn validate(mut loaded: Loaded, overrides: Overrides) -> Result<Validated> {
     }
     let mut checker = scenario::Checker::new(&loaded);
     scenario::check_ranges(&mut checker);
+    check_couplings(&mut checker, &loaded.scenario);
     if !checker.found.is_empty() {
         return Err(Error::Invalid(checker.found));
     }
@@ -485,6 +486,37 @@ fn check_species_columns(loaded: &Loaded, params: &Params) -> Result<()> {
         seen.push(column);
     }
     Ok(())
+}
+
+/// Each species' couplings: a key of the table `model::COUPLINGS`, a level > 0, and at
+/// most one coupling per rate in the scenario.
+fn check_couplings(c: &mut scenario::Checker, s: &scenario::Scenario) {
+    use crate::model::couplings;
+    // The coupling of each rate, where one is declared: the rate and the key.
+    let mut rates: Vec<(crate::model::Rate, String)> = Vec::new();
+    for (i, sp) in s.species.iter().enumerate() {
+        for (name, &level) in &sp.couplings {
+            let at = format!("species[{i}].couplings.{name}");
+            let Some(coupling) = couplings::by_key(name) else {
+                let allowed = format!("a coupling of {}", couplings::keys());
+                c.require(false, &at, name, &allowed);
+                continue;
+            };
+            c.positive(&at, level);
+            match rates.iter().find(|(r, _)| *r == coupling.rate) {
+                Some((_, other)) => c.require(
+                    false,
+                    &at,
+                    crate::units::number(level),
+                    &format!(
+                        "no second coupling of {} ({other} has one; one coupling per rate)",
+                        coupling.rate.words()
+                    ),
+                ),
+                None => rates.push((coupling.rate, at.clone())),
+            }
+        }
+    }
 }
 
 /// CXCL12 may be quasi-steady only when its sources do not change (no uptake by T cells).

@@ -126,7 +126,7 @@ pub const BOUNDS: &[Bound] = &[
     b("species[*].plasma_level", 0.0, 1e9, "unit"),
     b("species[*].bath_level", 0.0, 1e9, "unit"),
     b("species[*].initial_level", 0.0, 1e9, "unit"),
-    b("species[*].kill_boost_level", 0.0, 1e9, "unit"),
+    b("species[*].couplings.*", 1e-9, 1e9, "unit"),
     b("readout.d_core_um", 0.0, 1e7, "µm"),
     b("readout.d_margin_um", 1e-3, 1e7, "µm"),
     b("readout.profile_bin_um", 1e-3, 1e7, "µm"),

@@ -5,6 +5,8 @@
 //! Sections deny unknown keys, so a misspelt or unit-less key is an error, not a silent
 //! default. Serialising a `Scenario` gives the resolved scenario (every default filled in).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 const LN2: f64 = std::f64::consts::LN_2;
@@ -485,7 +487,7 @@ impl ClassValues {
 /// A diffusing species a scenario adds (`[[species]]`): a chemical such as IFN-γ, in a
 /// unit of its own, with
 /// `∂I/∂t = ∇·(D ∇I) − λ(c) I + σ(c) + σ_T T + σ_N N + σ_TN T N + κ(c) (I_plasma − I)`,
-/// the bath level on bath faces, and optionally a kill rate raised by `1 + I/K_I`.
+/// the bath level on bath faces, and optionally rates it scales (`couplings`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Species {
@@ -530,10 +532,12 @@ pub struct Species {
     /// The level in every voxel at the start, unit.
     #[serde(default)]
     pub initial_level: f64,
-    /// K_I: the kill rate is multiplied by `1 + I/K_I`; 0 (the default) leaves it
-    /// alone. At most one species sets it.
-    #[serde(default)]
-    pub kill_boost_level: f64,
+    /// The rates it scales: a coupling's key (`kill_boost`, …: the table
+    /// `model::couplings::COUPLINGS`) and its level K, unit (`{ kill_boost = 50.0 }`:
+    /// the kill rate times `1 + I/K`). None by default; one coupling per rate in a
+    /// scenario.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub couplings: BTreeMap<String, f64>,
 }
 
 /// A drug of a treatment. Written `amd3100` or `anti_pd1`; read in any case and with
@@ -952,7 +956,9 @@ pub fn full_example() -> Scenario {
             plasma_level: 1.0,
             bath_level: 1.0,
             initial_level: 1.0,
-            kill_boost_level: 1.0,
+            // Any key shows the shape (the keys are checked against the couplings' table
+            // by `run`, which sees the model).
+            couplings: [("kill_boost".to_string(), 1.0)].into(),
         }],
         readout: Readout::default(),
         numerics: Numerics::default(),

@@ -36,7 +36,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn positive(&mut self, key: &str, v: f64) {
+    /// Records a failure of `key` unless `v` is finite and > 0.
+    pub fn positive(&mut self, key: &str, v: f64) {
         self.require(
             v.is_finite() && v > 0.0,
             key,
@@ -465,7 +466,6 @@ fn check_species(c: &mut Checker, s: &Scenario) {
             ),
         );
     }
-    let mut boosts = 0;
     for (i, sp) in s.species.iter().enumerate() {
         let key = |k: &str| format!("species[{i}].{k}");
         let good_name = !sp.name.is_empty()
@@ -514,7 +514,6 @@ fn check_species(c: &mut Checker, s: &Scenario) {
         c.non_negative(&key("plasma_level"), sp.plasma_level);
         c.non_negative(&key("bath_level"), sp.bath_level);
         c.non_negative(&key("initial_level"), sp.initial_level);
-        c.non_negative(&key("kill_boost_level"), sp.kill_boost_level);
         c.non_negative(
             &key("tcell_secretion_mm3_per_min"),
             sp.tcell_secretion_mm3_per_min,
@@ -532,15 +531,6 @@ fn check_species(c: &mut Checker, s: &Scenario) {
         ) {
             c.non_negative(&key(&format!("secretion_per_min.{class}")), x);
             c.non_negative(&key(&format!("extra_decay_per_min.{class}")), y);
-        }
-        if sp.kill_boost_level > 0.0 {
-            boosts += 1;
-            c.require(
-                boosts == 1,
-                &key("kill_boost_level"),
-                number(sp.kill_boost_level),
-                "0: only one species may raise the kill rate",
-            );
         }
     }
 }

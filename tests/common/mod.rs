@@ -140,8 +140,9 @@ pub fn adapter() -> wgpu::Adapter {
 }
 
 /// A species `name` (unit pM) with diffusivity `d` in every class, nothing else (no
-/// decay, sources or levels), raising the kill rate with K_I = `kill_boost` (0: not).
-pub fn species(name: &str, d: f64, kill_boost: f64) -> SpeciesParams {
+/// decay, sources or levels), with `couplings` (keys of `model::COUPLINGS` and their
+/// levels K, pM).
+pub fn species(name: &str, d: f64, couplings: &[(&str, f64)]) -> SpeciesParams {
     SpeciesParams {
         key: name.into(),
         name: format!("{name}_pM"),
@@ -159,7 +160,10 @@ pub fn species(name: &str, d: f64, kill_boost: f64) -> SpeciesParams {
         plasma: 0.0,
         bath: 0.0,
         initial: 0.0,
-        kill_boost,
+        couplings: couplings
+            .iter()
+            .map(|&(key, k)| (infiltrate::model::couplings::by_key(key).unwrap(), k))
+            .collect(),
     }
 }
 
