@@ -66,12 +66,20 @@ fn kill_boost(i: f32, k: f32) -> f32 {
     return 1.0 + i / k;
 }
 
+// The coupling `kill_inhibit`: a species lowering the kill rate by 1/(1 + I/K).
+fn kill_inhibit(i: f32, k: f32) -> f32 {
+    return 1.0 / (1.0 + i / k);
+}
+
 // The factor of coupling `which` (its row of the host's `model::couplings::COUPLINGS`
 // plus one; 0: none) at a species level i, its level k.
 fn coupling_factor(which: u32, i: f32, k: f32) -> f32 {
     switch which {
         case 1u: {
             return kill_boost(i, k);
+        }
+        case 2u: {
+            return kill_inhibit(i, k);
         }
         default: {
             return 1.0;

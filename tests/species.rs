@@ -170,7 +170,8 @@ fn contact_secretion_approaches_its_balance_with_decay() {
 /// species at a level I scales the kill rate by the coupling's factor. With T fixed (no
 /// motility, sources or death), one cell step takes
 /// `Δt · kill · (1 − q(1 − b)) · factor(I, K) · T · N` from N into K: the CPU to
-/// round-off, the GPU within f32. `kill_boost`'s factor is `1 + I/K`; without a coupling, the kill of a run without species to the bit.
+/// round-off, the GPU within f32. `kill_boost`'s factor is `1 + I/K`, `kill_inhibit`'s
+/// `1/(1 + I/K)`; without a coupling, the kill of a run without species to the bit.
 #[test]
 fn a_species_scales_the_kill_rate_on_both_backends() {
     let dims = [11, 9, 5];
@@ -206,6 +207,7 @@ fn a_species_scales_the_kill_rate_on_both_backends() {
             let factor = (c.factor)(*l, k);
             let analytic = match c.key {
                 "kill_boost" => 1.0 + l / k,
+                "kill_inhibit" => 1.0 / (1.0 + l / k),
                 other => panic!("no analytic factor for the coupling {other}"),
             };
             assert!((factor - analytic).abs() <= 1e-15 * analytic, "{}", c.key);
@@ -388,13 +390,21 @@ fn species_keys_are_checked() {
             format!(
                 "{}{}",
                 one("a", "pM", "couplings = { kill_boost = 1.0 }\n"),
-                one("b", "pM", "couplings = { kill_boost = 2.0 }\n")
+                one("b", "pM", "couplings = { kill_inhibit = 2.0 }\n")
             ),
             "no second coupling of the kill rate (species[0].couplings.kill_boost has one",
         ),
         (
+            one(
+                "a",
+                "pM",
+                "couplings = { kill_boost = 1.0, kill_inhibit = 2.0 }\n",
+            ),
+            "species[0].couplings.kill_inhibit",
+        ),
+        (
             one("a", "pM", "couplings = { growth_boost = 1.0 }\n"),
-            "a coupling of kill_boost",
+            "a coupling of kill_boost, kill_inhibit",
         ),
         (
             one("a", "pM", "couplings = { kill_boost = 0.0 }\n"),

@@ -71,19 +71,27 @@ impl Coupling {
 }
 
 /// Every coupling a scenario may declare.
-pub static COUPLINGS: [Coupling; 1] = [Coupling {
-    key: "kill_boost",
-    rate: Rate::Kill,
-    factor: terms::kill_boost,
-    formula: "1 + I/K",
-}];
+pub static COUPLINGS: [Coupling; 2] = [
+    Coupling {
+        key: "kill_boost",
+        rate: Rate::Kill,
+        factor: terms::kill_boost,
+        formula: "1 + I/K",
+    },
+    Coupling {
+        key: "kill_inhibit",
+        rate: Rate::Kill,
+        factor: terms::kill_inhibit,
+        formula: "1/(1 + I/K)",
+    },
+];
 
 /// The coupling of a key, if the table has it.
 pub fn by_key(key: &str) -> Option<&'static Coupling> {
     COUPLINGS.iter().find(|c| c.key == key)
 }
 
-/// The keys of the table, for messages (`kill_boost`).
+/// The keys of the table, for messages (`kill_boost, kill_inhibit`).
 pub fn keys() -> String {
     COUPLINGS
         .iter()

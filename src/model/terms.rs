@@ -83,3 +83,10 @@ pub fn secreted(by_t: f64, by_n: f64, by_tn: f64, t: f64, n: f64) -> f64 {
 pub fn kill_boost(i: f64, k: f64) -> f64 {
     1.0 + i / k
 }
+
+/// The coupling `kill_inhibit`: a species lowering the kill rate by `1/(1 + I/K)`
+/// (`model::couplings`).
+#[inline]
+pub fn kill_inhibit(i: f64, k: f64) -> f64 {
+    1.0 / (1.0 + i / k)
+}
