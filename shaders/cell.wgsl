@@ -22,6 +22,11 @@
 // exactly 1.
 override KILL_BY: u32 = 0u;
 
+// The T-cell flux across a face (`numerics.chemotaxis_flux`): 0 exponentially fitted
+// (`t_face_inflow_fitted`), 1 first-order upwind (`t_face_inflow`); a pipeline
+// constant.
+override FLUX: u32 = 0u;
+
 // A neighbour of one voxel: whether it lies in the domain, and if so its class, w, s
 // and T.
 struct CellNeighbour {
@@ -54,7 +59,8 @@ fn row_neighbour(inside: bool, r: CellRow, k: u32) -> CellNeighbour {
 }
 
 // What the T-cell faces of an open voxel i need, in registers: the motility factors
-// (two vec4), the voxel's class and its w, s and T.
+// (two vec4), the voxel's class, its w, s and T, and its motility μ (read with the
+// fitted flux only).
 struct CellVoxel {
     m_lo: vec4<f32>,
     m_hi: vec4<f32>,
@@ -62,6 +68,7 @@ struct CellVoxel {
     wi: f32,
     si: f32,
     ti: f32,
+    mui: f32,
 }
 
 // −F_ij·h across the face to neighbour n if it lies in the domain and admits T cells
@@ -69,7 +76,11 @@ struct CellVoxel {
 // closed class on either side carries nothing, chemotaxis included.
 fn t_face(v: CellVoxel, n: CellNeighbour) -> f32 {
     if n.inside && (n.c == v.ci || per_class(v.m_lo, v.m_hi, n.c) != 0.0) {
-        return t_face_inflow(v.wi, n.w, v.si, n.s, v.ti, n.t);
+        if FLUX == 1u {
+            return t_face_inflow(v.wi, n.w, v.si, n.s, v.ti, n.t);
+        }
+        let muj = motility(n.c, n.s);
+        return t_face_inflow_fitted(v.wi, n.w, v.si, n.s, v.ti, n.t, v.mui, muj, n.c == v.ci);
     }
     return 0.0;
 }
@@ -97,7 +108,7 @@ fn cell_voxel(
     let m_hi = P.motility[1];
     var div = 0.0;
     if per_class(m_lo, m_hi, ci) != 0.0 {
-        let v = CellVoxel(m_lo, m_hi, ci, wi, si, ti);
+        let v = CellVoxel(m_lo, m_hi, ci, wi, si, ti, motility(ci, si));
         div += t_face(v, xm);
         div += t_face(v, xp);
         div += t_face(v, ym);

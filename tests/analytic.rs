@@ -19,7 +19,7 @@ use infiltrate::model::{
     cell_bound, chem_bound, signal, ChemParams, Fields, Params, Segment, CHEMICALS, N_CLASSES,
     OUTSIDE, STROMA, TUMOR, VESSEL,
 };
-use infiltrate::scenario::Chemical;
+use infiltrate::scenario::{Chemical, ChemotaxisFlux};
 use infiltrate::solver::{
     advance_steps_from, levels, Grouping, Schedule, SteadyState, Stepper, SubStep,
 };
@@ -307,7 +307,8 @@ fn steady_solve_meets_its_tolerance() {
 /// signal from `C = K_C (1 + 3x/L)` (s from 0.5 to 0.8) with A = 0 (C is never stepped);
 /// μ_0 = 20, χ = 4 μ_0, no arrest, uniform motility, no sources; run 1500 min (the
 /// slowest mode decays as e^(−μ_0π²t/L²) ≈ e^(−20)). The steady state must approach
-/// the Boltzmann profile `T ∝ exp(χ s/μ_0)`. The upwind scheme's steady face ratio is
+/// the Boltzmann profile `T ∝ exp(χ s/μ_0)`. The upwind scheme's (`chemotaxis_flux =
+/// "upwind"`) steady face ratio is
 /// `1 + x_f` for `e^{x_f}`, `x_f = χ Δs_f/μ_0 > 0`, so the spread (max − min) of
 /// `ln(T/T_Boltzmann)` is `Σ_f (x_f − ln(1 + x_f))`, between `Σ_f (x_f²/2 − x_f³/3)` and
 /// `Σ_f x_f²/2 = O(h)`: those are the tolerances. The spread must fall by a first-order
@@ -318,7 +319,8 @@ fn chemotaxis_reaches_boltzmann_at_first_order() {
     let l = 120.0;
     let mut spreads = Vec::new();
     for n in [12, 24, 48] {
-        let p = boltzmann_params(n, l);
+        let mut p = boltzmann_params(n, l);
+        p.flux = ChemotaxisFlux::Upwind;
         let (dims, h) = (p.dims, p.h);
         let k_c = p.k_c;
         let (mu0, chi) = (p.mu0, p.chi);
@@ -355,6 +357,171 @@ fn chemotaxis_reaches_boltzmann_at_first_order() {
     for w in spreads.windows(2) {
         let ratio = w[0] / w[1];
         assert!((1.7..=2.1).contains(&ratio), "spreads {spreads:?}");
+    }
+}
+
+/// The setup of `chemotaxis_reaches_boltzmann_at_first_order` (n = 12, 24, 48; the
+/// slowest mode decayed to e^(−20.6) ≈ 1e-9) with the exponentially fitted flux (the
+/// default): its zero-flux face ratio is the Boltzmann factor itself, so the spread of
+/// `ln(T/T_Boltzmann)` is the transient and round-off, below 1e-7 on every grid (the
+/// upwind scheme's is 1e-2 at n = 12), whatever h.
+#[test]
+fn fitted_chemotaxis_reaches_boltzmann_exactly() {
+    let l = 120.0;
+    for n in [12, 24, 48] {
+        let p = boltzmann_params(n, l);
+        assert_eq!(p.flux, ChemotaxisFlux::Exponential);
+        let (dims, h, k_c, mu0, chi) = (p.dims, p.h, p.k_c, p.mu0, p.chi);
+        let dt = 0.9 * cell_bound(&p);
+        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
+        let nv = p.voxels();
+        let mut s = solver(p, vec![TUMOR; nv], |f| {
+            f.c = (0..nv).map(c).collect();
+            f.t = vec![1000.0; nv];
+        });
+        for _ in 0..(1500.0 / dt).ceil() as usize {
+            s.cell_step(dt);
+        }
+        let logs: Vec<f64> = (0..nv)
+            .map(|i| s.fields().t[i].ln() - chi * signal(c(i), 0.0, k_c, 1.0) / mu0)
+            .collect();
+        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
+            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(spread <= 1e-7, "n = {n}: spread of ln(T/T_B) {spread:e}");
+    }
+}
+
+/// The Boltzmann setup (n = 12, 24, 48) with arrest 0.5, so that μ = μ_0 (1 − r s)
+/// varies along x: the zero-flux state is `w = μT ∝ exp(∫χ/μ ds) = (1 − r s)^(−χ/(μ_0 r))`.
+/// The fitted flux's face motility, the logarithmic mean of μ_i and μ_j, makes that
+/// exact for μ linear in s: the spread of `ln w + (χ/(μ_0 r)) ln(1 − r s)` must be below
+/// 1e-7 on every grid (transient and round-off; the upwind flux's is above 1e-3).
+#[test]
+fn fitted_chemotaxis_reaches_the_arrest_boltzmann_state_exactly() {
+    let l = 120.0;
+    let r = 0.5;
+    for (flux, n) in [
+        (ChemotaxisFlux::Exponential, 12),
+        (ChemotaxisFlux::Exponential, 24),
+        (ChemotaxisFlux::Exponential, 48),
+        (ChemotaxisFlux::Upwind, 12),
+    ] {
+        let mut p = boltzmann_params(n, l);
+        p.arrest = r;
+        p.flux = flux;
+        let (dims, h, k_c, mu0, chi) = (p.dims, p.h, p.k_c, p.mu0, p.chi);
+        let dt = 0.9 * cell_bound(&p);
+        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
+        let nv = p.voxels();
+        let mut s = solver(p, vec![TUMOR; nv], |f| {
+            f.c = (0..nv).map(c).collect();
+            f.t = vec![1000.0; nv];
+        });
+        // The slowest mode at the lowest motility, μ_0 (1 − r·0.8), decays as
+        // e^(−0.6 μ_0 π² t/L²): 2500 min give e^(−20).
+        for _ in 0..(2500.0 / dt).ceil() as usize {
+            s.cell_step(dt);
+        }
+        let logs: Vec<f64> = (0..nv)
+            .map(|i| {
+                let sig = signal(c(i), 0.0, k_c, 1.0);
+                let mu = mu0 * (1.0 - r * sig);
+                (mu * s.fields().t[i]).ln() + chi / (mu0 * r) * (1.0 - r * sig).ln()
+            })
+            .collect();
+        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
+            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        eprintln!("{flux:?} n = {n}: spread {spread:.3e}");
+        match flux {
+            ChemotaxisFlux::Exponential => {
+                assert!(spread <= 1e-7, "n = {n}: spread {spread:e}")
+            }
+            ChemotaxisFlux::Upwind => assert!(spread >= 1e-3, "upwind spread {spread:e}"),
+        }
+    }
+}
+
+/// A transient of drift and motility along x (grids n × 2 × 2, n = 16, 32, 64, 128 over
+/// L = 160 µm): `T = 1000 (1 + cos(πx/L))` under a fixed signal s from
+/// `C = K_C (1 + 3x/L)`, μ_0 = 20, χ = 4 μ_0, for 60 min at a step of 0.2 × the bound of
+/// the finest grid (the same time error on every grid). The largest difference of T
+/// between successive grids, on the coarsest grid's voxels (means of the fine voxels
+/// each covers), gives the observed order. With uniform motility the fitted flux must
+/// converge at second order (≥ 1.8; it tends to central differences as the face Péclet
+/// number χΔs/μ → 0) and the upwind flux at first (≤ 1.3), so the test tells them
+/// apart. With arrest 0.5 (μ varying with s) the fitted flux's motile exchange carries
+/// a first-order term proportional to the flux (zero at equilibrium, see above): its
+/// differences must still be below the upwind flux's on every pair of grids.
+#[test]
+fn fitted_flux_converges_at_second_order_in_a_transient() {
+    let l = 160.0;
+    let run = |n: usize, flux: ChemotaxisFlux, arrest: f64, dt: f64| -> Vec<f64> {
+        let mut p = boltzmann_params(n, l);
+        p.arrest = arrest;
+        p.flux = flux;
+        let (dims, h, k_c) = (p.dims, p.h, p.k_c);
+        let nv = p.voxels();
+        let x = |i: usize| centre(coords(dims, i)[0], h);
+        let mut s = solver(p, vec![TUMOR; nv], |f| {
+            f.c = (0..nv).map(|i| k_c * (1.0 + 3.0 * x(i) / l)).collect();
+            f.t = (0..nv)
+                .map(|i| 1000.0 * (1.0 + (std::f64::consts::PI * x(i) / l).cos()))
+                .collect();
+        });
+        for _ in 0..(60.0 / dt).round() as usize {
+            s.cell_step(dt);
+        }
+        // The profile along x (the 2 × 2 voxels of a column are equal).
+        (0..n).map(|ix| s.fields().t[ix]).collect()
+    };
+    let ns = [16, 32, 64, 128];
+    let dt = 0.2 * cell_bound(&boltzmann_params(ns[3], l));
+    let coarse = |fine: &[f64]| -> Vec<f64> {
+        let r = fine.len() / ns[0];
+        (0..ns[0])
+            .map(|i| fine[i * r..(i + 1) * r].iter().sum::<f64>() / r as f64)
+            .collect()
+    };
+    let diffs = |flux, arrest| -> Vec<f64> {
+        let profiles: Vec<Vec<f64>> = ns.iter().map(|&n| run(n, flux, arrest, dt)).collect();
+        (0..3)
+            .map(|k| {
+                let (a, b) = (coarse(&profiles[k]), coarse(&profiles[k + 1]));
+                a.iter()
+                    .zip(&b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max)
+            })
+            .collect()
+    };
+    let order = |d: &[f64]| (d[1] / d[2]).log2();
+    for (flux, lo, hi) in [
+        (ChemotaxisFlux::Exponential, 1.8, 2.5),
+        (ChemotaxisFlux::Upwind, 0.7, 1.3),
+    ] {
+        let d = diffs(flux, 0.0);
+        eprintln!(
+            "{flux:?}, uniform motility: differences {d:?}, order {:.2}",
+            order(&d)
+        );
+        assert!(
+            (lo..=hi).contains(&order(&d)),
+            "{flux:?}: observed order {:.2} outside [{lo}, {hi}] ({d:?})",
+            order(&d)
+        );
+    }
+    let fitted = diffs(ChemotaxisFlux::Exponential, 0.5);
+    let upwind = diffs(ChemotaxisFlux::Upwind, 0.5);
+    eprintln!(
+        "arrest 0.5: fitted {fitted:?} (order {:.2}), upwind {upwind:?} (order {:.2})",
+        order(&fitted),
+        order(&upwind)
+    );
+    for (f, u) in fitted.iter().zip(&upwind) {
+        assert!(
+            f < u,
+            "arrest 0.5: fitted {fitted:?} against upwind {upwind:?}"
+        );
     }
 }
 

@@ -741,7 +741,8 @@ fn gpu_chemotaxis_reaches_boltzmann_at_first_order() {
     let l = 120.0;
     let mut spreads = Vec::new();
     for n in [12, 24] {
-        let p = boltzmann_params(n, l);
+        let mut p = boltzmann_params(n, l);
+        p.flux = infiltrate::scenario::ChemotaxisFlux::Upwind;
         let (dims, h) = (p.dims, p.h);
         let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
         let dt = 0.9 * cell_bound(&p);
@@ -775,6 +776,44 @@ fn gpu_chemotaxis_reaches_boltzmann_at_first_order() {
     }
     let ratio = spreads[0] / spreads[1];
     assert!((1.7..=2.1).contains(&ratio), "spreads {spreads:?}");
+}
+
+/// The same with the exponentially fitted flux (the default), n = 12 and 24: the spread
+/// of `ln(T/T_Boltzmann)` is where the f32 iteration stalls, within `2 ε₃₂ / (1 − ρ)`
+/// with `1 − ρ = Δt μ_0 π²/L²` the slowest mode's decay per step (1.2e-4 at n = 12,
+/// 4.8e-4 at n = 24; see `gpu_arrest_piles_t_where_motility_is_low`), against the
+/// upwind flux's first-order spread (5.8e-2 and 3.4e-2).
+#[test]
+fn gpu_fitted_chemotaxis_reaches_boltzmann() {
+    let l = 120.0;
+    for n in [12, 24] {
+        let p = boltzmann_params(n, l);
+        let (dims, h) = (p.dims, p.h);
+        let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
+        let dt = 0.9 * cell_bound(&p);
+        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
+        let nv = p.voxels();
+        let mut f = Fields::zeros(nv);
+        f.c = (0..nv).map(c).collect();
+        f.t = vec![1000.0; nv];
+        let mut g = gpu(p, vec![TUMOR; nv], f);
+        for _ in 0..(1500.0 / dt).ceil() as usize {
+            g.cell_step(dt);
+        }
+        let t = g.read_fields().unwrap().t;
+        let logs: Vec<f64> = (0..nv)
+            .map(|i| t[i].ln() - chi * signal(c(i), 0.0, k_c, 1.0) / mu0)
+            .collect();
+        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
+            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let stall =
+            2.0 * f64::from(f32::EPSILON) / (dt * mu0 * std::f64::consts::PI.powi(2) / (l * l));
+        eprintln!("fitted Boltzmann n = {n}: spread {spread:.3e} (stall bound {stall:.2e})");
+        assert!(
+            spread <= stall,
+            "n = {n}: spread of ln(T/T_B) {spread:e} > {stall:e}"
+        );
+    }
 }
 
 /// Grid 15 × 11 × 7, χ = 0, arrest 0.9, motility 1 (tumour) and 0.5 (stroma), a smooth
@@ -1317,7 +1356,7 @@ fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
 fn wgsl_terms_match_their_host_twins() {
     use infiltrate::model::{terms, COUPLINGS};
     use wgpu::util::DeviceExt;
-    const PLAIN: usize = 10;
+    const PLAIN: usize = 13;
     const K: f64 = 7.5;
     let terms_n = PLAIN + COUPLINGS.len();
     let p = busy([4, 3, 2]);
@@ -1334,7 +1373,13 @@ fn wgsl_terms_match_their_host_twins() {
         let t = (2.0 * p.t_max * rng.next()) as f32;
         let nn = (1.2 * rng.next() - 0.1) as f32;
         let class = f32::from(rng.class());
-        input.extend([c, a, pab, s, t, nn, class, 0.0]);
+        // A motility, 0 one time in eight (a donor that cannot move).
+        let mu = if rng.next() < 0.125 {
+            0.0
+        } else {
+            (40.0 * rng.next()) as f32
+        };
+        input.extend([c, a, pab, s, t, nn, class, mu]);
     }
     let adapter = adapter();
     let (device, queue) =
@@ -1371,6 +1416,9 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     twin_out[o + 7u] = t_face_inflow(a.x, a.y, a.w, b.y, b.x, a.z);
     twin_out[o + 8u] = uptake(vec4<f32>(b.x), vec4<f32>(a.w)).x;
     twin_out[o + 9u] = secreted(a.x, a.y, a.z, b.x, b.y);
+    twin_out[o + 10u] = bernoulli(3.0 * a.w);
+    twin_out[o + 11u] = t_face_inflow_fitted(a.x, a.y, a.w, b.y, b.x, a.z, b.w, a.x, u32(b.z) % 2u == 0u);
+    twin_out[o + 12u] = log_mean(b.w, a.x);
 COUPLINGS}
 "#
     .replace("TERMS_N", &format!("{terms_n}u"))
@@ -1458,6 +1506,9 @@ COUPLINGS}
         "t_face_inflow",
         "uptake",
         "secreted",
+        "bernoulli",
+        "t_face_inflow_fitted",
+        "log_mean",
     ];
     names.extend(COUPLINGS.iter().map(|c| c.key));
     let mut worst = vec![0.0f64; terms_n];
@@ -1466,7 +1517,8 @@ COUPLINGS}
             .iter()
             .map(|&x| f64::from(x))
             .collect();
-        let (c, a, pab, s, t, nn, class) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6] as usize);
+        let (c, a, pab, s, t, nn, class, mu) =
+            (v[0], v[1], v[2], v[3], v[4], v[5], v[6] as usize, v[7]);
         let mut host = vec![
             terms::signal(c, a, p.k_c, p.k_a),
             terms::occupancy(c, a, p.k_c, p.k_a),
@@ -1478,6 +1530,9 @@ COUPLINGS}
             terms::t_face_inflow(c, a, s, nn, t, pab, p.chi),
             terms::uptake(p.c_uptake, t, s),
             terms::secreted(c, a, pab, t, nn),
+            terms::bernoulli(3.0 * s),
+            terms::t_face_inflow_fitted(c, a, s, nn, t, pab, mu, c, class % 2 == 0, p.chi),
+            terms::log_mean(mu, c),
         ];
         host.extend(COUPLINGS.iter().map(|c| (c.factor)(pab, K)));
         // The magnitude each result is made of (a cancellation's error is relative to
@@ -1493,6 +1548,9 @@ COUPLINGS}
             c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
             p.c_uptake.abs() * t * s + f64::MIN_POSITIVE,
             (c * t).abs() + (a * nn).abs() + (pab * t * nn).abs() + f64::MIN_POSITIVE,
+            terms::bernoulli(3.0 * s),
+            c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
+            terms::log_mean(mu, c) + f64::MIN_POSITIVE,
         ];
         scale.extend(host[PLAIN..].iter().map(|h| h.abs()));
         for k in 0..terms_n {

@@ -6,9 +6,11 @@
 //! `Params::bath_faces`).
 
 use crate::model::terms::{
-    blockade, crowding, fed, kill_factor, motility, secreted, signal, t_face_inflow, uptake,
+    blockade, crowding, fed, kill_factor, motility, secreted, signal, t_face_inflow,
+    t_face_inflow_fitted, uptake,
 };
 use crate::model::{ChemParams, Coupled, Params, N_CLASSES, TUMOR};
+use crate::scenario::ChemotaxisFlux;
 
 /// Grid extents and strides, index `x + nx·(y + ny·z)`.
 #[derive(Debug, Clone, Copy)]
@@ -215,13 +217,33 @@ pub(super) fn cell_step(
             let i = base + x + g.nx * y;
             let ci = v.class[i] as usize;
             let ti = t[i];
-            // Σ over open faces of −F_ij·h: motile exchange of μT plus upwind chemotaxis.
+            // Σ over open faces of −F_ij·h: motile exchange of μT plus chemotaxis.
             let mut div = 0.0;
             if k.open[ci] {
+                let p = k.p;
+                let mu =
+                    |i: usize| motility(p.mu0, p.motility[v.class[i] as usize], p.arrest, s[i]);
+                let mu_i = mu(i);
                 g.faces(x, y, z, |_, j| {
                     if let Some(j) = j {
                         if k.open[v.class[j] as usize] {
-                            div += t_face_inflow(w[i], w[j], s[i], s[j], ti, t[j], k.p.chi);
+                            div += match p.flux {
+                                ChemotaxisFlux::Exponential => t_face_inflow_fitted(
+                                    w[i],
+                                    w[j],
+                                    s[i],
+                                    s[j],
+                                    ti,
+                                    t[j],
+                                    mu_i,
+                                    mu(j),
+                                    v.class[j] == v.class[i],
+                                    p.chi,
+                                ),
+                                ChemotaxisFlux::Upwind => {
+                                    t_face_inflow(w[i], w[j], s[i], s[j], ti, t[j], p.chi)
+                                }
+                            };
                         }
                     }
                 });

@@ -98,7 +98,7 @@ impl Pipelines {
                 cache: None,
             })
         };
-        let rates = shaders::rate_constants(params);
+        let cell_constants = shaders::cell_constants(params);
         Pipelines {
             chem: ChemPipelines {
                 layout: pipeline_layout("chem_step", &layouts.chem),
@@ -122,7 +122,7 @@ impl Pipelines {
                 "cell_step",
                 &module("cell.wgsl", shaders::CELL),
                 &layouts.cell,
-                &rates,
+                &cell_constants,
             ),
             reduce: pipeline(
                 "block_change",

@@ -4,6 +4,7 @@
 //! so that the text naga validates in tests/shaders.rs is the text the device compiles.
 
 use crate::model::{Params, Rate, COUPLINGS};
+use crate::scenario::ChemotaxisFlux;
 
 /// Combines common.wgsl and terms.wgsl with kernel files (all under `shaders/`).
 macro_rules! kernel {
@@ -78,6 +79,37 @@ fn chem_variants() -> Vec<Vec<(&'static str, f64)>> {
         .collect()
 }
 
+/// The pipeline constants of cell.wgsl: the rates' couplings ([`rate_constants`]) and
+/// the T-cell flux (`FLUX`: 0 exponentially fitted, 1 upwind).
+pub fn cell_constants(params: &Params) -> Vec<(&'static str, f64)> {
+    let mut c = rate_constants(params);
+    c.push(flux_constant(params.flux));
+    c
+}
+
+fn flux_constant(flux: ChemotaxisFlux) -> (&'static str, f64) {
+    let code = match flux {
+        ChemotaxisFlux::Exponential => 0.0,
+        ChemotaxisFlux::Upwind => 1.0,
+    };
+    ("FLUX", code)
+}
+
+/// cell.wgsl's: [`rate_variants`] with each flux.
+fn cell_variants() -> Vec<Vec<(&'static str, f64)>> {
+    let fluxes = [ChemotaxisFlux::Exponential, ChemotaxisFlux::Upwind];
+    rate_variants()
+        .into_iter()
+        .flat_map(|v| {
+            fluxes.map(|f| {
+                let mut v = v.clone();
+                v.push(flux_constant(f));
+                v
+            })
+        })
+        .collect()
+}
+
 /// cell.wgsl's and probe.wgsl's: each rate without a coupling and with each coupling of
 /// the table that scales it (the other rates without).
 fn rate_variants() -> Vec<Vec<(&'static str, f64)>> {
@@ -129,7 +161,7 @@ pub const ALL: [Shader; 7] = [
         name: "cell.wgsl",
         source: CELL,
         entry_points: &["cell_step"],
-        constants: Some(rate_variants),
+        constants: Some(cell_variants),
     },
     Shader {
         name: "reduce.wgsl",

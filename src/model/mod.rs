@@ -152,6 +152,8 @@ pub struct Params {
     /// k_CTL / N_max, 1/min per (cells/mm³).
     pub kill: f64,
     pub q: f64,
+    /// The T-cell flux across a face (`numerics.chemotaxis_flux`).
+    pub flux: crate::scenario::ChemotaxisFlux,
     /// The species the scenario adds, in its order.
     pub species: Vec<SpeciesParams>,
 }
@@ -210,6 +212,7 @@ impl Params {
             growth: s.tumor.growth_per_day / MIN_PER_DAY,
             kill: s.tumor.kill_per_tcell_per_day / MIN_PER_DAY / s.tumor.carrying_capacity_per_mm3,
             q: s.tumor.pdl1_suppression,
+            flux: s.numerics.chemotaxis_flux,
             species: s
                 .species
                 .iter()

@@ -757,6 +757,22 @@ pub struct Numerics {
     pub quasi_steady: Vec<Chemical>,
     /// Relative tolerance of the quasi-steady solve and of its re-solve trigger.
     pub quasi_steady_tolerance: f64,
+    /// The T-cell flux across a face (`docs/model.md`, section 9).
+    pub chemotaxis_flux: ChemotaxisFlux,
+}
+
+/// The discrete T-cell flux across a face between voxels i and j.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChemotaxisFlux {
+    /// Exponentially fitted (Scharfetter–Gummel): the motile exchange scaled by the
+    /// Bernoulli function of the face's Péclet number, plus upwind drift; its zero-flux
+    /// state is the Boltzmann factor `exp(χ Δs/μ)` exactly.
+    #[default]
+    Exponential,
+    /// First-order upwind drift (the scheme before the exponential one, kept for
+    /// comparison): its zero-flux ratio is `1 + χ Δs/μ`.
+    Upwind,
 }
 
 impl Default for Numerics {
@@ -769,6 +785,7 @@ impl Default for Numerics {
             anti_pd1_dt_min: None,
             quasi_steady: Vec::new(),
             quasi_steady_tolerance: 1.0e-4,
+            chemotaxis_flux: ChemotaxisFlux::default(),
         }
     }
 }

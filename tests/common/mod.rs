@@ -45,6 +45,7 @@ pub fn uniform(dims: [usize; 3], h: f64) -> Params {
         growth: 0.0,
         kill: 0.0,
         q: 0.0,
+        flux: Default::default(),
         species: Vec::new(),
     }
 }
