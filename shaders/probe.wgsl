@@ -21,8 +21,10 @@ struct Probe {
     slice: u32,
     w: u32,
     h: u32,
-    pad0: u32,
-    pad1: u32,
+    // The bath levels of AMD3100 and anti-PD-1 the bath sums are measured from
+    // (Σ nb (bath − u): without the cancellation of bath Σ nb − Σ nb u in f32).
+    bath_a: f32,
+    bath_p: f32,
 }
 
 @group(0) @binding(4) var<uniform> PR: Probe;
@@ -177,8 +179,8 @@ fn probe_sums(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_in
             q[0] = add_class(q[0], cl, t);
             q[1] = add_class(q[1], cl, a);
             q[2] = add_class(q[2], cl, p);
-            q[3] = add_class(q[3], cl, nb * a);
-            q[4] = add_class(q[4], cl, nb * p);
+            q[3] = add_class(q[3], cl, nb * (PR.bath_a - a));
+            q[4] = add_class(q[4], cl, nb * (PR.bath_p - p));
             q[5] = add_class(q[5], cl, crowd);
             o[0] += n;
             o[1] += k;

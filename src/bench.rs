@@ -236,16 +236,16 @@ fn time_snapshots(gpu: &mut crate::gpu::GpuSolver, prep: &run::Prepared) -> Resu
         voxel_um: prep.geometry.voxel_um,
     };
     // Pipelines and labels are made at the first snapshot of a run: not timed.
-    gpu.sums(&labels)?;
+    gpu.sums(&labels, [0.0; 2])?;
     let device = median_of_3(|| {
-        gpu.sums(&labels)?;
+        gpu.sums(&labels, [0.0; 2])?;
         gpu.planes(&at)?;
         Ok(())
     })?;
     let class = &prep.geometry.class;
     let readback = median_of_3(|| {
         let f = gpu.read_fields()?;
-        let _ = crate::probe::Sums::of(&f, class, &labels, &prep.params);
+        let _ = crate::probe::Sums::of(&f, class, &labels, &prep.params, [0.0; 2]);
         let _ = crate::pictures::planes::cut_fields(&f, &at);
         Ok(())
     })?;

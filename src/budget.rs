@@ -26,8 +26,8 @@ use crate::scenario::{DrugName, Route};
 
 /// A drug's stock and the level-independent parts of its rates, summed over voxels.
 /// With `V` the voxel volume (mm³) and `u` the field: exchange with plasma
-/// `plasma · kappa − kappa_u`, through bath faces `bath · bath_g − bath_gu`, decay
-/// `decay`.
+/// `plasma · kappa − kappa_u`, through bath faces
+/// `(bath − bath_ref) · bath_g + bath_gd`, decay `decay`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct DrugSums {
     /// Σ u V (pmol for AMD3100, fmol for anti-PD-1).
@@ -38,8 +38,11 @@ pub struct DrugSums {
     pub kappa_u: f64,
     /// Σ over bath faces of (2 D / h²) V, mm³/min.
     pub bath_g: f64,
-    /// Σ over bath faces of (2 D / h²) u V, amount/min.
-    pub bath_gu: f64,
+    /// The bath level the sums were measured from (`Sums::bath_ref`).
+    pub bath_ref: f64,
+    /// Σ over bath faces of (2 D / h²) (bath_ref − u) V, amount/min: the net inflow at
+    /// the bath level `bath_ref`, summed without cancellation.
+    pub bath_gd: f64,
     /// Σ λ u V, amount/min.
     pub decay: f64,
 }
@@ -52,7 +55,7 @@ impl DrugSums {
 
     /// Net inflow through the bath faces at `bath` (amount/min; negative: into the bath).
     pub fn from_bath(&self, bath: f64) -> f64 {
-        bath * self.bath_g - self.bath_gu
+        (bath - self.bath_ref) * self.bath_g + self.bath_gd
     }
 }
 
@@ -81,11 +84,18 @@ pub struct Rates {
 
 impl Rates {
     /// The stocks and rates of `fields` on tissue `class`, `capacity` tumour cells per
-    /// mm³ at N = 1 (sums in f64 on the host, [`Sums::of`]).
-    pub fn at(fields: &Fields, class: &[u8], params: &Params, capacity: f64) -> Rates {
+    /// mm³ at N = 1 (sums in f64 on the host, [`Sums::of`], the bath flows measured from
+    /// the levels `bath_ref`).
+    pub fn at(
+        fields: &Fields,
+        class: &[u8],
+        params: &Params,
+        capacity: f64,
+        bath_ref: [f64; 2],
+    ) -> Rates {
         let labels = Labels::bath_only(params.dims, class, params.bath_faces);
         Rates::from_sums(
-            &Sums::of(fields, class, &labels, params),
+            &Sums::of(fields, class, &labels, params, bath_ref),
             &labels,
             params,
             capacity,
@@ -100,8 +110,11 @@ impl Rates {
         let p = params;
         let vol = (p.h * 1e-3).powi(3);
         let inv_h2 = 1.0 / (p.h * p.h);
-        let drug = |c: &ChemParams, u: usize, bath_u: usize| {
-            let mut s = DrugSums::default();
+        let drug = |c: &ChemParams, u: usize, bath_u: usize, bath_ref: f64| {
+            let mut s = DrugSums {
+                bath_ref,
+                ..DrugSums::default()
+            };
             for (cl, row) in sums.per_class.iter().enumerate() {
                 let voxels = labels.class_voxels[cl] as f64;
                 // 2 D / h² per bath face (the half-voxel distance to the bath).
@@ -110,7 +123,7 @@ impl Rates {
                 s.kappa += c.exchange[cl] * voxels * vol;
                 s.kappa_u += c.exchange[cl] * row[u] * vol;
                 s.bath_g += g * labels.class_bath_faces[cl] as f64;
-                s.bath_gu += g * row[bath_u];
+                s.bath_gd += g * row[bath_u];
                 s.decay += c.decay[cl] * row[u] * vol;
             }
             s
@@ -118,8 +131,8 @@ impl Rates {
         let cells = capacity * vol;
         let t_all = sums.t_all();
         Rates {
-            amd3100: drug(&p.amd3100, pc::A, pc::BATH_A),
-            anti_pd1: drug(&p.anti_pd1, pc::P, pc::BATH_P),
+            amd3100: drug(&p.amd3100, pc::A, pc::BATH_A, sums.bath_ref[0]),
+            anti_pd1: drug(&p.anti_pd1, pc::P, pc::BATH_P, sums.bath_ref[1]),
             t_total: t_all * vol,
             t_influx: sums
                 .per_class
@@ -149,6 +162,12 @@ fn drug_levels(dosing: &Dosing, drug: DrugName, t: f64, after: bool) -> (f64, f6
             .sum()
     };
     (level(Route::Plasma), level(Route::Bath))
+}
+
+/// The bath levels of AMD3100 and anti-PD-1 just after `t` min (doses at `t` count): the
+/// levels a snapshot at `t` measures its bath sums from ([`Sums::bath_ref`]).
+pub fn bath_levels(dosing: &Dosing, t: f64) -> [f64; 2] {
+    [DrugName::Amd3100, DrugName::AntiPd1].map(|d| drug_levels(dosing, d, t, true).1)
 }
 
 /// One drug's net flows (amount/min) at one instant, for the given levels.
@@ -350,7 +369,8 @@ impl Ledger {
     /// Records the snapshot at `t_min` (the fields on tissue `class`, and the snapshot's
     /// readouts) and returns its budget columns. The first call sets the start.
     pub fn record(&mut self, fields: &Fields, class: &[u8], m: Readouts, t_min: f64) -> Row {
-        let rates = Rates::at(fields, class, &self.params, self.capacity);
+        let bath = bath_levels(&self.dosing, t_min);
+        let rates = Rates::at(fields, class, &self.params, self.capacity, bath);
         self.record_rates(rates, m, t_min)
     }
 

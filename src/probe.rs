@@ -64,7 +64,9 @@ pub mod per_class {
     pub const T: usize = 0;
     pub const A: usize = 1;
     pub const P: usize = 2;
+    /// Σ over bath faces of `L_A − A`, with `L_A = Sums::bath_ref[0]`.
     pub const BATH_A: usize = 3;
+    /// Σ over bath faces of `L_P − P`, with `L_P = Sums::bath_ref[1]`.
     pub const BATH_P: usize = 4;
     pub const CROWD: usize = 5;
 }
@@ -267,6 +269,11 @@ pub struct Sums {
     pub max_negative: [f64; FIELDS],
     /// Per species the scenario adds, in its order.
     pub species: Vec<SpeciesSums>,
+    /// The AMD3100 and anti-PD-1 bath levels (µM, nM) the bath rows are measured from
+    /// ([`per_class::BATH_A`]): summing `L − u` per voxel instead of `u` keeps the net
+    /// bath flow `Σ g (L − u)` free of the cancellation of two large sums, in f32 on the
+    /// GPU. The GPU's are its f32 levels.
+    pub bath_ref: [f64; 2],
 }
 
 /// The sums of one species: over tumour-class voxels, over the margin and over every
@@ -336,6 +343,7 @@ impl Sums {
             max_abs: [0.0; FIELDS],
             max_negative: [0.0; FIELDS],
             species: Vec::new(),
+            bath_ref: [0.0; 2],
         }
     }
 
@@ -360,7 +368,13 @@ impl Sums {
     /// The sums of `fields` on tissue `class` with `labels`, in f64: per z-plane in
     /// parallel, added in plane order (the same bits for any thread count). The
     /// per-voxel quantities are those of `shaders/probe.wgsl`.
-    pub fn of(fields: &Fields, class: &[u8], labels: &Labels, params: &Params) -> Sums {
+    pub fn of(
+        fields: &Fields,
+        class: &[u8],
+        labels: &Labels,
+        params: &Params,
+        bath_ref: [f64; 2],
+    ) -> Sums {
         let [nx, ny, nz] = labels.dims;
         let plane = nx * ny;
         let p = params;
@@ -383,8 +397,8 @@ impl Sums {
                     row[per_class::T] += t;
                     row[per_class::A] += a;
                     row[per_class::P] += pp;
-                    row[per_class::BATH_A] += nb * a;
-                    row[per_class::BATH_P] += nb * pp;
+                    row[per_class::BATH_A] += nb * (bath_ref[0] - a);
+                    row[per_class::BATH_P] += nb * (bath_ref[1] - pp);
                     row[per_class::CROWD] += crowd;
                     let o = &mut s.other;
                     o[other::N] += n;
@@ -427,6 +441,7 @@ impl Sums {
             .iter()
             .map(|(_, v)| SpeciesSums::of(labels, |i| v[i]))
             .collect();
+        tot.bath_ref = bath_ref;
         tot
     }
 

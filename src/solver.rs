@@ -51,9 +51,11 @@ pub trait Solver: Resume {
     /// copy of the other fields: for ParaView files of large grids.
     fn read_field(&mut self, f: Field) -> Result<Vec<f32>>;
 
-    /// The sums a snapshot needs of the current fields, by `labels` ([`crate::probe`]):
-    /// reduced on the device by the GPU, so that only the sums are read back.
-    fn sums(&mut self, labels: &Labels) -> Result<Sums>;
+    /// The sums a snapshot needs of the current fields, by `labels` ([`crate::probe`]),
+    /// the bath sums measured from the bath levels `bath` (AMD3100 µM, anti-PD-1 nM;
+    /// [`Sums::bath_ref`], `budget::bath_levels`): reduced on the device by the GPU, so
+    /// that only the sums are read back.
+    fn sums(&mut self, labels: &Labels, bath: [f64; 2]) -> Result<Sums>;
 
     /// The picture planes of the current fields at `at`
     /// ([`crate::slicing::cut_fields`]: the built-in fields' planes, then each

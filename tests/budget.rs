@@ -51,7 +51,9 @@ fn one_step_changes_each_stock_by_dt_times_its_rate() {
     assert!(class.contains(&VESSEL) && N_CLASSES == 5);
     let vol = (p.h * 1e-3).powi(3);
     let total = |u: &[f64]| u.iter().sum::<f64>() * vol;
-    let r0 = Rates::at(&f, &class, &p, CAPACITY);
+    // Bath sums measured from other levels than the step's: the flow at the step's level
+    // is then `(bath − ref) Σ g + Σ g (ref − u)`.
+    let r0 = Rates::at(&f, &class, &p, CAPACITY, [0.3, 40.0]);
     let mut solver = CpuSolver::new(p.clone(), class.clone(), f.clone());
     let (plasma_a, bath_a, plasma_p, bath_p) = (1.3, 0.7, 250.0, 68.5);
     let dt_a = 0.5 * chem_bound(&p, &p.amd3100);
@@ -79,7 +81,7 @@ fn one_step_changes_each_stock_by_dt_times_its_rate() {
     assert!(a.bath_g > 0.0 && q.bath_g > 0.0 && a.kappa > 0.0 && q.kappa > 0.0);
 
     // The cell step reads the new P (blockade), so its rates come from f1.
-    let r1 = Rates::at(&f1, &class, &p, CAPACITY);
+    let r1 = Rates::at(&f1, &class, &p, CAPACITY, [0.0; 2]);
     let dt = 0.5 * cell_bound(&p);
     solver.cell_step(dt);
     let f2 = solver.fields();

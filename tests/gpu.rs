@@ -1050,7 +1050,8 @@ fn random_labels(p: &Params, class: &[u8], seed: u64) -> infiltrate::probe::Labe
 /// rows of 37 voxels, 64 threads) and a tree of 6 levels, that is 11 ε₃₂, plus a few
 /// ulps for evaluating each term in f32 (the receptor terms divide): 32 ε₃₂ is asked.
 /// The maxima are exact. The split run gives the same bits (rows are added in grid
-/// order).
+/// order). The bath rows are measured from bath levels of 0 here (`−Σ nb u`: one sign);
+/// `bath_sums_near_the_bath_level_have_no_cancellation` takes them near their level.
 #[test]
 fn snapshot_sums_on_the_device_match_the_cpu() {
     use infiltrate::probe::Sums;
@@ -1064,8 +1065,8 @@ fn snapshot_sums_on_the_device_match_the_cpu() {
     for slabs in [None, Some(3)] {
         let mut g = gpu_in_slabs(&p, &class, &fields, slabs);
         let f32_fields = g.read_fields().unwrap();
-        let want = Sums::of(&f32_fields, &class, &labels, &p);
-        let got = g.sums(&labels).unwrap();
+        let want = Sums::of(&f32_fields, &class, &labels, &p, [0.0; 2]);
+        let got = g.sums(&labels, [0.0; 2]).unwrap();
         let close = |what: String, a: f64, b: f64| {
             let tol = 32.0 * EPS * b.abs() + 1e-30;
             assert!(
@@ -1098,6 +1099,54 @@ fn snapshot_sums_on_the_device_match_the_cpu() {
     }
 }
 
+/// The budget's bath flows near equilibrium (issue: the GPU's AMD3100 bath inflow came
+/// out half the CPU's): 37 × 23 × 11 with bath faces on four sides, A = L (1 − 10⁻⁴ r)
+/// and P = L_P (1 − 10⁻⁴ r) (r uniform in [0, 1)) against bath levels L = 1 µM,
+/// L_P = 68.5 nM, so that each net flow is 10⁻⁴ of the gross `Σ nb u`. Measured from the
+/// levels, each voxel's `L − u` is exact in f32 (the operands are within a factor 2) and
+/// of one sign, so the device's bath rows are within 32 ε₃₂ of the CPU's f64 sums of the
+/// same f32 fields (as in `snapshot_sums_on_the_device_match_the_cpu`), relative to the
+/// net flow itself. Measured from 0, `L Σ nb − Σ nb u` loses the net flow to the f32
+/// rounding of the gross sum: printed, for comparison.
+#[test]
+fn bath_sums_near_the_bath_level_have_no_cancellation() {
+    use infiltrate::probe::{per_class, Sums};
+    let mut p = busy([37, 23, 11]);
+    p.bath_faces = [true, true, true, true, false, false];
+    let (class, mut fields) = random_state(&p, 31);
+    let labels = random_labels(&p, &class, 32);
+    let levels = [1.0, 68.5];
+    let mut rng = Rng(33);
+    for i in 0..p.voxels() {
+        fields.a[i] = levels[0] * (1.0 - 1e-4 * rng.next());
+        fields.p[i] = levels[1] * (1.0 - 1e-4 * rng.next());
+    }
+    let mut g = gpu_in_slabs(&p, &class, &fields, None);
+    let f32_fields = g.read_fields().unwrap();
+    let want = Sums::of(&f32_fields, &class, &labels, &p, levels);
+    let got = g.sums(&labels, levels).unwrap();
+    assert_eq!(got.bath_ref, levels, "both levels are f32 numbers");
+    let from_zero = g.sums(&labels, [0.0; 2]).unwrap();
+    for (row, level) in [
+        (per_class::BATH_A, levels[0]),
+        (per_class::BATH_P, levels[1]),
+    ] {
+        let net = |s: &Sums| s.per_class.iter().map(|r| r[row]).sum::<f64>();
+        let faces: f64 = labels.class_bath_faces.iter().map(|&n| n as f64).sum();
+        let (want_net, got_net) = (net(&want), net(&got));
+        assert!(want_net > 0.0, "the fields lie below their bath levels");
+        let err = (got_net - want_net).abs() / want_net;
+        let old = ((level * faces + net(&from_zero)) - want_net).abs() / want_net;
+        eprintln!(
+            "bath row {row}: net {want_net:.6e}, device from the level {err:.2e} relative, from 0 {old:.2e}"
+        );
+        assert!(
+            err <= 32.0 * EPS,
+            "bath row {row}: {got_net} against {want_net}"
+        );
+    }
+}
+
 /// A NaN, an infinity or a negative value shows in the device's extremes: the field
 /// that holds it is reported (37 × 23 × 11, 3 z-slabs, the bad voxels in different
 /// slabs).
@@ -1111,7 +1160,7 @@ fn snapshot_sums_on_the_device_find_bad_values() {
     fields.t[7] = f64::NAN;
     fields.k[n / 2] = f64::INFINITY;
     let mut g = gpu_in_slabs(&p, &class, &fields, Some(3));
-    let s = g.sums(&labels).unwrap();
+    let s = g.sums(&labels, [0.0; 2]).unwrap();
     assert_eq!(s.max_negative[2], 0.5, "P's negative value");
     assert!(s.max_abs[3].is_nan(), "T's NaN: {}", s.max_abs[3]);
     assert_eq!(s.max_abs[5], f64::INFINITY, "K's infinity");

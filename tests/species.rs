@@ -306,8 +306,8 @@ fn species_with_every_term_match_on_both_backends() {
     use infiltrate::slicing::{Axis, Slicing};
     let labels = Labels::bath_only(p.dims, &class, p.bath_faces);
     let (cs, gs) = (
-        snapshot(&mut cpu).sums(&labels).unwrap().species[0],
-        snapshot(&mut g).sums(&labels).unwrap().species[0],
+        snapshot(&mut cpu).sums(&labels, [0.0; 2]).unwrap().species[0],
+        snapshot(&mut g).sums(&labels, [0.0; 2]).unwrap().species[0],
     );
     for (what, c, g) in [
         ("tumour", cs.tumor, gs.tumor),

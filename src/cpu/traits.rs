@@ -52,8 +52,14 @@ impl Solver for CpuSolver {
         Ok(self.fields().get(f).iter().map(|&x| x as f32).collect())
     }
 
-    fn sums(&mut self, labels: &Labels) -> Result<Sums> {
-        Ok(Sums::of(self.fields(), self.class(), labels, self.params()))
+    fn sums(&mut self, labels: &Labels, bath: [f64; 2]) -> Result<Sums> {
+        Ok(Sums::of(
+            self.fields(),
+            self.class(),
+            labels,
+            self.params(),
+            bath,
+        ))
     }
 
     fn planes(&mut self, at: &Slicing) -> Result<Vec<Vec<f32>>> {

@@ -497,8 +497,12 @@ impl crate::solver::Solver for GpuSolver {
         Ok(GpuSolver::read_field(self, f)?)
     }
 
-    fn sums(&mut self, labels: &crate::probe::Labels) -> crate::Result<crate::probe::Sums> {
-        Ok(GpuSolver::sums(self, labels)?)
+    fn sums(
+        &mut self,
+        labels: &crate::probe::Labels,
+        bath: [f64; 2],
+    ) -> crate::Result<crate::probe::Sums> {
+        Ok(GpuSolver::sums(self, labels, bath)?)
     }
 
     fn planes(&mut self, at: &crate::slicing::Slicing) -> crate::Result<Vec<Vec<f32>>> {

@@ -320,10 +320,11 @@ impl GpuSlab {
 }
 
 /// What the snapshot kernels of shaders/probe.wgsl need beyond the parameters: the
-/// profile's bins, the bands of the sums, and the picture plane.
+/// profile's bins, the bands of the sums, the picture plane, and the bath levels the
+/// bath sums are measured from.
 // Keep in sync with `struct Probe` in shaders/probe.wgsl.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct GpuProbe {
     /// Depth bins of the profile.
     pub bins: u32,
@@ -335,8 +336,10 @@ pub struct GpuProbe {
     pub slice: u32,
     pub w: u32,
     pub h: u32,
-    pub pad0: u32,
-    pub pad1: u32,
+    /// The AMD3100 and anti-PD-1 bath levels of `probe_sums`' bath rows
+    /// (`crate::probe::Sums::bath_ref`).
+    pub bath_a: f32,
+    pub bath_p: f32,
 }
 
 impl GpuProbe {
@@ -350,8 +353,8 @@ impl GpuProbe {
             ("slice", offset_of!(GpuProbe, slice)),
             ("w", offset_of!(GpuProbe, w)),
             ("h", offset_of!(GpuProbe, h)),
-            ("pad0", offset_of!(GpuProbe, pad0)),
-            ("pad1", offset_of!(GpuProbe, pad1)),
+            ("bath_a", offset_of!(GpuProbe, bath_a)),
+            ("bath_p", offset_of!(GpuProbe, bath_p)),
         ]
     };
 }

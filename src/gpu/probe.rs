@@ -239,13 +239,17 @@ impl GpuSolver {
         bind(&self.device, "probe", &kit.fields_layout, &list)
     }
 
-    /// The snapshot sums of the current fields by `labels`, reduced on the device.
+    /// The snapshot sums of the current fields by `labels`, reduced on the device, the
+    /// bath rows measured from the bath levels `bath` (rounded to f32, as
+    /// [`Sums::bath_ref`] says).
     ///
     /// # Errors
     /// Labels of another grid, too many bins for one binding, or a lost device.
-    pub fn sums(&mut self, labels: &Labels) -> Result<Sums, GpuError> {
+    pub fn sums(&mut self, labels: &Labels, bath: [f64; 2]) -> Result<Sums, GpuError> {
         self.flush();
-        self.probe_kit();
+        let kit = self.probe_kit();
+        kit.state.bath_a = bath[0] as f32;
+        kit.state.bath_p = bath[1] as f32;
         self.upload_labels(labels)?;
         let kit = self.probe.as_ref().expect("built above");
         self.queue
@@ -278,6 +282,7 @@ impl GpuSolver {
                 max_negative: t.max_negative[Field::TCells.index()],
             });
         }
+        sums.bath_ref = [f64::from(kit.state.bath_a), f64::from(kit.state.bath_p)];
         self.last_submission = None;
         Ok(sums)
     }

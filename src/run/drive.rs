@@ -231,7 +231,7 @@ pub fn drive(
                 step_count += seg.steps;
             }
             // The burn-in's check, then the snapshot at time 0 with K reset.
-            let mut start = probe(&mut *solver, &labels, step_count, 0.0)?;
+            let mut start = probe(&mut *solver, &labels, &dosing, step_count, 0.0)?;
             solver.reset_killed()?;
             start.reset_killed();
             let first = snap(&start, 0, 0.0, None)?;
@@ -279,7 +279,7 @@ pub fn drive(
                 done += stop - m;
                 m = stop;
                 let t = seg.t0 + m as f64 * seg.dt;
-                let sums = probe(&mut *solver, &labels, step_count, t)?;
+                let sums = probe(&mut *solver, &labels, &dosing, step_count, t)?;
                 let fields = schedule
                     .contains(&(i, m))
                     .then(|| solver.read_fields())
@@ -307,7 +307,7 @@ pub fn drive(
         Some(l) => l,
         None => {
             let t = plan.segments.last().map_or(0.0, |s| s.t1());
-            let sums = solver.sums(&labels)?;
+            let sums = solver.sums(&labels, budget::bath_levels(&dosing, t))?;
             let sn = readout::reduce(&sums, &labels, &params, capacity, t / 60.0, Some(n0));
             (sn, ledger.borrow().last_row())
         }

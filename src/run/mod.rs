@@ -669,10 +669,17 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The snapshot sums of the solver's fields; stops the run at a NaN, infinite or
-/// negative value, naming the field and the first voxel (read back only then).
-fn probe(solver: &mut dyn Solver, labels: &Labels, step: u64, t_min: f64) -> Result<Sums> {
-    let sums = solver.sums(labels)?;
+/// The snapshot sums of the solver's fields at `t_min` (the bath sums measured from the
+/// bath levels then); stops the run at a NaN, infinite or negative value, naming the
+/// field and the first voxel (read back only then).
+fn probe(
+    solver: &mut dyn Solver,
+    labels: &Labels,
+    dosing: &Dosing,
+    step: u64,
+    t_min: f64,
+) -> Result<Sums> {
+    let sums = solver.sums(labels, budget::bath_levels(dosing, t_min))?;
     if let Some(f) = sums.invalid_field() {
         check_fields(&solver.read_fields()?, step, t_min)?;
         // The sums saw what the voxel scan did not (it cannot: both test the same).
