@@ -486,3 +486,73 @@ fn time_flc_256() {
         g.class_counts()
     );
 }
+
+/// Perfusion (`[geometry] perfused`): a volume with vessel voxels and bath faces (a
+/// cultured slice) is not perfused by default, so its vessels neither let T cells in
+/// nor exchange drug with plasma, a plasma treatment is refused naming the key, and
+/// `check` says so; `perfused = true` turns both terms on; a volume without bath faces
+/// and the in-vivo geometry are perfused by default.
+#[test]
+fn perfusion_follows_the_geometry_and_its_key() {
+    use infiltrate::model::Params;
+    let dims = [9, 7, 5];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tissue.raw"), volume_bytes(dims)).unwrap();
+    let base = volume_scenario(dims, "tissue.raw", "mass");
+    let with = |extra: &str, perfused: &str| {
+        let text = base.replace("[geometry]\n", &format!("[geometry]\n{perfused}"));
+        format!("{text}{extra}")
+    };
+    let bath = "bath_faces = [\"z-\", \"z+\"]\n";
+    let vessel = VESSEL as usize;
+    let params = |text: &str| Params::from_scenario(&load(dir.path(), text).scenario);
+    // Bath faces, no key: not perfused.
+    let slice_like = params(&with(bath, ""));
+    assert_eq!(slice_like.influx, [0.0; 5], "no T-cell influx");
+    assert_eq!(
+        slice_like.amd3100.exchange, [0.0; 5],
+        "no exchange with plasma"
+    );
+    // The key turns the blood terms on (the class defaults: vessels only).
+    let perfused = params(&with(bath, "perfused = true\n"));
+    assert!(perfused.influx[vessel] > 0.0 && perfused.amd3100.exchange[vessel] > 0.0);
+    assert_eq!(perfused.influx[TUMOR as usize], 0.0);
+    // No bath faces: perfused by default; `perfused = false` turns it off.
+    assert!(params(&with("", "")).influx[vessel] > 0.0);
+    assert_eq!(params(&with("", "perfused = false\n")).influx, [0.0; 5]);
+    // A plasma treatment on tissue without circulation is refused by its key.
+    let plasma = "[[treatment]]\ndrug = \"amd3100\"\nroute = \"plasma\"\nlevel_uM = 1.0\n";
+    let path = dir.path().join("plasma.toml");
+    std::fs::write(&path, with(&format!("{bath}{plasma}"), "")).unwrap();
+    let err = infiltrate::run::prepare(&path, Default::default())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("treatment[0].route") && err.contains("not perfused"),
+        "{err}"
+    );
+    std::fs::write(&path, with(&format!("{bath}{plasma}"), "perfused = true\n")).unwrap();
+    let prepared = infiltrate::run::prepare(&path, Default::default()).unwrap();
+    assert!(prepared
+        .perfusion()
+        .starts_with("perfused ([geometry] perfused)"));
+    std::fs::write(&path, with(bath, "")).unwrap();
+    let prepared = infiltrate::run::prepare(&path, Default::default()).unwrap();
+    assert!(
+        prepared
+            .perfusion()
+            .starts_with("not perfused (the default"),
+        "{}",
+        prepared.perfusion()
+    );
+    // The shipped geometries: in vivo perfused, the slice not.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for (file, want) in [
+        ("flc/untreated.toml", true),
+        ("slice/untreated.toml", false),
+    ] {
+        let loaded = infiltrate::scenario::load(&root.join(file)).unwrap();
+        assert_eq!(loaded.scenario.geometry.is_perfused(), want, "{file}");
+    }
+}

@@ -172,7 +172,10 @@ impl Params {
     pub fn from_scenario(s: &Scenario) -> Params {
         let t = &s.tissue;
         let dfac = per_class(t, |c| c.diffusion_factor);
-        let exch = per_class(t, |c| c.drug_exchange_factor);
+        // Terms with a blood source act only in perfused tissue (`[geometry] perfused`).
+        let perfused = s.geometry.is_perfused();
+        let blood = |f: [f64; N_CLASSES]| if perfused { f } else { [0.0; N_CLASSES] };
+        let exch = blood(per_class(t, |c| c.drug_exchange_factor));
         let scale = |k: f64, f: [f64; N_CLASSES]| f.map(|x| k * x);
         let drug = |d: &crate::scenario::Drug| ChemParams {
             diffusion: scale(d.diffusion_um2_per_min, dfac),
@@ -208,7 +211,7 @@ impl Params {
             death: tc.death_per_day / MIN_PER_DAY,
             prolif: tc.proliferation_per_day / MIN_PER_DAY,
             k_n: tc.proliferation_half_saturation,
-            influx: per_class(t, |c| c.tcell_influx_per_mm3_per_min),
+            influx: blood(per_class(t, |c| c.tcell_influx_per_mm3_per_min)),
             growth: s.tumor.growth_per_day / MIN_PER_DAY,
             kill: s.tumor.kill_per_tcell_per_day / MIN_PER_DAY / s.tumor.carrying_capacity_per_mm3,
             q: s.tumor.pdl1_suppression,

@@ -37,6 +37,55 @@ impl Prepared {
         counts.map(|c| c as f64 / n)
     }
 
+    /// Whether the tissue is perfused, and so which terms with a blood source act: T-cell
+    /// influx and exchange with plasma, in the classes of this grid that have them.
+    pub fn perfusion(&self) -> String {
+        let g = &self.loaded.scenario.geometry;
+        let how = if g.perfused.is_some() {
+            "[geometry] perfused"
+        } else {
+            "the default for this geometry"
+        };
+        let t = &self.loaded.scenario.tissue;
+        let present = self.class_fractions();
+        let classes = |f: &dyn Fn(&crate::scenario::ClassCoeffs) -> f64| -> Vec<&str> {
+            let values = [&t.outside, &t.liver, &t.tumor, &t.stroma, &t.vessel].map(f);
+            (0..N_CLASSES)
+                .filter(|&c| values[c] > 0.0 && present[c] > 0.0)
+                .map(|c| CLASS_NAMES[c])
+                .collect()
+        };
+        let influx = classes(&|c| c.tcell_influx_per_mm3_per_min);
+        let exchange = classes(&|c| c.drug_exchange_factor);
+        let list = |v: &[&str]| {
+            if v.is_empty() {
+                "no class of this grid".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        if g.is_perfused() {
+            format!(
+                "perfused ({how}): T cells enter from blood in {}; drugs and species \
+                 exchange with plasma in {}",
+                list(&influx),
+                list(&exchange)
+            )
+        } else {
+            format!(
+                "not perfused ({how}): no T-cell influx and no exchange with plasma{}",
+                if influx.is_empty() && exchange.is_empty() {
+                    String::new()
+                } else {
+                    let mut both = [influx, exchange].concat();
+                    both.sort_unstable();
+                    both.dedup();
+                    format!(" (the classes that would have them: {})", list(&both))
+                }
+            )
+        }
+    }
+
     /// The run's work in grid sweeps ([`Work`]).
     pub fn work(&self) -> Work {
         Work::of(
@@ -166,6 +215,7 @@ impl Prepared {
             .map(|(name, f)| format!("{name} {:.1} %", 100.0 * f))
             .collect();
         line(format!("tissue     {}", classes.join(", ")));
+        line(format!("perfusion  {}", self.perfusion()));
         line(format!(
             "time       burn-in {}, then {} with a snapshot every {} ({} snapshots)",
             format_min(s.time.burn_in_h * 60.0),

@@ -101,6 +101,25 @@ pub struct Geometry {
     pub lamellae: Lamellae,
     #[serde(default)]
     pub vessels: Vessels,
+    /// Whether blood flows through the tissue's vessels. The terms with a blood source act
+    /// only in perfused tissue: T-cell influx (`tcell_influx_per_mm3_per_min`) and
+    /// exchange of drugs and species with plasma (`drug_exchange_factor`). Absent: true
+    /// in vivo (`flc`) and for a `volume` without bath faces, false for a `slice` and
+    /// for a `volume` with bath faces (a cultured slice has no circulation: its vessel
+    /// voxels neither drain drug into a plasma at level 0 nor let T cells in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perfused: Option<bool>,
+}
+
+impl Geometry {
+    /// Whether the tissue is perfused: `perfused`, or the kind's default.
+    pub fn is_perfused(&self) -> bool {
+        self.perfused.unwrap_or(match self.kind {
+            GeometryKind::Flc => true,
+            GeometryKind::Slice => false,
+            GeometryKind::Volume => self.volume.as_ref().is_none_or(|v| v.bath_faces.is_empty()),
+        })
+    }
 }
 
 fn default_seed() -> u64 {
@@ -916,6 +935,7 @@ pub fn full_example() -> Scenario {
             }),
             lamellae: Lamellae::default(),
             vessels: Vessels::default(),
+            perfused: Some(true),
         },
         tissue: Tissue::default(),
         cxcl12: Cxcl12::default(),

@@ -623,6 +623,15 @@ fn check_treatment(c: &mut Checker, i: usize, tr: &Treatment, s: &Scenario, has_
             "`peak_uM`/`peak_nM` and `level_uM`/`level_nM`: a drug's amount names its unit",
         );
     }
+    if tr.route == Route::Plasma {
+        c.require(
+            s.geometry.is_perfused(),
+            &p("route"),
+            "\"plasma\"",
+            "\"bath\" (this tissue is not perfused: a slice, or a volume with bath faces, has \
+             no circulation; `[geometry] perfused = true` says it has)",
+        );
+    }
     if tr.route == Route::Bath {
         c.require(
             has_bath,
