@@ -42,31 +42,46 @@ fn kill_factor(b: f32) -> f32 {
     return 1.0 - P.q * (1.0 - b);
 }
 
-// The Bernoulli function B(x) = x/(eˣ − 1), B(0) = 1, for x ≥ 0: its series below 0.1,
-// else the quotient (0 once eˣ overflows).
+// The Bernoulli function B(x) = x/(eˣ − 1), B(0) = 1, for x ≥ 0: below 0.3 its series to
+// x¹⁰, else the quotient (0 once eˣ overflows).
 fn bernoulli(x: f32) -> f32 {
-    if x < 0.1 {
-        let x2 = x * x;
-        return 1.0 - 0.5 * x + x2 * (1.0 / 12.0 - x2 * (1.0 / 720.0 - x2 / 30240.0));
+    if x < 0.3 {
+        let y = x * x;
+        // B₂ₖ/(2k)!, k = 1 … 5, by Horner in y = x².
+        var p = 1.0 / 47900160.0;
+        p = -1.0 / 1209600.0 + y * p;
+        p = 1.0 / 30240.0 + y * p;
+        p = -1.0 / 720.0 + y * p;
+        p = 1.0 / 12.0 + y * p;
+        return 1.0 - 0.5 * x + y * p;
     }
     return x / (exp(x) - 1.0);
 }
 
-// The logarithmic mean (a − b)/ln(a/b) of two motilities (symmetric; a when equal, 0
-// when either is ≤ 0): min · δ/ln(1 + δ), δ = max/min − 1, by its series below 0.05.
-fn log_mean(a: f32, b: f32) -> f32 {
+// The reciprocal of the logarithmic mean of two motilities, ln(a/b)/(a − b)
+// (symmetric; 1/a when equal; 0, standing for "none", when either is ≤ 0): up to
+// max/min = 1.2 by 2 atanh(z)/z / (a + b), z = (max − min)/(max + min), by its series;
+// else the quotient.
+fn inv_log_mean(a: f32, b: f32) -> f32 {
     let hi = max(a, b);
     let lo = min(a, b);
     if lo <= 0.0 {
         return 0.0;
     }
-    let d = (hi - lo) / lo;
-    if d < 0.05 {
-        var g = 3.0 / 160.0 + d * (-863.0 / 60480.0 + d * (275.0 / 24192.0));
-        g = 1.0 / 24.0 + d * (-19.0 / 720.0 + d * g);
-        return lo * (1.0 + d * (0.5 + d * (-1.0 / 12.0 + d * g)));
+    if hi <= 1.2 * lo {
+        let r = 1.0 / (hi + lo);
+        let z = (hi - lo) * r;
+        let z2 = z * z;
+        // atanh(z)/z = 1 + Σ z²ᵏ/(2k + 1), k = 1 … 6, by Horner in z².
+        var p = 1.0 / 13.0;
+        p = 1.0 / 11.0 + z2 * p;
+        p = 1.0 / 9.0 + z2 * p;
+        p = 1.0 / 7.0 + z2 * p;
+        p = 1.0 / 5.0 + z2 * p;
+        p = 1.0 / 3.0 + z2 * p;
+        return 2.0 * (1.0 + z2 * p) * r;
     }
-    return (hi - lo) / log(hi / lo);
+    return log(hi / lo) / (hi - lo);
 }
 
 // −F_ij·h of the exponentially fitted (Scharfetter–Gummel) T-cell flux: the upwind drift
@@ -95,8 +110,13 @@ fn t_face_inflow_fitted(
         if mu_d <= 0.0 {
             beta = 0.0;
         } else if same_class {
-            let mu_f = log_mean(mu_i, mu_j);
-            beta = select(0.0, mu_f / mu_d * bernoulli(drift / mu_f), mu_f > 0.0);
+            // 1/μ_f (0: a motility ≤ 0, then β = 0): two divisions per face in all.
+            let inv = inv_log_mean(mu_i, mu_j);
+            if inv > 0.0 {
+                beta = bernoulli(drift * inv) / (mu_d * inv);
+            } else {
+                beta = 0.0;
+            }
         } else {
             beta = bernoulli(drift / mu_d);
         }

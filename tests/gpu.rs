@@ -1467,7 +1467,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     twin_out[o + 9u] = secreted(a.x, a.y, a.z, b.x, b.y);
     twin_out[o + 10u] = bernoulli(3.0 * a.w);
     twin_out[o + 11u] = t_face_inflow_fitted(a.x, a.y, a.w, b.y, b.x, a.z, b.w, a.x, u32(b.z) % 2u == 0u);
-    twin_out[o + 12u] = log_mean(b.w, a.x);
+    twin_out[o + 12u] = inv_log_mean(b.w, a.x);
 COUPLINGS}
 "#
     .replace("TERMS_N", &format!("{terms_n}u"))
@@ -1557,7 +1557,7 @@ COUPLINGS}
         "secreted",
         "bernoulli",
         "t_face_inflow_fitted",
-        "log_mean",
+        "inv_log_mean",
     ];
     names.extend(COUPLINGS.iter().map(|c| c.key));
     let mut worst = vec![0.0f64; terms_n];
@@ -1581,7 +1581,7 @@ COUPLINGS}
             terms::secreted(c, a, pab, t, nn),
             terms::bernoulli(3.0 * s),
             terms::t_face_inflow_fitted(c, a, s, nn, t, pab, mu, c, class % 2 == 0, p.chi),
-            terms::log_mean(mu, c),
+            terms::inv_log_mean(mu, c),
         ];
         host.extend(COUPLINGS.iter().map(|c| (c.factor)(pab, K)));
         // The magnitude each result is made of (a cancellation's error is relative to
@@ -1599,7 +1599,7 @@ COUPLINGS}
             (c * t).abs() + (a * nn).abs() + (pab * t * nn).abs() + f64::MIN_POSITIVE,
             terms::bernoulli(3.0 * s),
             c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
-            terms::log_mean(mu, c) + f64::MIN_POSITIVE,
+            terms::inv_log_mean(mu, c) + f64::MIN_POSITIVE,
         ];
         scale.extend(host[PLAIN..].iter().map(|h| h.abs()));
         for k in 0..terms_n {
