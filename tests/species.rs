@@ -466,6 +466,16 @@ fn the_example_runs_and_its_species_is_in_every_output() {
             String::from_utf8_lossy(&st.stderr)
         );
     };
+    // `check` names the species' coupling, its factor and level.
+    let check = std::process::Command::new(bin)
+        .args(["check", scenario.to_str().unwrap(), "--backend", "cpu"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("the kill rate × (1 + ifng/K), K = 50 pM (coupling `kill_boost`)"),
+        "{said}"
+    );
     let whole = dir.join("whole");
     run(&whole, &["--checkpoint-every", "1h"]);
     let metrics = std::fs::read_to_string(whole.join("metrics.csv")).unwrap();

@@ -54,7 +54,7 @@ pub struct Coupling {
     /// coupling's level `K` (both in the species' unit); its WGSL twin is the case
     /// [`Coupling::id`] of `coupling_factor` in `shaders/terms.wgsl`.
     pub factor: fn(f64, f64) -> f64,
-    /// The factor in words, for messages and docs.
+    /// The factor in words, of the species' level `I` and `K` (`infiltrate check`).
     pub formula: &'static str,
 }
 

@@ -290,6 +290,17 @@ impl Prepared {
                 p.species_substeps[k],
                 count(work.species[k] as f64)
             ));
+            for (c, level) in &sp.couplings {
+                line(format!(
+                    "{:<10} {} × ({}), K = {} {} (coupling `{}`)",
+                    "",
+                    c.rate.words(),
+                    c.formula.replace('I', &sp.key),
+                    significant(*level, 4),
+                    sp.unit,
+                    c.key
+                ));
+            }
         }
         let grouping = crate::solver::Grouping::of(p, self.params.c_uptake != 0.0);
         line(format!(
