@@ -221,14 +221,17 @@ pub(super) fn cell_step(
             let mut div = 0.0;
             if k.open[ci] {
                 let p = k.p;
-                let mu =
-                    |i: usize| motility(p.mu0, p.motility[v.class[i] as usize], p.arrest, s[i]);
-                let mu_i = mu(i);
-                g.faces(x, y, z, |_, j| {
-                    if let Some(j) = j {
-                        if k.open[v.class[j] as usize] {
-                            div += match p.flux {
-                                ChemotaxisFlux::Exponential => t_face_inflow_fitted(
+                let open = |j: usize| k.open[v.class[j] as usize];
+                match p.flux {
+                    ChemotaxisFlux::Exponential => {
+                        let mu = |i: usize| {
+                            motility(p.mu0, p.motility[v.class[i] as usize], p.arrest, s[i])
+                        };
+                        let mu_i = mu(i);
+                        g.faces(x, y, z, |_, j| match j {
+                            Some(j) if open(j) => {
+                                let same = v.class[j] == v.class[i];
+                                div += t_face_inflow_fitted(
                                     w[i],
                                     w[j],
                                     s[i],
@@ -237,16 +240,20 @@ pub(super) fn cell_step(
                                     t[j],
                                     mu_i,
                                     mu(j),
-                                    v.class[j] == v.class[i],
+                                    same,
                                     p.chi,
-                                ),
-                                ChemotaxisFlux::Upwind => {
-                                    t_face_inflow(w[i], w[j], s[i], s[j], ti, t[j], p.chi)
-                                }
-                            };
-                        }
+                                );
+                            }
+                            _ => {}
+                        });
                     }
-                });
+                    ChemotaxisFlux::Upwind => g.faces(x, y, z, |_, j| match j {
+                        Some(j) if open(j) => {
+                            div += t_face_inflow(w[i], w[j], s[i], s[j], ti, t[j], p.chi);
+                        }
+                        _ => {}
+                    }),
+                }
             }
             let ni = v.n[i];
             // Sources are limited by crowding, clamped at 0 above T_max (see module docs).
