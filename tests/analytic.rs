@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    arrest_setup, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup, mass_setup,
-    max_abs, plan, steady_params, transport_setup, uniform, Rng,
+    arrest_setup, boltzmann_c, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup,
+    mass_setup, max_abs, plan, spread, steady_params, transport_setup, uniform, Rng,
 };
 use infiltrate::cpu::CpuSolver;
 use infiltrate::dosing::{Bolus, Dosing};
@@ -32,6 +32,23 @@ fn solver(p: Params, class: Vec<u8>, f: impl FnOnce(&mut Fields)) -> CpuSolver {
     let mut fields = Fields::zeros(n);
     f(&mut fields);
     CpuSolver::new(p, class, fields)
+}
+
+/// A Boltzmann run: C from [`boltzmann_c`] (never stepped), T = 1000 cells/mm³
+/// everywhere, all tumour, then `minutes` of cell steps at 0.9 × the bound; returns C
+/// and the final T.
+fn boltzmann_run(p: Params, l: f64, minutes: f64) -> (Vec<f64>, Vec<f64>) {
+    let dt = 0.9 * cell_bound(&p);
+    let c = boltzmann_c(&p, l);
+    let nv = p.voxels();
+    let mut s = solver(p, vec![TUMOR; nv], |f| {
+        f.c = c.clone();
+        f.t = vec![1000.0; nv];
+    });
+    for _ in 0..(minutes / dt).ceil() as usize {
+        s.cell_step(dt);
+    }
+    (c, s.fields().t.clone())
 }
 
 /// Sum in index order (fixed, for conservation checks).
@@ -321,26 +338,13 @@ fn chemotaxis_reaches_boltzmann_at_first_order() {
     for n in [12, 24, 48] {
         let mut p = boltzmann_params(n, l);
         p.flux = ChemotaxisFlux::Upwind;
-        let (dims, h) = (p.dims, p.h);
-        let k_c = p.k_c;
-        let (mu0, chi) = (p.mu0, p.chi);
-        let dt = 0.9 * cell_bound(&p);
-        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
-        let nv = p.voxels();
-        let mut s = solver(p, vec![TUMOR; nv], |f| {
-            f.c = (0..nv).map(c).collect();
-            f.t = vec![1000.0; nv];
-        });
-        let steps = (1500.0 / dt).ceil() as usize;
-        for _ in 0..steps {
-            s.cell_step(dt);
-        }
-        let sig: Vec<f64> = (0..nv).map(|i| signal(c(i), 0.0, k_c, 1.0)).collect();
-        let logs: Vec<f64> = (0..nv)
-            .map(|i| s.fields().t[i].ln() - chi * sig[i] / mu0)
+        let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
+        let (c, t) = boltzmann_run(p, l, 1500.0);
+        let sig: Vec<f64> = c.iter().map(|&c| signal(c, 0.0, k_c, 1.0)).collect();
+        let logs: Vec<f64> = (0..c.len())
+            .map(|i| t[i].ln() - chi * sig[i] / mu0)
             .collect();
-        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
-            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let spread = spread(&logs);
         let predicted: f64 = (1..n)
             .map(|x| (chi * (sig[x] - sig[x - 1]) / mu0).powi(2) / 2.0)
             .sum();
@@ -371,22 +375,12 @@ fn fitted_chemotaxis_reaches_boltzmann_exactly() {
     for n in [12, 24, 48] {
         let p = boltzmann_params(n, l);
         assert_eq!(p.flux, ChemotaxisFlux::Exponential);
-        let (dims, h, k_c, mu0, chi) = (p.dims, p.h, p.k_c, p.mu0, p.chi);
-        let dt = 0.9 * cell_bound(&p);
-        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
-        let nv = p.voxels();
-        let mut s = solver(p, vec![TUMOR; nv], |f| {
-            f.c = (0..nv).map(c).collect();
-            f.t = vec![1000.0; nv];
-        });
-        for _ in 0..(1500.0 / dt).ceil() as usize {
-            s.cell_step(dt);
-        }
-        let logs: Vec<f64> = (0..nv)
-            .map(|i| s.fields().t[i].ln() - chi * signal(c(i), 0.0, k_c, 1.0) / mu0)
+        let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
+        let (c, t) = boltzmann_run(p, l, 1500.0);
+        let logs: Vec<f64> = (0..c.len())
+            .map(|i| t[i].ln() - chi * signal(c[i], 0.0, k_c, 1.0) / mu0)
             .collect();
-        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
-            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let spread = spread(&logs);
         assert!(spread <= 1e-7, "n = {n}: spread of ln(T/T_B) {spread:e}");
     }
 }
@@ -409,28 +403,18 @@ fn fitted_chemotaxis_reaches_the_arrest_boltzmann_state_exactly() {
         let mut p = boltzmann_params(n, l);
         p.arrest = r;
         p.flux = flux;
-        let (dims, h, k_c, mu0, chi) = (p.dims, p.h, p.k_c, p.mu0, p.chi);
-        let dt = 0.9 * cell_bound(&p);
-        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
-        let nv = p.voxels();
-        let mut s = solver(p, vec![TUMOR; nv], |f| {
-            f.c = (0..nv).map(c).collect();
-            f.t = vec![1000.0; nv];
-        });
+        let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
         // The slowest mode at the lowest motility, μ_0 (1 − r·0.8), decays as
         // e^(−0.6 μ_0 π² t/L²): 2500 min give e^(−20).
-        for _ in 0..(2500.0 / dt).ceil() as usize {
-            s.cell_step(dt);
-        }
-        let logs: Vec<f64> = (0..nv)
+        let (c, t) = boltzmann_run(p, l, 2500.0);
+        let logs: Vec<f64> = (0..c.len())
             .map(|i| {
-                let sig = signal(c(i), 0.0, k_c, 1.0);
+                let sig = signal(c[i], 0.0, k_c, 1.0);
                 let mu = mu0 * (1.0 - r * sig);
-                (mu * s.fields().t[i]).ln() + chi / (mu0 * r) * (1.0 - r * sig).ln()
+                (mu * t[i]).ln() + chi / (mu0 * r) * (1.0 - r * sig).ln()
             })
             .collect();
-        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
-            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let spread = spread(&logs);
         eprintln!("{flux:?} n = {n}: spread {spread:.3e}");
         match flux {
             ChemotaxisFlux::Exponential => {

@@ -20,8 +20,8 @@
 mod common;
 
 use common::{
-    adapter, arrest_setup, boltzmann_params, busy, busy_schedule, centre, coords, cosine_setup,
-    mass_setup, max_abs, steady_params, transport_setup, uniform, Rng,
+    adapter, arrest_setup, boltzmann_c, boltzmann_params, busy, busy_schedule, centre, coords,
+    cosine_setup, mass_setup, max_abs, spread, steady_params, transport_setup, uniform, Rng,
 };
 use infiltrate::cpu::CpuSolver;
 use infiltrate::gpu::GpuSolver;
@@ -729,6 +729,23 @@ fn gpu_t_cell_transport_conserves_cells() {
     assert!(t.iter().all(|&x| x >= 0.0));
 }
 
+/// The CPU's Boltzmann run (tests/analytic.rs) on the GPU: C from [`boltzmann_c`],
+/// T = 1000 cells/mm³ everywhere, all tumour, `minutes` of cell steps at 0.9 × the
+/// bound; returns C and the final T.
+fn gpu_boltzmann_run(p: Params, l: f64, minutes: f64) -> (Vec<f64>, Vec<f64>) {
+    let dt = 0.9 * cell_bound(&p);
+    let nv = p.voxels();
+    let mut f = Fields::zeros(nv);
+    f.c = boltzmann_c(&p, l);
+    f.t = vec![1000.0; nv];
+    let c = f.c.clone();
+    let mut g = gpu(p, vec![TUMOR; nv], f);
+    for _ in 0..(minutes / dt).ceil() as usize {
+        g.cell_step(dt);
+    }
+    (c, g.read_fields().unwrap().t)
+}
+
 /// Grids n × 2 × 2 with n = 12 and 24 (h = 10, 5 µm, L = 120 µm), a fixed signal from
 /// `C = K_C (1 + 3x/L)`, χ = 4 μ_0, no arrest, no sources; 1500 min. As on the CPU
 /// (tests/analytic.rs), the spread of `ln(T/T_Boltzmann)` must lie in
@@ -743,23 +760,13 @@ fn gpu_chemotaxis_reaches_boltzmann_at_first_order() {
     for n in [12, 24] {
         let mut p = boltzmann_params(n, l);
         p.flux = infiltrate::scenario::ChemotaxisFlux::Upwind;
-        let (dims, h) = (p.dims, p.h);
         let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
-        let dt = 0.9 * cell_bound(&p);
-        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
-        let nv = p.voxels();
-        let mut f = Fields::zeros(nv);
-        f.c = (0..nv).map(c).collect();
-        f.t = vec![1000.0; nv];
-        let mut g = gpu(p, vec![TUMOR; nv], f);
-        for _ in 0..(1500.0 / dt).ceil() as usize {
-            g.cell_step(dt);
-        }
-        let t = g.read_fields().unwrap().t;
-        let sig: Vec<f64> = (0..nv).map(|i| signal(c(i), 0.0, k_c, 1.0)).collect();
-        let logs: Vec<f64> = (0..nv).map(|i| t[i].ln() - chi * sig[i] / mu0).collect();
-        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
-            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let (c, t) = gpu_boltzmann_run(p, l, 1500.0);
+        let sig: Vec<f64> = c.iter().map(|&c| signal(c, 0.0, k_c, 1.0)).collect();
+        let logs: Vec<f64> = (0..c.len())
+            .map(|i| t[i].ln() - chi * sig[i] / mu0)
+            .collect();
+        let spread = spread(&logs);
         let x = |i: usize| chi * (sig[i] - sig[i - 1]) / mu0;
         let predicted: f64 = (1..n).map(|i| x(i).powi(2) / 2.0).sum();
         let below: f64 = (1..n).map(|i| x(i).powi(3) / 3.0).sum();
@@ -788,24 +795,13 @@ fn gpu_fitted_chemotaxis_reaches_boltzmann() {
     let l = 120.0;
     for n in [12, 24] {
         let p = boltzmann_params(n, l);
-        let (dims, h) = (p.dims, p.h);
         let (k_c, mu0, chi) = (p.k_c, p.mu0, p.chi);
         let dt = 0.9 * cell_bound(&p);
-        let c = |i: usize| k_c * (1.0 + 3.0 * centre(coords(dims, i)[0], h) / l);
-        let nv = p.voxels();
-        let mut f = Fields::zeros(nv);
-        f.c = (0..nv).map(c).collect();
-        f.t = vec![1000.0; nv];
-        let mut g = gpu(p, vec![TUMOR; nv], f);
-        for _ in 0..(1500.0 / dt).ceil() as usize {
-            g.cell_step(dt);
-        }
-        let t = g.read_fields().unwrap().t;
-        let logs: Vec<f64> = (0..nv)
-            .map(|i| t[i].ln() - chi * signal(c(i), 0.0, k_c, 1.0) / mu0)
+        let (c, t) = gpu_boltzmann_run(p, l, 1500.0);
+        let logs: Vec<f64> = (0..c.len())
+            .map(|i| t[i].ln() - chi * signal(c[i], 0.0, k_c, 1.0) / mu0)
             .collect();
-        let spread = logs.iter().cloned().fold(f64::MIN, f64::max)
-            - logs.iter().cloned().fold(f64::MAX, f64::min);
+        let spread = spread(&logs);
         let stall =
             2.0 * f64::from(f32::EPSILON) / (dt * mu0 * std::f64::consts::PI.powi(2) / (l * l));
         eprintln!("fitted Boltzmann n = {n}: spread {spread:.3e} (stall bound {stall:.2e})");

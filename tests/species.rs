@@ -446,32 +446,27 @@ fn the_example_runs_and_its_species_is_in_every_output() {
         ),
     )
     .unwrap();
-    let bin = env!("CARGO_BIN_EXE_infiltrate");
-    let run = |out: &std::path::Path, extra: &[&str]| {
-        let st = std::process::Command::new(bin)
-            .args([
-                "run",
-                scenario.to_str().unwrap(),
-                "--backend",
-                "cpu",
-                "--out",
-            ])
-            .arg(out)
-            .args(extra)
-            .output()
-            .unwrap();
+    // Runs a command of the binary, which must succeed; its standard output.
+    let exe = || std::process::Command::new(env!("CARGO_BIN_EXE_infiltrate"));
+    let ok = |cmd: &mut std::process::Command| -> String {
+        let st = cmd.output().unwrap();
         assert!(
             st.status.success(),
             "{}",
             String::from_utf8_lossy(&st.stderr)
         );
+        String::from_utf8_lossy(&st.stdout).into_owned()
+    };
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        ok(exe()
+            .arg("run")
+            .arg(&scenario)
+            .args(["--backend", "cpu", "--out"])
+            .arg(out)
+            .args(extra));
     };
     // `check` names the species' coupling, its factor and level.
-    let check = std::process::Command::new(bin)
-        .args(["check", scenario.to_str().unwrap(), "--backend", "cpu"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&check.stdout);
+    let said = ok(exe().arg("check").arg(&scenario).args(["--backend", "cpu"]));
     assert!(
         said.contains("the kill rate × (1 + ifng/K), K = 50 pM (coupling `kill_boost`)"),
         "{said}"
@@ -505,17 +500,7 @@ fn the_example_runs_and_its_species_is_in_every_output() {
     // Resumed from the checkpoint at 1 h: the same metrics and species planes.
     let part = dir.join("part");
     run(&part, &["--checkpoint-every", "1h", "--duration", "1h"]);
-    let st = std::process::Command::new(bin)
-        .args(["resume"])
-        .arg(&part)
-        .args(["--until", "2h"])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    ok(exe().arg("resume").arg(&part).args(["--until", "2h"]));
     assert_eq!(
         std::fs::read_to_string(part.join("metrics.csv")).unwrap(),
         metrics

@@ -227,6 +227,19 @@ pub fn centre(k: usize, h: f64) -> f64 {
     (k as f64 + 0.5) * h
 }
 
+/// The Boltzmann tests' CXCL12, fixed along x on the grid of `boltzmann_params`:
+/// `C = K_C (1 + 3x/L)` (s from 0.5 to 0.8 with A = 0).
+pub fn boltzmann_c(p: &Params, l: f64) -> Vec<f64> {
+    (0..p.voxels())
+        .map(|i| p.k_c * (1.0 + 3.0 * centre(coords(p.dims, i)[0], p.h) / l))
+        .collect()
+}
+
+/// The spread of `v`: its largest value minus its smallest.
+pub fn spread(v: &[f64]) -> f64 {
+    v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+}
+
 pub fn max_abs(u: &[f64]) -> f64 {
     u.iter().fold(0.0_f64, |m, x| m.max(x.abs()))
 }
