@@ -22,7 +22,7 @@
 //! | checkpoint interval, end of run (or NaN: the scenario's duration), time | f64 min |
 //! | segment, step in the segment, cell steps, snapshots | u64 |
 //! | ΣN at time 0 (base of the killed fraction) | f64 |
-//! | quasi-steady record × 3 (C, A, P) | u8 + 2 f64 (levels solved for), u8 + 2 f64 (step, rate), u64 solves, u64 iterations |
+//! | quasi-steady record × 3 (C, A, P) | u8 + 2 f64 (levels last set for), u64 times set, u64 response-solve iterations |
 //! | grid | 3 × u64 |
 //! | fields C, A, P, T, N, K, then each species of the scenario (`[[species]]`, in its order) | nx·ny·nz f64 each, index `x + nx (y + ny z)` |
 //! | checksum | u64, FNV-1a of every byte before it |
@@ -45,7 +45,7 @@ use crate::model::{Fields, StepPlan};
 use crate::solver::SteadyState;
 
 /// The checkpoint format this program writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The first bytes of every checkpoint.
 pub const MAGIC: &[u8; 8] = b"INFLTCKP";
@@ -199,7 +199,6 @@ fn encode<W: Write>(out: W, h: &Header, fields: &Fields) -> std::io::Result<W> {
     w.f64(h.n0)?;
     for s in &h.steady {
         w.pair(s.solved_for)?;
-        w.pair(s.rate)?;
         w.u64(s.solves)?;
         w.u64(s.iterations)?;
     }
@@ -294,7 +293,6 @@ fn decode<R: Read>(inp: R, len: u64) -> Result<Checkpoint, ReadError> {
     let mut steady = [SteadyState::default(); 3];
     for s in &mut steady {
         s.solved_for = r.pair()?;
-        s.rate = r.pair()?;
         s.solves = r.u64()?;
         s.iterations = r.u64()?;
     }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod scenario;
 pub mod slicing;
 pub mod solver;
+pub mod steady;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -16,7 +16,7 @@ use crate::slicing::Slicing;
 pub struct Schedule<'a> {
     pub plan: &'a StepPlan,
     pub dosing: &'a Dosing,
-    /// Relative tolerance of the quasi-steady solves and of their re-solve trigger.
+    /// Relative tolerance of the quasi-steady response solves ([`crate::steady`]).
     pub tolerance: f64,
 }
 
@@ -142,12 +142,13 @@ pub trait Stepper {
     /// One cell step (T, N, K) by `dt` using the current C, A, P (and the species that
     /// raises the kill rate, if any).
     fn cell_step(&mut self, dt: f64);
-    /// Iterates the chemical at `dt` to steady state for the given levels; returns the
-    /// iterations taken.
+    /// Sets the chemical to its steady state for the given levels: the sum of its unit
+    /// responses ([`crate::steady::Responses`]), each solved to `tolerance` at the first
+    /// call whose levels need it and kept; returns the conjugate-gradient iterations this
+    /// call took (0 once the responses it needs are known).
     fn solve_steady(
         &mut self,
         which: Chemical,
-        dt: f64,
         plasma: f64,
         bath: f64,
         tolerance: f64,
@@ -160,7 +161,7 @@ pub trait Stepper {
     fn stepped(&mut self, dormant: [bool; 3]) -> Result<(), Self::Error>;
 
     /// Cell steps `first + 1 ..= seg.steps` of `seg`, ordered by [`advance_steps_from`]
-    /// (sub-steps of C, A, P, quasi-steady re-solves, the species, then the cell step),
+    /// (sub-steps of C, A, P, quasi-steady settings, the species, then the cell step),
     /// at the times of the whole segment. A drug that is zero everywhere, with no
     /// secretion, stays exactly zero through a sub-step while nothing doses it: such
     /// sub-steps are skipped (the same bits, far less work in burn-ins and in arms
@@ -251,8 +252,8 @@ pub struct SubStep {
 /// so stepping a segment in parts gives the same bits); before each, `plan.substeps[u]`
 /// sub-steps of each chemical u, each of `seg.dt / substeps[u]`, with its levels
 /// ([`levels`]) at the start of each sub-step. A chemical with `plan.quasi_steady[u]` is
-/// instead solved to steady state when its levels move by more than `tolerance` (or at
-/// every step when its sources follow T: CXCL12 with uptake).
+/// instead set to its steady state whenever its levels change (its sources never follow
+/// T: `run` refuses a quasi-steady CXCL12 with uptake).
 ///
 /// The fields come out as if the chemicals were stepped in the order C, A, P (all of a
 /// chemical's sub-steps, then the next chemical's), then the cell step. The chemicals'
@@ -312,9 +313,8 @@ pub fn advance_steps_from<S: Stepper + ?Sized>(
         let steady = |solver: &mut S, u: usize, dormant: &mut [bool; 3]| -> Result<(), S::Error> {
             let which = CHEMICALS[u];
             let now = levels(solver.params(), dosing, which, t);
-            let follows = which == Chemical::Cxcl12 && follows_t;
-            if solver.steady(u).is_stale(now, follows, tolerance) {
-                solver.solve_steady(which, plan.chem_dt[u], now.0, now.1, tolerance)?;
+            if solver.steady(u).is_stale(now) {
+                solver.solve_steady(which, now.0, now.1, tolerance)?;
                 if now != (0.0, 0.0) {
                     dormant[u] = false;
                 }
@@ -390,50 +390,27 @@ pub fn species_levels(params: &Params, dosing: &Dosing, k: usize, t: f64) -> (f6
     (plasma + dosed_plasma, bath + dosed_bath)
 }
 
-/// Iterations between convergence checks of a quasi-steady solve, on both backends
-/// (even, so that oscillating modes do not alternate in sign between blocks).
-pub const BLOCK: u64 = 16;
-/// The most iterations of one quasi-steady solve (a source with no sink never settles).
-pub const MAX_ITERATIONS: u64 = 1 << 22;
-
 /// What the quasi-steady machinery of either backend remembers of one chemical.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SteadyState {
-    /// The (plasma, bath) levels of the last solve.
+    /// The (plasma, bath) levels the field was last set for.
     pub solved_for: Option<(f64, f64)>,
-    /// Convergence factor per iteration seen in earlier solves, with the step it was
-    /// seen at.
-    pub rate: Option<(f64, f64)>,
+    /// Times the field was set (responses combined).
     pub solves: u64,
+    /// Conjugate-gradient iterations of the response solves.
     pub iterations: u64,
 }
 
 impl SteadyState {
-    /// Whether the chemical must be solved again for the levels `now`: never solved
-    /// yet, sources that follow T (`follows_t`), or either level moved by more than
-    /// `tolerance` relative to the larger of old and new (never when both are 0).
-    pub fn is_stale(&self, now: (f64, f64), follows_t: bool, tolerance: f64) -> bool {
-        let changed = |old: f64, new: f64| {
-            let m = old.abs().max(new.abs());
-            m > 0.0 && (new - old).abs() > tolerance * m
-        };
-        match self.solved_for {
-            None => true,
-            Some(old) => follows_t || changed(old.0, now.0) || changed(old.1, now.1),
-        }
+    /// Whether the field must be set again for the levels `now`: never set yet, or
+    /// either level changed at all (setting it costs one pass over the grid once the
+    /// responses are known).
+    pub fn is_stale(&self, now: (f64, f64)) -> bool {
+        self.solved_for != Some(now)
     }
 
-    /// The per-iteration convergence factor an earlier solve measured at step `dt`.
-    pub fn rate_at(&self, dt: f64) -> Option<f64> {
-        self.rate.filter(|&(at, _)| at == dt).map(|(_, rho)| rho)
-    }
-
-    /// Records a finished solve at step `dt` for `levels`, with the per-iteration
-    /// convergence factor it measured (if any).
-    pub fn record(&mut self, dt: f64, rate: Option<f64>, levels: (f64, f64), iterations: u64) {
-        if let Some(r) = rate {
-            self.rate = Some((dt, r));
-        }
+    /// Records the field set for `levels`, after `iterations` of response solves.
+    pub fn record(&mut self, levels: (f64, f64), iterations: u64) {
         self.solved_for = Some(levels);
         self.solves += 1;
         self.iterations += iterations;

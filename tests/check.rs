@@ -29,24 +29,26 @@ fn prepare(dir: &Path, name: &str, toml: &str) -> Prepared {
     run::prepare(&path, Overrides::default()).unwrap()
 }
 
-/// A small slice (20 × 16 × 12 voxels of 10 µm) with a decaying AMD3100 bath bolus
-/// (1 µM at 0 h, half-life 4 h) solved quasi-steadily, and anti-PD-1 dosed at 1 h:
-/// the case where quasi-steady is slower than stepping (each small change of the bath
-/// level is iterated out at the explicit sub-step).
-fn bolus_slice(duration_h: f64) -> String {
-    let base = small_slice("decaying AMD3100 bolus, quasi-steady", [20, 16, 12], "");
+/// A small slice (20 × 16 × 12 voxels of 10 µm) with AMD3100 solved quasi-steadily
+/// from a bath bolus of 1 µM at 0 h, decaying with `half_life` (h; None: a constant
+/// level), and anti-PD-1 dosed at 1 h.
+fn bolus_slice(duration_h: f64, half_life: Option<f64>) -> String {
+    let base = small_slice("AMD3100 bath bolus, quasi-steady", [20, 16, 12], "");
     let cut = base.find("[[treatment]]").unwrap();
+    let form = match half_life {
+        Some(h) => format!("half_life_h = {h}\ndoses = [{{ at_h = 0.0, peak_uM = 1.0 }}]"),
+        None => "level_uM = 1.0\nstart_h = 0.0".to_string(),
+    };
     format!(
-        "{}[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\nhalf_life_h = 4.0\n\
-         doses = [{{ at_h = 0.0, peak_uM = 1.0 }}]\n\n[[treatment]]\ndrug = \"anti_pd1\"\n\
-         route = \"bath\"\nlevel_nM = 68.5\nstart_h = 1.0\n",
+        "{}[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\n{form}\n\n[[treatment]]\n\
+         drug = \"anti_pd1\"\nroute = \"bath\"\nlevel_nM = 68.5\nstart_h = 1.0\n",
         base[..cut].replace("duration_h = 3.0", &format!("duration_h = {duration_h}"))
     )
 }
 
 /// Steps every segment of a prepared run on the CPU solver; returns its quasi-steady
-/// records.
-fn run_cpu(prep: &Prepared) -> [SteadyState; 3] {
+/// records and the wall time, s.
+fn run_cpu(prep: &Prepared) -> ([SteadyState; 3], f64) {
     let selected = run::choose_backend(Backend::Cpu, None).unwrap();
     let table = infiltrate::model::initial_per_class(&prep.loaded.scenario, &prep.params);
     let mut solver = run::make_solver(
@@ -58,6 +60,7 @@ fn run_cpu(prep: &Prepared) -> [SteadyState; 3] {
     )
     .unwrap();
     let tol = prep.loaded.scenario.numerics.quasi_steady_tolerance;
+    let start = std::time::Instant::now();
     for seg in std::iter::once(&prep.plan.burn_in).chain(&prep.plan.segments) {
         solver
             .advance(
@@ -68,41 +71,73 @@ fn run_cpu(prep: &Prepared) -> [SteadyState; 3] {
             )
             .unwrap();
     }
-    solver.steady_records()
+    (solver.steady_records(), start.elapsed().as_secs_f64())
 }
 
-/// The solves of a quasi-steady chemical are counted exactly, and their iterations are
-/// estimated within a factor of two of what the CPU solver takes: a decaying bath bolus
-/// (re-solved at every cell step) over 1.5 h, on the 20 × 16 × 12 slice.
+/// A decaying AMD3100 bath bolus (half-life 4 h) solved quasi-steadily over 1.5 h on the
+/// 20 × 16 × 12 slice, against the same run with a constant bath level:
+/// - the times the field is set (a pass each) are counted exactly by the estimate: one
+///   per cell step for the bolus, one for the constant level;
+/// - both solve one response (the bath pattern; the slice is not perfused), whose
+///   conjugate-gradient iterations the estimate gives within a factor of two;
+/// - the bolus costs at most 1.5× the constant level in grid sweeps (cell steps,
+///   explicit sub-steps, response iterations × `SWEEPS_PER_ITERATION`, settings), as
+///   the solver counted them (the wall times are printed);
+/// - `check` calls the approximation valid (relaxation time against the bolus's decay
+///   time constant, 346 min) and warns of nothing for it.
 #[test]
-fn quasi_steady_cost_matches_the_solver() {
+fn a_decaying_bolus_costs_what_a_constant_level_costs() {
     let dir = tempfile::tempdir().unwrap();
-    let prep = prepare(dir.path(), "bolus.toml", &bolus_slice(1.5));
-    let work = prep.work();
-    let estimate = work.chem[1].steady.expect("AMD3100 is quasi-steady");
-    let records = run_cpu(&prep);
-    let a = &records[1];
-    assert_eq!(
-        estimate.solves, a.solves,
-        "solves: {estimate:?} against {a:?}"
-    );
-    let ratio = estimate.iterations / a.iterations as f64;
+    let mut sweeps = Vec::new();
+    for half_life in [Some(4.0), None] {
+        let prep = prepare(dir.path(), "bolus.toml", &bolus_slice(1.5, half_life));
+        let work = prep.work();
+        let estimate = work.chem[1].steady.expect("AMD3100 is quasi-steady");
+        let (records, wall) = run_cpu(&prep);
+        let a = &records[1];
+        assert_eq!(
+            estimate.solves, a.solves,
+            "{half_life:?}: settings {estimate:?} against {a:?}"
+        );
+        let expected = infiltrate::steady::expected_iterations(
+            prep.params.dims,
+            prep.loaded.scenario.numerics.quasi_steady_tolerance,
+        );
+        let ratio = expected / a.iterations as f64;
+        assert!(
+            (0.5..=2.0).contains(&ratio),
+            "{half_life:?}: estimated {expected} iterations, the solver took {} ({ratio:.2}×)",
+            a.iterations
+        );
+        let explicit: f64 = work
+            .chem
+            .iter()
+            .filter(|w| w.steady.is_none())
+            .map(|w| w.substeps as f64)
+            .sum();
+        let total = work.cell_steps as f64
+            + explicit
+            + a.iterations as f64 * infiltrate::steady::SWEEPS_PER_ITERATION
+            + a.solves as f64;
+        eprintln!(
+            "half-life {half_life:?}: {} settings, {} iterations, {total:.0} sweeps, {wall:.2} s",
+            a.solves, a.iterations
+        );
+        sweeps.push(total);
+        let warnings = prep.warnings().join("\n");
+        assert!(!warnings.contains("amd3100"), "{warnings}");
+        if half_life.is_some() {
+            let dosed = work.cell_steps - prep.plan.burn_in.steps;
+            assert!(a.solves >= dosed, "{a:?} over {dosed} dosed cell steps");
+            let text = prep.describe();
+            assert!(text.contains("quasi-steady is valid"), "{text}");
+        }
+    }
     assert!(
-        (0.5..=2.0).contains(&ratio),
-        "estimated {} iterations, the solver took {} ({ratio:.2}×)",
-        estimate.iterations,
-        a.iterations
-    );
-    // And it is slower than stepping explicitly here, which check warns about.
-    assert!(
-        work.chem[1].steady_ratio().unwrap() > 1.0,
-        "{:?}",
-        work.chem[1]
-    );
-    let warnings = prep.warnings().join("\n");
-    assert!(
-        warnings.contains("bolus.toml:") && warnings.contains("Remove \"amd3100\""),
-        "{warnings}"
+        sweeps[0] <= 1.5 * sweeps[1],
+        "the bolus takes {:.0} sweeps, the constant level {:.0}",
+        sweeps[0],
+        sweeps[1]
     );
 }
 
@@ -138,13 +173,12 @@ impl Stepper for Counting {
     fn solve_steady(
         &mut self,
         which: Chemical,
-        dt: f64,
         plasma: f64,
         bath: f64,
         _tolerance: f64,
     ) -> Result<u64, ()> {
         let u = CHEMICALS.iter().position(|&c| c == which).unwrap();
-        self.steady[u].record(dt, None, (plasma, bath), 0);
+        self.steady[u].record((plasma, bath), 0);
         Ok(0)
     }
     fn zero_chemicals(&self) -> [bool; 3] {
@@ -227,7 +261,7 @@ fn work_counts_what_the_schedule_steps() {
 #[test]
 fn quasi_steady_solves_are_counted_as_the_schedule_makes_them() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = bolus_slice(2.0).replace(
+    let toml = bolus_slice(2.0, Some(4.0)).replace(
         "quasi_steady = [\"amd3100\"]",
         "quasi_steady = [\"cxcl12\", \"amd3100\", \"anti_pd1\"]",
     );
@@ -245,14 +279,16 @@ fn quasi_steady_solves_are_counted_as_the_schedule_makes_them() {
     assert_eq!(work.chem[2].steady.unwrap().solves, 2);
 }
 
-/// The issue's case through the binary: `check` on a decaying AMD3100 bolus solved
-/// quasi-steadily prints the dosing timeline, the estimate and the quasi-steady cost
-/// with a warning saying what to do; and never speaks of a GPU this machine lacks.
+/// `check` on a decaying AMD3100 bolus solved quasi-steadily prints the dosing
+/// timeline, the estimate, the quasi-steady cost (below stepping it explicitly) and
+/// whether the approximation is valid; and never speaks of a GPU this machine lacks.
+/// A bolus decaying faster than the tissue relaxes (half-life 1.08 s) is warned about,
+/// with file, key and what to do.
 #[test]
 fn check_prints_the_timeline_the_estimate_and_the_quasi_steady_cost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bolus.toml");
-    std::fs::write(&path, bolus_slice(4.0)).unwrap();
+    std::fs::write(&path, bolus_slice(4.0, Some(4.0))).unwrap();
     let o = bin()
         .args(["check", "--backend", "cpu"])
         .arg(&path)
@@ -263,21 +299,30 @@ fn check_prints_the_timeline_the_estimate_and_the_quasi_steady_cost() {
     for want in [
         "dosing     AMD3100 (bath): bolus at 0 min, peak 1 µM; half-life 4 h; 500 nM at the end (4 h)",
         "           anti-PD-1 (bath): constant 68.5 nM from 60 min",
-        "AMD3100    quasi-steady",
-        "SLOWER than",
+        "AMD3100    quasi-steady: unit responses by multigrid-preconditioned conjugate gradients",
+        "× the cost of",
         "sub-steps of stepping it explicitly",
+        "quasi-steady is valid",
         "anti-PD-1  sub-step",
         "skipped while undosed",
         "estimate   about ",
         "on this machine's cpu backend",
-        "warning: ",
-        "bolus.toml:",
-        "Remove \"amd3100\" from numerics.quasi_steady",
         "ok: the scenario is valid",
     ] {
         assert!(t.contains(want), "missing `{want}` in:\n{t}");
     }
-    assert!(!t.contains("H200"), "{t}");
+    assert!(!t.contains("H200") && !t.contains("AMD3100 relaxes"), "{t}");
+    let fast = bolus_slice(4.0, Some(0.0003));
+    let prep = prepare(dir.path(), "fast.toml", &fast);
+    let w = prep.warnings().join("\n");
+    for want in [
+        "fast.toml:",
+        "numerics.quasi_steady",
+        "would lag them",
+        "Step it explicitly (remove \"amd3100\"",
+    ] {
+        assert!(w.contains(want), "missing `{want}` in:\n{w}");
+    }
 }
 
 /// A parameter outside its published range is allowed, and warned about with file,
@@ -408,12 +453,12 @@ fn the_documented_ranges_are_the_checked_ones() {
     }
 }
 
-/// Quasi-steady AMD3100 in vivo (daily boluses, exchange at vessels only): far slower
-/// than stepping it, so warned about, but within the limits and not refused (before
-/// the tissue is built it counts as its explicit sub-steps; after, as its estimated
-/// iterations).
+/// Quasi-steady AMD3100 in vivo (daily boluses of half-life 4 h, exchange at vessels
+/// only): the tissue relaxes in hours (no bath; decay and vessel exchange only), so the
+/// quasi-steady field would lag the levels, which is warned about, but it is within
+/// the limits and not refused; it costs far less than stepping it explicitly.
 #[test]
-fn a_slow_quasi_steady_chemical_is_warned_about_not_refused() {
+fn a_lagging_quasi_steady_chemical_is_warned_about_not_refused() {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "extends = {:?}\n[numerics]\nquasi_steady = [\"amd3100\"]\n",
@@ -424,9 +469,12 @@ fn a_slow_quasi_steady_chemical_is_warned_about_not_refused() {
     );
     let prep = prepare(dir.path(), "flc_qs.toml", &toml);
     let w = prep.warnings().join("\n");
-    assert!(
-        w.contains("solving AMD3100 quasi-steadily costs about"),
-        "{w}"
-    );
-    assert!(prep.work().chem[1].steady_ratio().unwrap() > 10.0);
+    for want in [
+        "AMD3100 relaxes in about",
+        "would lag them",
+        "Step it explicitly",
+    ] {
+        assert!(w.contains(want), "missing `{want}` in {w}");
+    }
+    assert!(prep.work().chem[1].steady_ratio().unwrap() < 0.1);
 }

@@ -6,7 +6,7 @@
 //! `Params::bath_faces`).
 
 use crate::model::terms::{
-    blockade, crowding, fed, kill_factor, motility, secreted, signal, t_face_inflow,
+    blockade, crowding, fed, harmonic_mean, kill_factor, motility, secreted, signal, t_face_inflow,
     t_face_inflow_fitted, uptake,
 };
 use crate::model::{ChemParams, Coupled, Params, N_CLASSES, TUMOR};
@@ -43,18 +43,6 @@ impl Grid {
         f(3, (y + 1 < self.ny).then(|| i + sy));
         f(4, (z > 0).then(|| i - sz));
         f(5, (z + 1 < self.nz).then(|| i + sz));
-    }
-}
-
-/// Harmonic mean of two diffusivities, 0 if either is 0 (a face between a diffusing
-/// and a non-diffusing class is closed). Symmetric in its arguments to the bit.
-pub(super) fn harmonic_mean(a: f64, b: f64) -> f64 {
-    if a <= 0.0 || b <= 0.0 {
-        0.0
-    } else if a == b {
-        a
-    } else {
-        2.0 * a * b / (a + b)
     }
 }
 

@@ -6,9 +6,9 @@
 //!
 //! Every step computes each voxel's new value from the old fields only, visiting its
 //! faces in the fixed order x−, x+, y−, y+, z−, z+, into a scratch buffer that is then
-//! swapped with the field (ping-pong; every buffer is allocated once, in
-//! [`CpuSolver::new`]). The only reductions (in [`Stepper::solve_steady`]) are maxima
-//! taken per z-plane and folded in plane order.
+//! swapped with the field (ping-pong; every stepping buffer is allocated once, in
+//! [`CpuSolver::new`]; a quasi-steady chemical's responses when first needed). The only reductions (in [`Stepper::solve_steady`]) are sums
+//! taken per z-plane and added in plane order.
 //!
 //! - Chemical `u` (one forward-Euler sub-step, [`Stepper::chem_step`]):
 //!   `u_i += Δt [Σ_f D_f (u_j − u_i)/h² + σ(c) − λ(c) u_i + κ(c)(u_plasma − u_i)]`, with
@@ -41,13 +41,12 @@
 //!   `Δt r ≤ 1` and `Δt kill_eff T ≤ 1`; with the documented rates both products are
 //!   below 10⁻², many orders from the limit.
 //! - **Quasi-steady chemicals** ([`Stepper::advance`]): at the start of each cell
-//!   step the chemical's (plasma, bath) levels are compared with those it was last
-//!   solved for; on the first step, or when either changed by more than `tolerance`
-//!   relative to `max(|old|, |new|)`, it is re-solved by [`Stepper::solve_steady`],
-//!   warm-started from the current field, iterating at the plan's largest sub-step
-//!   `plan.chem_dt[u]` (the fixed point does not depend on the step). CXCL12 with
-//!   uptake by T cells (`c_uptake > 0`) has sources that follow T, so it is re-solved
-//!   at every cell step. The convergence criterion is described in [`steady`].
+//!   step the chemical's (plasma, bath) levels are compared with those it was last set
+//!   for; on the first step, or when either changed, it is set by
+//!   [`Stepper::solve_steady`] to the sum of its unit responses (`crate::steady`), each
+//!   solved once, at the first call that needs it, by multigrid-preconditioned
+//!   conjugate gradients.
+//!   The reductions of those solves are summed per z-plane and added in plane order.
 
 mod kernels;
 pub mod steady;
@@ -77,16 +76,15 @@ pub struct CpuSolver {
     next: Vec<f64>,
     next_n: Vec<f64>,
     next_k: Vec<f64>,
-    /// The signal s of the cell step; in a steady solve, the field at the start of a
-    /// block of iterations.
+    /// The signal s of the cell step.
     s: Vec<f64>,
     /// μ T of the cell step.
     w: Vec<f64>,
-    /// Per z-plane (max |u − u_mark|, max |u|) of a steady solve.
-    plane_max: Vec<(f64, f64)>,
     /// Whether the grid is large enough to split over threads (the bits are the same
     /// either way; small grids are faster on one).
     parallel: bool,
+    /// The unit responses of each quasi-steady chemical, solved as levels need them.
+    responses: [crate::steady::Responses; 3],
     steady: [SteadyState; 3],
 }
 
@@ -124,8 +122,8 @@ impl CpuSolver {
             next_k: vec![0.0; n],
             s: vec![0.0; n],
             w: vec![0.0; n],
-            plane_max: vec![(0.0, 0.0); nz],
             parallel: n >= PARALLEL_MIN_VOXELS,
+            responses: Default::default(),
             steady: Default::default(),
         };
         solver.check_lengths();
@@ -327,12 +325,11 @@ impl Stepper for CpuSolver {
     fn solve_steady(
         &mut self,
         which: Chemical,
-        dt: f64,
         plasma: f64,
         bath: f64,
         tolerance: f64,
     ) -> Result<u64, Self::Error> {
-        Ok(self.steady_solve(which, dt, plasma, bath, tolerance))
+        Ok(self.steady_solve(which, plasma, bath, tolerance))
     }
 
     /// By looking at the fields.

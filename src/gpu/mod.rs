@@ -19,7 +19,7 @@
 //!   every slab) and binds prebuilt bind groups chosen by those parities (wgpu's boids
 //!   pattern). N and K are updated in place by the cell
 //!   kernel (pointwise; their halos are never read).
-//! - Scratch: `s` (signal; the mark of a quasi-steady block) and `w` (μT); the receptor
+//! - Scratch: `s` (signal) and `w` (μT); the receptor
 //!   pass fills their halo planes too, from the halos of C, A and T.
 //! - Tissue classes: four u8 codes per u32, halo planes included.
 //! - Parameters: one uniform buffer ([`GpuParams`]); per slab a uniform [`GpuSlab`] (its
@@ -43,14 +43,13 @@
 //! `species_step` (species.wgsl: a sub-step of one species, a pass of its own binding its
 //! coefficients, its pair, T and N; the quad stencil is stencil.wgsl's, shared with
 //! chem.wgsl), `signal_step` (signal.wgsl),
-//! `cell_step` (cell.wgsl), `block_change` (reduce.wgsl: max |u − mark| and max |u| of a
-//! quasi-steady block, read back once per block of iterations), `probe_sums` and
+//! `cell_step` (cell.wgsl), `probe_sums` and
 //! `probe_planes` (probe.wgsl: the snapshot sums and picture planes). The stencil kernels
 //! (chem, cell) run one thread per quad: thread (qx, y, k) steps x = 4·qx … 4·qx + 3
 //! (those < nx) of row y of the slab's own plane k, with `vec4` loads of its own and its
 //! y±1, z±1 neighbours, one class word, and scalar loads of only the two outer
 //! x-neighbours; their dispatch covers nxp/4 threads in x (`quad_workgroups`).
-//! `signal_step` and `block_change` stay one thread per voxel (nx threads in x,
+//! `signal_step` stays one thread per voxel (nx threads in x,
 //! `workgroups`; the receptor pass over the halo planes too). Workgroups of 64 × 4
 //! threads for all (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel
 //! per thread; with quads a workgroup spans 256 x-voxels).
@@ -65,8 +64,16 @@
 //! plane. Every field is read back
 //! ([`GpuSolver::read_fields`]: slab by slab, own planes only, the padding stripped and
 //! the values widened to f64) only for checkpoints and the message naming a bad voxel;
-//! a ParaView file takes one field at a time as f32 ([`GpuSolver::read_field`]). A
-//! quasi-steady solve reads back two numbers per block.
+//! a ParaView file takes one field at a time as f32 ([`GpuSolver::read_field`]).
+//!
+//! # Quasi-steady chemicals
+//!
+//! Their unit responses are solved on the host in f64 by the code the CPU solver uses
+//! (`crate::steady`, once per run; the host keeps the class codes for it), and each
+//! setting combines them for the levels on the host and uploads the field into the
+//! current buffers, halo planes included. So the GPU's quasi-steady field is the CPU's
+//! rounded to f32; a setting costs a host pass and an upload (4 bytes per voxel), which
+//! is small beside the sub-steps it replaces on a slice-sized grid.
 //!
 //! # Skipped work
 //!
@@ -91,7 +98,6 @@ mod resources;
 pub use probe::BAND_ROWS as PROBE_BAND_ROWS;
 pub mod shaders;
 mod state;
-pub mod steady;
 mod upload;
 
 pub use layout::{
@@ -109,7 +115,7 @@ use resources::{
     bind, cell_keys, storage_layout, uniform_entry, BindGroups, Layouts, Parities, Shared,
     SlabBuffers,
 };
-use upload::{slab_values, zero_chemicals};
+use upload::{slab_values, slab_values_of, zero_chemicals};
 
 pub use adapter::{
     advice, best_gpu, by_name, describe as describe_adapter, device_memory, enumerate, instance,
@@ -120,10 +126,10 @@ pub use params::{
     padded_nx, per_class, GpuChem, GpuParams, GpuProbe, GpuSlab, GpuSpecies, GpuStep, PerClass,
 };
 
-use crate::model::{chem_index, Field, Fields, Params, Rate, Segment, CHEMICALS, N_CLASSES};
+use crate::model::{chem_index, Field, Fields, Params, Rate, Segment, N_CLASSES};
 use crate::scenario::Chemical;
-use crate::solver::{SteadyState, Stepper, SubStep};
-use steady::{Convergence, BLOCK};
+use crate::solver::{SteadyState, Stepper};
+use crate::steady::Responses;
 
 /// The GPU solver: device, buffers, pipelines, bind groups, and the host's record of
 /// which ping-pong buffers are current.
@@ -154,6 +160,13 @@ pub struct GpuSolver {
     step_bytes: Vec<u8>,
     last_submission: Option<wgpu::SubmissionIndex>,
     steady: [SteadyState; 3],
+    /// The tissue classes, one code per voxel (the quasi-steady responses are solved
+    /// from them on the host).
+    class: Vec<u8>,
+    /// The unit responses of each quasi-steady chemical, solved as levels need them,
+    /// and the host buffer their combinations are formed in.
+    responses: [Responses; 3],
+    steady_field: Vec<f64>,
     /// The snapshot kernels (gpu/probe.rs), built at the first snapshot.
     probe: Option<probe::ProbeKit>,
     /// Which of C, A, P are known to be 0 in every voxel (from the initial or written
@@ -317,6 +330,9 @@ impl GpuSolver {
             step_bytes: vec![0; BATCH * stride],
             last_submission: None,
             steady: Default::default(),
+            class: class.to_vec(),
+            responses: Default::default(),
+            steady_field: Vec::new(),
             probe: None,
             zero: zero_chemicals(initial),
             substeps: [0; 3],
@@ -354,98 +370,36 @@ impl GpuSolver {
         self.chem_passes
     }
 
-    /// [`Stepper::solve_steady`]: iterates the chemical's sub-step at `dt` until steady
-    /// for the given levels; returns the iterations.
+    /// [`Stepper::solve_steady`]: the unit responses solved on the host at the first
+    /// call that needs each (`crate::steady`, in f64: a solve per run, where the
+    /// explicit iteration it replaced took up to 10⁵ sweeps), then combined for the levels on the host and
+    /// uploaded, slab by slab, into the chemical's current buffers (halo planes
+    /// included, so no exchange follows); returns the iterations this call took.
     fn steady_solve(
         &mut self,
         which: Chemical,
-        dt: f64,
         plasma: f64,
         bath: f64,
         tolerance: f64,
     ) -> Result<u64, GpuError> {
         self.flush();
         let u = chem_index(which);
-        let earlier = self.steady[u].rate_at(dt);
-        let mut conv = Convergence::new(tolerance, earlier);
-        // Every iteration of the solve uses step entry 0.
-        let step = GpuStep::chems(&[SubStep {
-            which,
-            dt,
-            plasma,
-            bath,
-        }]);
-        self.queue
-            .write_buffer(&self.shared.step, 0, bytemuck::bytes_of(&step));
-        self.pipelines.chem.ensure(&self.device, step.chems);
-        let op = Op::Chem(step);
-        loop {
-            let (d, m) = self.steady_block(op, u)?;
-            if conv.done(d, m) {
-                break;
-            }
+        let r = &mut self.responses[u];
+        let p = &self.params;
+        let iterations = r.ensure(p, p.chem(which), &self.class, tolerance, (plasma, bath));
+        let r = &self.responses[u];
+        let mut field = std::mem::take(&mut self.steady_field);
+        field.resize(self.class.len(), 0.0);
+        r.combine(plasma, bath, &mut field);
+        let f = Field::of(which);
+        for (slab, b) in self.slabs.iter().zip(&self.buffers) {
+            let values = slab_values_of(self.params.dims, slab, &field);
+            self.queue
+                .write_buffer(b.current(f, &self.cur), 0, bytemuck::cast_slice(&values));
         }
-        self.steady[u].record(dt, conv.rate(), (plasma, bath), conv.iterations);
-        Ok(conv.iterations)
-    }
-
-    /// One block of a steady solve: marks the field, runs [`BLOCK`] sub-steps with step
-    /// entry 0, and reads back (max |u − mark|, max |u|) over every slab.
-    fn steady_block(&mut self, op: Op, u: usize) -> Result<(f64, f64), GpuError> {
-        let [gx, gy] = self.groups;
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("steady block"),
-            });
-        for b in &self.buffers {
-            encoder.copy_buffer_to_buffer(&b.chem[u][self.cur.fixed[u]], 0, &b.s, 0, None);
-        }
-        encoder.clear_buffer(&self.shared.maxima, 0, None);
-        let mut cur = self.cur.clone();
-        let split = self.slabs.len() > 1;
-        let mut done = 0;
-        while done < BLOCK {
-            let mut written = None;
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("steady block"),
-                    timestamp_writes: None,
-                });
-                while done < BLOCK {
-                    let f = self.encode_op(&mut pass, op, 0, &mut cur);
-                    done += 1;
-                    if split {
-                        written = Some(f);
-                        break;
-                    }
-                }
-                if done == BLOCK {
-                    pass.set_pipeline(&self.pipelines.reduce);
-                    for (slab, g) in self.slabs.iter().zip(&self.groups_) {
-                        pass.set_bind_group(0, &g.fixed, &[0]);
-                        let f = Field::of(CHEMICALS[u]);
-                        pass.set_bind_group(1, &g.reduce[u][cur.key(&[f])], &[]);
-                        pass.dispatch_workgroups(gx, gy, slab.planes as u32);
-                    }
-                }
-            }
-            if let Some(f) = written {
-                self.exchange_halos(&mut encoder, f, &cur);
-            }
-        }
-        encoder.copy_buffer_to_buffer(&self.shared.maxima, 0, &self.shared.maxima_read, 0, None);
-        self.cur = cur;
-        self.submit(encoder);
-        let bits = read_mapped(&self.device, &self.shared.maxima_read, 8, |bytes| {
-            let w: &[u32] = bytemuck::cast_slice(bytes);
-            [w[0], w[1]]
-        })
-        .map_err(|message| self.device_error(message))?;
-        Ok((
-            f64::from(f32::from_bits(bits[0])),
-            f64::from(f32::from_bits(bits[1])),
-        ))
+        self.steady_field = field;
+        self.steady[u].record((plasma, bath), iterations);
+        Ok(iterations)
     }
 
     fn device_error(&self, message: String) -> GpuError {

@@ -10,7 +10,6 @@ pub(super) struct Pipelines {
     pub(super) species: wgpu::ComputePipeline,
     pub(super) signal: wgpu::ComputePipeline,
     pub(super) cell: wgpu::ComputePipeline,
-    pub(super) reduce: wgpu::ComputePipeline,
 }
 
 /// The chem pipelines, one per set of chemicals a pass steps (bit k for chemical k),
@@ -123,12 +122,6 @@ impl Pipelines {
                 &module("cell.wgsl", shaders::CELL),
                 &layouts.cell,
                 &cell_constants,
-            ),
-            reduce: pipeline(
-                "block_change",
-                &module("reduce.wgsl", shaders::REDUCE),
-                &layouts.reduce,
-                &[],
             ),
         }
     }

@@ -72,18 +72,15 @@ impl Stepper for GpuSolver {
         self.push(Op::Cell(GpuStep::cell(dt)));
     }
 
-    /// By the CPU's criterion with f32 round-off thresholds (`gpu::steady`): each block
-    /// of `BLOCK` iterations is one submission with its convergence measure, read back
-    /// as two numbers.
+    /// The responses solved on the host as the CPU's, combined and uploaded.
     fn solve_steady(
         &mut self,
         which: Chemical,
-        dt: f64,
         plasma: f64,
         bath: f64,
         tolerance: f64,
     ) -> Result<u64, GpuError> {
-        self.steady_solve(which, dt, plasma, bath, tolerance)
+        self.steady_solve(which, plasma, bath, tolerance)
     }
 
     /// From what was uploaded and dosed since.

@@ -121,8 +121,6 @@ impl Parities {
 pub(super) struct Shared {
     pub(super) params: wgpu::Buffer,
     pub(super) step: wgpu::Buffer,
-    pub(super) maxima: wgpu::Buffer,
-    pub(super) maxima_read: wgpu::Buffer,
     /// Each species' coefficients ([`GpuSpecies`]), bound with its buffers.
     pub(super) species: Vec<wgpu::Buffer>,
     /// The largest slab's own planes of one field, mappable: read-back goes through it
@@ -141,8 +139,6 @@ pub(super) struct BindGroups {
     pub(super) signal: Vec<wgpu::BindGroup>,
     /// By [`cell_keys`].
     pub(super) cell: Vec<wgpu::BindGroup>,
-    /// Per chemical (C, A, P), by its own field.
-    pub(super) reduce: [Vec<wgpu::BindGroup>; 3],
     /// Per species k, by [`species_keys`].
     pub(super) species: Vec<Vec<wgpu::BindGroup>>,
 }
@@ -330,8 +326,8 @@ impl SlabBuffers {
 }
 
 impl Shared {
-    /// The parameters, each species' coefficients, the step entries of a batch, the
-    /// quasi-steady maxima and the read-back staging buffer (the largest slab's own
+    /// The parameters, each species' coefficients, the step entries of a batch and the
+    /// read-back staging buffer (the largest slab's own
     /// planes of one field).
     pub(super) fn new(device: &wgpu::Device, params: &Params, slabs: &[Slab]) -> Shared {
         let largest = slabs.iter().map(|s| s.planes).max().unwrap_or(1);
@@ -359,8 +355,6 @@ impl Shared {
                 (BATCH * STEP_STRIDE) as u64,
                 wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             ),
-            maxima: empty(device, "maxima", 8, FIELD_USAGE),
-            maxima_read: empty(device, "maxima read-back", 8, read),
             staging: empty(
                 device,
                 "read-back",
@@ -378,7 +372,6 @@ pub(super) struct Layouts {
     pub(super) signal: wgpu::BindGroupLayout,
     pub(super) cell: wgpu::BindGroupLayout,
     pub(super) species: wgpu::BindGroupLayout,
-    pub(super) reduce: wgpu::BindGroupLayout,
 }
 
 impl Layouts {
@@ -414,7 +407,6 @@ impl Layouts {
                     storage_entry(4, true),
                 ],
             }),
-            reduce: storage_layout(device, "reduce", &[true, true, false]),
         }
     }
 }
@@ -503,19 +495,11 @@ impl BindGroups {
                 })
             })
             .collect();
-        let reduce = CHEMICALS.map(|which| {
-            let f = Field::of(which);
-            keyed(&[f], ns, |cur| {
-                let buffers = [b.current(f, cur), &b.s, &shared.maxima];
-                bind(device, "reduce", &layouts.reduce, &buffers)
-            })
-        });
         BindGroups {
             fixed,
             chem,
             signal,
             cell,
-            reduce,
             species,
         }
     }

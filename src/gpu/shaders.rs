@@ -60,8 +60,6 @@ pub fn chem_constants(chems: u32, uptake: bool) -> [(&'static str, f64); 2] {
 pub const SIGNAL: &str = kernel!("signal.wgsl");
 /// The cell step: entry point `cell_step`.
 pub const CELL: &str = kernel!("cell.wgsl");
-/// The convergence measure of a quasi-steady solve: entry point `block_change`.
-pub const REDUCE: &str = kernel!("reduce.wgsl");
 
 /// The snapshot sums and picture planes: entry points `probe_sums`, `probe_planes`.
 pub const PROBE: &str = kernel!("probe.wgsl");
@@ -138,7 +136,7 @@ pub struct Shader {
 }
 
 /// Every shader the solver builds, with the entry points it uses.
-pub const ALL: [Shader; 7] = [
+pub const ALL: [Shader; 6] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
@@ -162,12 +160,6 @@ pub const ALL: [Shader; 7] = [
         source: CELL,
         entry_points: &["cell_step"],
         constants: Some(cell_variants),
-    },
-    Shader {
-        name: "reduce.wgsl",
-        source: REDUCE,
-        entry_points: &["block_change"],
-        constants: None,
     },
     Shader {
         name: "probe.wgsl",

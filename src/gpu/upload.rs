@@ -34,26 +34,38 @@ pub(super) fn slab_values(
     initial: Initial<'_>,
     k: usize,
 ) -> Vec<f32> {
+    let table = match initial {
+        Initial::Fields(f) => return slab_values_of(dims, slab, f.get(Field::at(k))),
+        Initial::PerClass(table) => table,
+    };
     let [nx, ny, _] = dims;
     let nxp = padded_nx(nx);
     let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
     for zb in 0..slab.planes + 2 {
         for y in 0..ny {
-            let Some(g) = row_start(dims, slab, zb, y) else {
-                continue;
-            };
-            let dst = &mut out[(zb * ny + y) * nxp..][..nx];
-            match initial {
-                Initial::Fields(f) => {
-                    let src = &f.get(Field::at(k))[g..g + nx];
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d = *s as f32;
-                    }
+            if let Some(g) = row_start(dims, slab, zb, y) {
+                let dst = &mut out[(zb * ny + y) * nxp..][..nx];
+                for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
+                    *d = table[k][*c as usize] as f32;
                 }
-                Initial::PerClass(table) => {
-                    for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
-                        *d = table[k][*c as usize] as f32;
-                    }
+            }
+        }
+    }
+    out
+}
+
+/// One field's values (every voxel's, f64) as a slab's buffer holds them: own and halo
+/// planes, padded rows, f32; 0 outside the domain and in the padding.
+pub(super) fn slab_values_of(dims: [usize; 3], slab: &Slab, values: &[f64]) -> Vec<f32> {
+    let [nx, ny, _] = dims;
+    let nxp = padded_nx(nx);
+    let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
+    for zb in 0..slab.planes + 2 {
+        for y in 0..ny {
+            if let Some(g) = row_start(dims, slab, zb, y) {
+                let dst = &mut out[(zb * ny + y) * nxp..][..nx];
+                for (d, s) in dst.iter_mut().zip(&values[g..g + nx]) {
+                    *d = *s as f32;
                 }
             }
         }

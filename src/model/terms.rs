@@ -183,3 +183,16 @@ pub fn kill_boost(i: f64, k: f64) -> f64 {
 pub fn kill_inhibit(i: f64, k: f64) -> f64 {
     1.0 / (1.0 + i / k)
 }
+
+/// Harmonic mean of two diffusivities, the face diffusivity between their voxels: 0 if
+/// either is 0 (a face between a diffusing and a non-diffusing class is closed).
+/// Symmetric in its arguments to the bit. WGSL twin: `harmonic_mean` in common.wgsl.
+pub fn harmonic_mean(a: f64, b: f64) -> f64 {
+    if a <= 0.0 || b <= 0.0 {
+        0.0
+    } else if a == b {
+        a
+    } else {
+        2.0 * a * b / (a + b)
+    }
+}

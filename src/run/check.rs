@@ -26,6 +26,26 @@ pub const FAR_BEYOND: f64 = 10.0;
 /// The names of the chemicals as printed.
 pub const CHEMICAL_NAMES: [&str; 3] = ["CXCL12", "AMD3100", "anti-PD-1"];
 
+/// A quasi-steady field is called valid while its relaxation time (1/slowest rate) is at
+/// most this fraction of its levels' decay time constant: it then lags the levels by
+/// about that fraction of the time constant (a first-order lag `τ dl/dt` against `l`).
+pub const VALID_LAG: f64 = 0.1;
+
+/// The shortest decay time constant (half-life / ln 2), min, of the boluses of a drug's
+/// levels (either route); None for CXCL12 and for levels that are constant between
+/// steps.
+pub fn level_time_constant(dosing: &crate::dosing::Dosing, which: Chemical) -> Option<f64> {
+    if which == Chemical::Cxcl12 {
+        return None;
+    }
+    dosing.boluses[crate::model::chem_index(which) - 1]
+        .iter()
+        .flatten()
+        .filter(|b| b.rate > 0.0 && b.peak != 0.0)
+        .map(|b| 1.0 / b.rate)
+        .reduce(f64::min)
+}
+
 impl Prepared {
     /// The share of voxels of each tissue class.
     pub fn class_fractions(&self) -> [f64; N_CLASSES] {
@@ -124,23 +144,38 @@ impl Prepared {
             if steady.slowest_rate <= 0.0 {
                 out.push(format!(
                     "{at}: {} has no sink (no decay, exchange or bath face), so it has no \
-                     steady state and each quasi-steady solve runs to its limit of {} \
+                     steady state and its response solve stops unconverged after {} \
                      iterations; step it explicitly (remove it from numerics.quasi_steady)",
                     CHEMICAL_NAMES[u],
-                    crate::solver::MAX_ITERATIONS
+                    crate::steady::MAX_CG
                 ));
-            } else if ratio > 1.2 && steady.iterations > 0.1 * work.sweeps() {
+                continue;
+            }
+            let tau = 1.0 / steady.slowest_rate;
+            if let Some(scale) = level_time_constant(&self.dosing, CHEMICALS[u]) {
+                if tau > VALID_LAG * scale {
+                    out.push(format!(
+                        "{at}: {} relaxes in about {} (1/its slowest rate) while its levels \
+                         decay with time constant {}: a quasi-steady field would lag them \
+                         by a fraction {} of that time. Step it explicitly (remove \"{}\" \
+                         from numerics.quasi_steady)",
+                        CHEMICAL_NAMES[u],
+                        format_min(tau),
+                        format_min(scale),
+                        significant(tau / scale, 2),
+                        chemical_key(CHEMICALS[u])
+                    ));
+                }
+            }
+            if ratio > 1.2 && steady.sweeps > 0.1 * work.sweeps() {
                 out.push(format!(
                     "{at}: solving {} quasi-steadily costs about {:.1}× stepping it \
-                     explicitly here ({} solves, about {} iterations, against {} explicit \
-                     sub-steps): its level changes through the run, and each change is \
-                     iterated out at the explicit sub-step. Remove \"{}\" from \
-                     numerics.quasi_steady; quasi-steady pays off for constant or rarely \
-                     changing levels",
+                     explicitly here (its response solves take about {} grid sweeps, \
+                     against {} explicit sub-steps): the run is short for the solve. \
+                     Remove \"{}\" from numerics.quasi_steady",
                     CHEMICAL_NAMES[u],
                     ratio,
-                    count(steady.solves as f64),
-                    count(steady.iterations),
+                    count(steady.sweeps),
                     count(w.explicit as f64),
                     chemical_key(CHEMICALS[u])
                 ));
@@ -237,32 +272,51 @@ impl Prepared {
             let w = &work.chem[u];
             match (w.steady, w.steady_ratio()) {
                 (Some(st), _) if w.explicit == 0 => line(format!(
-                    "{name:<10} quasi-steady, never dosed: {} solve(s) of a zero field, {} \
-                     iterations",
+                    "{name:<10} quasi-steady, never dosed: set {} time(s), no response solve",
                     count(st.solves as f64),
-                    count(st.iterations)
                 )),
-                (Some(st), Some(ratio)) => line(format!(
-                    "{name:<10} quasi-steady, iterated at {} (bound {}): {} solves{}, about \
-                     {} iterations (estimated; slowest rate {} /min), {} the {} sub-steps \
-                     of stepping it explicitly",
-                    format_min(p.chem_dt[u]),
-                    format_min(p.chem_bound[u]),
-                    count(st.solves as f64),
-                    if st.extrapolated {
-                        " (extrapolated from the first 2 million cell steps)"
-                    } else {
-                        ""
-                    },
-                    count(st.iterations),
-                    significant(st.slowest_rate, 3),
-                    if ratio > 1.0 {
-                        format!("{:.1}× SLOWER than", ratio)
-                    } else {
-                        format!("{}× the cost of", significant(ratio, 2))
-                    },
-                    count(w.explicit as f64)
-                )),
+                (Some(st), Some(ratio)) => {
+                    let tau = 1.0 / st.slowest_rate;
+                    let validity = match level_time_constant(&self.dosing, CHEMICALS[u]) {
+                        Some(scale) => format!(
+                            "relaxes in about {} against its levels' decay time constant \
+                             {} (ratio {}: {})",
+                            format_min(tau),
+                            format_min(scale),
+                            significant(tau / scale, 2),
+                            if tau <= VALID_LAG * scale {
+                                "quasi-steady is valid"
+                            } else {
+                                "quasi-steady LAGS, step it explicitly"
+                            }
+                        ),
+                        None => format!(
+                            "relaxes in about {}; its levels change only in steps, so the \
+                             field is exact between steps and skips each transition of \
+                             about that length",
+                            format_min(tau)
+                        ),
+                    };
+                    line(format!(
+                        "{name:<10} quasi-steady: unit responses by multigrid-preconditioned \
+                         conjugate gradients, then set {} times{} for new levels; about {} \
+                         grid sweeps in all (estimated), {} the {} sub-steps of stepping it \
+                         explicitly; {validity}",
+                        count(st.solves as f64),
+                        if st.extrapolated {
+                            " (extrapolated from the first 2 million cell steps)"
+                        } else {
+                            ""
+                        },
+                        count(st.sweeps),
+                        if ratio > 1.0 {
+                            format!("{:.1}× SLOWER than", ratio)
+                        } else {
+                            format!("{}× the cost of", significant(ratio, 2))
+                        },
+                        count(w.explicit as f64)
+                    ))
+                }
                 _ => {
                     let skipped = p.total_cell_steps() * u64::from(p.substeps_of(u)) - w.substeps;
                     line(format!(
@@ -317,6 +371,16 @@ impl Prepared {
             human_bytes(bytes as f64),
             per_voxel
         ));
+        if p.quasi_steady.iter().any(|&q| q) {
+            let solve = n * crate::steady::SOLVE_BYTES_PER_VOXEL;
+            line(format!(
+                "           quasi-steady: about {} more on the host while a response is \
+                 solved ({} B per voxel, either backend), then 8 B per voxel for each \
+                 response kept",
+                human_bytes(solve as f64),
+                crate::steady::SOLVE_BYTES_PER_VOXEL
+            ));
+        }
         out
     }
 

@@ -10,19 +10,18 @@
 //!   while it is zero everywhere and undosed ([`crate::solver::advance_steps_from`] skips
 //!   them on both backends): every sub-step that starts before the drug's first dose.
 //!   So an untreated arm costs less than a treated one, as it runs.
-//! - Quasi-steady chemicals: the solves are counted exactly, by walking the cell steps
-//!   and applying the solver's own staleness test ([`SteadyState::is_stale`]) to the
-//!   dosing levels. The iterations of each solve are estimated: the iteration
-//!   `u ← u + Δt R(u)` shrinks the slowest error mode by `1 − Δt λ_min` per iteration, so
-//!   a solve that must shrink a relative error `δ` (1 for a cold start, the relative
-//!   change of the levels for a re-solve) to the tolerance takes about
-//!   `ln(δ / tolerance) / (Δt λ_min)` iterations, in blocks of
-//!   [`crate::solver::BLOCK`] (at least three for the first solve, which has no
-//!   measured rate to go by). `λ_min`, the slowest rate of the chemical's operator, is
-//!   estimated as `D_h k² + ⟨λ + κ⟩`: `D_h` the harmonic mean of the diffusivity over the
-//!   voxels, `k² = Σ (π / L)²` over axes with bath faces at both ends (`(π / 2L)²` with
-//!   one), and `⟨λ + κ⟩` the mean decay and exchange over the voxels (tested against the
-//!   solver's own counts in `tests/check.rs`).
+//! - Quasi-steady chemicals: the settings (one grid sweep each) are counted exactly,
+//!   by walking the cell steps and applying the solver's own staleness test
+//!   ([`SteadyState::is_stale`]) to the dosing levels. The response solves are
+//!   estimated: one per source pattern the run uses ([`crate::steady::patterns`]), each
+//!   [`crate::steady::expected_iterations`] conjugate-gradient iterations of
+//!   [`crate::steady::SWEEPS_PER_ITERATION`] sweeps. `λ_min`, the slowest rate of the
+//!   chemical's operator (its relaxation time is `1/λ_min`: `check` holds it against the
+//!   levels' decay time), is estimated as `D_h k² + ⟨λ + κ⟩`: `D_h` the harmonic mean of
+//!   the diffusivity over the voxels, `k² = Σ (π / L)²` over axes with bath faces at
+//!   both ends (`(π / 2L)²` with one), and `⟨λ + κ⟩` the mean decay and exchange over
+//!   the voxels (the settings and iterations are tested against the solver's own counts
+//!   in `tests/check.rs`).
 
 use std::time::Instant;
 
@@ -32,7 +31,6 @@ use crate::model::{ChemParams, Params, Segment, StepPlan, CHEMICALS, N_CLASSES};
 use crate::run::{make_solver, Prepared, Selected};
 use crate::scenario::Chemical;
 use crate::solver::{dormant, levels, SteadyState};
-use crate::solver::{BLOCK, MAX_ITERATIONS};
 
 /// Cell steps walked one by one to count quasi-steady solves; beyond, the count is
 /// extrapolated in proportion.
@@ -63,10 +61,11 @@ pub struct ChemWork {
 /// The estimated cost of a quasi-steady chemical's solves over a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SteadyCost {
-    /// Solves (counted exactly, or extrapolated beyond `WALKED` cell steps).
+    /// Times the field is set for new levels (counted exactly, or extrapolated beyond
+    /// `WALKED` cell steps): one grid sweep each.
     pub solves: u64,
-    /// Iterations of the explicit sub-step in all solves (estimated).
-    pub iterations: f64,
+    /// Grid sweeps in all: the response solves (estimated) and the settings.
+    pub sweeps: f64,
     /// λ_min, the slowest rate of the chemical's operator, 1/min (estimated; 0: no
     /// sink, so no steady state).
     pub slowest_rate: f64,
@@ -77,13 +76,13 @@ pub struct SteadyCost {
 impl ChemWork {
     /// Grid sweeps of this chemical: its sub-steps, or its solves' iterations.
     pub fn sweeps(&self) -> f64 {
-        self.steady.map_or(self.substeps as f64, |s| s.iterations)
+        self.steady.map_or(self.substeps as f64, |s| s.sweeps)
     }
 
     /// Quasi-steady cost over the cost of stepping explicitly (> 1: slower).
     pub fn steady_ratio(&self) -> Option<f64> {
         self.steady
-            .map(|s| s.iterations / (self.explicit.max(1) as f64))
+            .map(|s| s.sweeps / (self.explicit.max(1) as f64))
     }
 }
 
@@ -145,7 +144,7 @@ impl Work {
         let mut work = Work::of(plan, params, dosing, tolerance, None);
         for w in &mut work.chem {
             if let Some(st) = w.steady.as_mut() {
-                st.iterations = w.explicit as f64;
+                st.sweeps = w.explicit as f64;
             }
         }
         work
@@ -258,26 +257,8 @@ pub fn slowest_rate(
     }
 }
 
-/// Iterations of one solve that must shrink a relative error `delta` to `tolerance`
-/// at step `dt` with slowest rate `rate` (module docs); `first`: no earlier rate.
-pub fn solve_iterations(delta: f64, tolerance: f64, dt: f64, rate: f64, first: bool) -> f64 {
-    let max = MAX_ITERATIONS as f64;
-    let per = if rate > 0.0 {
-        -(1.0 - (dt * rate).min(1.0 - 1e-12)).ln()
-    } else {
-        0.0
-    };
-    let n = if per > 0.0 {
-        (delta / tolerance).max(1.0).ln() / per
-    } else {
-        max
-    };
-    let blocks = (n / BLOCK as f64).ceil().max(if first { 3.0 } else { 1.0 });
-    (blocks * BLOCK as f64).min(max)
-}
-
-/// Counts the solves of a quasi-steady chemical by the solver's own staleness test and
-/// estimates their iterations.
+/// Counts the times a quasi-steady chemical is set, by the solver's own staleness test,
+/// and adds the sweeps of its response solves (module docs).
 fn steady_cost(
     plan: &StepPlan,
     params: &Params,
@@ -286,18 +267,8 @@ fn steady_cost(
     tolerance: f64,
     rate: f64,
 ) -> SteadyCost {
-    let u = crate::model::chem_index(which);
-    let dt = plan.chem_dt[u];
-    let follows = which == Chemical::Cxcl12 && params.c_uptake != 0.0;
     let mut state = SteadyState::default();
-    // Whether the field has held anything yet (a zero field at zero levels solves in one
-    // block, as the round-off test stops it).
-    let mut filled = which == Chemical::Cxcl12;
-    // Whether a solve has measured the convergence rate (a solve of a zero field does
-    // not), so that later solves may stop after one block.
-    let mut rated = false;
     let mut solves = 0u64;
-    let mut iterations = 0.0;
     let mut walked = 0u64;
     let total = plan.total_cell_steps();
     'walk: for seg in std::iter::once(&plan.burn_in).chain(&plan.segments) {
@@ -308,27 +279,10 @@ fn steady_cost(
             walked += 1;
             let t = seg.t0 + (k - 1) as f64 * seg.dt;
             let now = levels(params, dosing, which, t);
-            if !state.is_stale(now, follows, tolerance) {
-                continue;
+            if state.is_stale(now) {
+                state.record(now, 0);
+                solves += 1;
             }
-            let zero = now == (0.0, 0.0);
-            let n = if zero && !filled {
-                BLOCK as f64
-            } else {
-                let delta = match state.solved_for {
-                    Some(old) if filled => {
-                        relative_change(old.0, now.0).max(relative_change(old.1, now.1))
-                    }
-                    _ => 1.0,
-                };
-                let n = solve_iterations(delta, tolerance, dt, rate, !rated);
-                rated = true;
-                n
-            };
-            filled |= !zero;
-            state.record(dt, None, now, 0);
-            solves += 1;
-            iterations += n;
         }
     }
     let extrapolated = walked < total;
@@ -337,21 +291,24 @@ fn steady_cost(
     } else {
         1.0
     };
+    let solves = (solves as f64 * scale).round() as u64;
+    let routes = match which {
+        Chemical::Cxcl12 => (false, params.c_bath != 0.0),
+        _ => {
+            let [plasma, bath] = &dosing.boluses[crate::model::chem_index(which) - 1];
+            let dosed = |b: &[Bolus]| b.iter().any(|b| b.peak != 0.0);
+            (dosed(plasma), dosed(bath))
+        }
+    };
+    let patterns = crate::steady::patterns(params, params.chem(which), routes);
+    let responses = patterns as f64
+        * crate::steady::expected_iterations(params.dims, tolerance)
+        * crate::steady::SWEEPS_PER_ITERATION;
     SteadyCost {
-        solves: (solves as f64 * scale).round() as u64,
-        iterations: iterations * scale,
+        solves,
+        sweeps: responses + solves as f64,
         slowest_rate: rate,
         extrapolated,
-    }
-}
-
-/// `|a − b|` relative to the larger of the two (0 when both are 0).
-fn relative_change(a: f64, b: f64) -> f64 {
-    let m = a.abs().max(b.abs());
-    if m > 0.0 {
-        (a - b).abs() / m
-    } else {
-        0.0
     }
 }
 

@@ -771,10 +771,10 @@ pub struct Numerics {
     pub amd3100_dt_min: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anti_pd1_dt_min: Option<f64>,
-    /// Chemicals solved quasi-steadily (to steady state for the current sources,
-    /// re-solved when the sources change by more than `quasi_steady_tolerance`).
+    /// Chemicals held at their steady state for the current levels (the sum of unit
+    /// responses solved once per run; `crate::steady`).
     pub quasi_steady: Vec<Chemical>,
-    /// Relative tolerance of the quasi-steady solve and of its re-solve trigger.
+    /// Relative tolerance of the quasi-steady response solves.
     pub quasi_steady_tolerance: f64,
     /// The T-cell flux across a face (`docs/model.md`, section 9).
     pub chemotaxis_flux: ChemotaxisFlux,
