@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
 use crate::pictures::planes::{read_all, Planes};
-use crate::pictures::render::{common_ranges, composite_panel, field_panel, Ranges, FIELDS};
+use crate::pictures::render::{common_ranges, composite_panel, field_panel, mapping, Look, FIELDS};
 use crate::plot::{format_number, line_height, Canvas, LinePlot, Series, BLACK, WHITE};
 
 /// What `compare` is asked to do.
@@ -21,8 +21,10 @@ pub struct CompareOptions {
     /// The run the gains are measured against; None = the first whose name contains
     /// "untreated" (case-insensitive), if any.
     pub baseline: Option<PathBuf>,
-    /// Fixed colour ranges by plane name; others span all runs' final planes.
-    pub fixed: Ranges,
+    /// Fixed colour ranges by plane name (others span all runs' final planes, the T
+    /// cells' with a robust top) and the T-cell scale (a per-frame range is not used:
+    /// the runs share one range).
+    pub look: Look,
 }
 
 /// One run as compare reads it.
@@ -190,11 +192,15 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
         })
         .collect();
     if !finals.is_empty() {
-        let mut fixed = opts.fixed.clone();
-        if let Some(t) = fixed.get("tcells").copied() {
-            fixed.entry("tcells_mip".into()).or_insert(t);
+        let mut look = Look {
+            // One range for all runs: a per-frame range would hide their differences.
+            tcells_per_frame: false,
+            ..opts.look.clone()
+        };
+        if let Some(t) = look.fixed.get("tcells").copied() {
+            look.fixed.entry("tcells_mip".into()).or_insert(t);
         }
-        let ranges = common_ranges(finals.iter().map(|(_, p)| p), &fixed);
+        let ranges = common_ranges(finals.iter().map(|(_, p)| p), &look.fixed);
         let side = |draw: &dyn Fn(&Planes) -> Option<Canvas>| -> Canvas {
             let parts: Vec<Canvas> = finals
                 .iter()
@@ -208,10 +214,9 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
         )?;
         for key in ["tcells", "tcells_mip"] {
             let spec = FIELDS.iter().find(|f| f.key == key).expect("known field");
-            let r = ranges.get(key).copied().unwrap_or((0.0, 1.0));
             put(
                 &format!("final-{key}.png"),
-                &side(&|p| field_panel(p, spec, r)).png_bytes(),
+                &side(&|p| field_panel(p, spec, mapping(p, key, &ranges, &look))).png_bytes(),
             )?;
         }
     }

@@ -119,6 +119,9 @@ enum Command {
         /// µM, anti_pd1 nM, tcells cells/mm³, tumor and killed fractions); repeatable.
         #[arg(long = "range", value_name = "FIELD=LOW:HIGH", value_parser = range_arg)]
         ranges: Vec<(String, (f64, f64))>,
+        /// The T-cell pictures' scale: linear (default) or log.
+        #[arg(long, value_name = "SCALE", value_parser = scale_arg)]
+        scale: Option<infiltrate::scenario::TcellScale>,
     },
     /// Draw a run's pictures again from its stored planes (pictures/planes/): frames,
     /// time-lapses and final.png, in one colour range per field (or those given).
@@ -132,6 +135,8 @@ enum Command {
         /// Milliseconds per time-lapse frame.
         #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u16).range(10..))]
         frame_ms: u16,
+        #[command(flatten)]
+        tcells: TcellArgs,
     },
     /// Validate a scenario and print what a run of it will be: the grid and tissue, the
     /// clock and the dosing timeline, the derived steps and step counts, each
@@ -279,6 +284,40 @@ struct PictureArgs {
     /// Also write ParaView files every TIME (e.g. 6h), not only at the end.
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     vti_every: Option<f64>,
+    #[command(flatten)]
+    tcells: TcellArgs,
+}
+
+/// How the T-cell panels are scaled, over `[output] tcells_scale` and
+/// `tcells_per_frame`.
+#[derive(clap::Args, Clone, Copy)]
+struct TcellArgs {
+    /// The T-cell panels' scale: linear (from 0 to a robust top, the 99.5th
+    /// percentile away from the box faces) or log (three decades below that top).
+    #[arg(long, value_name = "SCALE", value_parser = scale_arg)]
+    scale: Option<infiltrate::scenario::TcellScale>,
+    /// Each T-cell frame in its own robust range (not comparable between frames).
+    #[arg(long)]
+    per_frame: bool,
+}
+
+impl TcellArgs {
+    /// `look` with these options over it.
+    fn over(self, mut look: infiltrate::pictures::Look) -> infiltrate::pictures::Look {
+        if let Some(s) = self.scale {
+            look.tcells_scale = s;
+        }
+        look.tcells_per_frame |= self.per_frame;
+        look
+    }
+}
+
+fn scale_arg(s: &str) -> Result<infiltrate::scenario::TcellScale, String> {
+    match s {
+        "linear" => Ok(infiltrate::scenario::TcellScale::Linear),
+        "log" => Ok(infiltrate::scenario::TcellScale::Log),
+        other => Err(format!("`{other}`: allowed linear or log")),
+    }
 }
 
 fn range_arg(s: &str) -> Result<(String, (f64, f64)), String> {
@@ -399,12 +438,16 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             out,
             baseline,
             ranges,
+            scale,
         } => {
             let done = infiltrate::compare::compare(&infiltrate::compare::CompareOptions {
                 runs,
                 out: out.clone(),
                 baseline,
-                fixed: ranges.into_iter().collect(),
+                look: infiltrate::pictures::Look {
+                    tcells_scale: scale.unwrap_or_default(),
+                    ..infiltrate::pictures::Look::fixed(ranges.into_iter().collect())
+                },
             })?;
             print!("{}", done.markdown);
             println!("-> {}", out.display());
@@ -413,6 +456,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             run,
             ranges,
             frame_ms,
+            tcells,
         } => {
             let mut fixed: infiltrate::pictures::Ranges = ranges.into_iter().collect();
             if let Some(t) = fixed.get("tcells").copied() {
@@ -420,7 +464,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             }
             // Not while a run or resume writes the folder's pictures.
             let _lock = infiltrate::output::FolderLock::acquire(&run, "pictures")?;
-            let done = infiltrate::pictures::render_run(&run, &fixed, frame_ms)?;
+            let look = tcells.over(infiltrate::pictures::Look::fixed(fixed));
+            let done = infiltrate::pictures::render_run(&run, &look, frame_ms)?;
             if done.snapshots == 0 {
                 anyhow::bail!(
                     "{}: no stored planes (pictures/planes/*.plane); was the run made with pictures off?",
@@ -472,6 +517,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     no_vti: pictures.no_vti,
                     plane: pictures.plane,
                     vti_every_min: pictures.vti_every,
+                    tcells_scale: pictures.tcells.scale,
+                    tcells_per_frame: pictures.tcells.per_frame,
                 },
             )?;
             // The picture options of the command line count towards the output too.

@@ -173,6 +173,8 @@ fn image_panel_scales_the_image_and_adds_bar_and_scale() {
             lo: 0.0,
             hi: 2500.0,
             label: "cells/mm³".into(),
+            log: false,
+            clipped: false,
         }),
         pixel_um: Some(10.0),
         legend: vec![],
@@ -484,7 +486,8 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
     // Rendering is a function of the stored planes: drawing again gives the same bytes.
     let final_png = std::fs::read(untreated.join("pictures/final.png")).unwrap();
     let lapse = std::fs::read(untreated.join("pictures/timelapse-composite.png")).unwrap();
-    infiltrate::pictures::render_run(&untreated, &Ranges::new(), 400).unwrap();
+    infiltrate::pictures::render_run(&untreated, &infiltrate::pictures::Look::default(), 400)
+        .unwrap();
     assert_eq!(
         std::fs::read(untreated.join("pictures/final.png")).unwrap(),
         final_png
@@ -502,10 +505,27 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_ne!(
-        std::fs::read(untreated.join("pictures/final.png")).unwrap(),
-        final_png
-    );
+    let fixed_png = std::fs::read(untreated.join("pictures/final.png")).unwrap();
+    assert_ne!(fixed_png, final_png);
+    // And with the T cells on a log scale, each frame in its own range; a bad scale is
+    // refused naming the allowed ones.
+    let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+        .arg("pictures")
+        .arg(&untreated)
+        .args(["--scale", "log", "--per-frame"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let log_png = std::fs::read(untreated.join("pictures/final.png")).unwrap();
+    assert!(log_png != final_png && log_png != fixed_png);
+    let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
+        .arg("pictures")
+        .arg(&untreated)
+        .args(["--scale", "cubic"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("allowed linear or log"));
     let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
         .arg("pictures")
         .arg(tmp.path())
@@ -589,4 +609,191 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--baseline"));
+}
+
+// ---------------------------------------------------------------------------------
+// Colour ranges that show the T cells (`pictures::render`: robust top, log, per frame)
+
+use infiltrate::pictures::render::{
+    common_ranges as ranges_of, mapping, robust_top, Look, Mapping, LOG_DECADES,
+};
+use infiltrate::scenario::TcellScale;
+
+/// A one-plane snapshot (`tcells` only) of `w × h` at `time_min`.
+fn tcells_plane(w: usize, h: usize, time_min: f64, values: Vec<f32>) -> Planes {
+    Planes {
+        header: infiltrate::pictures::planes::PlaneHeader {
+            version: 1,
+            index: 0,
+            time_min,
+            axis: Axis::Z,
+            slice: 0,
+            dims: [w, h, 1],
+            voxel_um: 10.0,
+            width: w,
+            height: h,
+            planes: vec!["tcells".into()],
+            species: vec![],
+        },
+        data: vec![values],
+    }
+}
+
+/// 20 × 15 planes: at t = 0 a peak of 5e4 everywhere inside; at 24 h 3000 in the
+/// inside, a hot spot of 4e4 on an edge pixel and 0 on the other edge pixels. The
+/// robust top leaves out the t = 0 frame and the edges: 3000, so the inside sits at
+/// the top of the map (position 1), not at 3000/5e4 = 0.06 as with the largest value.
+#[test]
+fn the_t_cell_range_is_robust_to_the_start_and_the_edges() {
+    let (w, h) = (20, 15);
+    let edge = |i: usize| {
+        let (x, y) = (i % w, i / w);
+        x == 0 || y == 0 || x == w - 1 || y == h - 1
+    };
+    let start: Vec<f32> = (0..w * h)
+        .map(|i| if edge(i) { 0.0 } else { 5e4 })
+        .collect();
+    let mut later: Vec<f32> = (0..w * h)
+        .map(|i| if edge(i) { 0.0 } else { 3000.0 })
+        .collect();
+    later[w * 7] = 4e4;
+    let planes = [
+        tcells_plane(w, h, 0.0, start),
+        tcells_plane(w, h, 1440.0, later),
+    ];
+    let ranges = ranges_of(planes.iter(), &Default::default());
+    assert_eq!(ranges["tcells"], (0.0, 3000.0));
+    assert_eq!(robust_top(&[&planes[1]], "tcells"), Some(3000.0));
+    let m = mapping(&planes[1], "tcells", &ranges, &Look::default());
+    assert_eq!(m.position(3000.0), 1.0);
+    // A fixed range wins.
+    let mut fixed = infiltrate::pictures::Ranges::new();
+    fixed.insert("tcells".into(), (0.0, 8000.0));
+    assert_eq!(ranges_of(planes.iter(), &fixed)["tcells"], (0.0, 8000.0));
+}
+
+/// Log: three decades below the top, `hi/10` at 2/3 of the map, values at or below
+/// the bottom at 0; per frame: each frame topped by its own robust top; the colour bar
+/// says the scale and the clipping.
+#[test]
+fn log_and_per_frame_t_cell_ranges_map_as_documented() {
+    let m = Mapping {
+        lo: 1.0,
+        hi: 1000.0,
+        log: true,
+    };
+    assert!((m.position(100.0) - 2.0 / 3.0).abs() < 1e-12);
+    assert_eq!(m.position(0.5), 0.0);
+    assert_eq!(m.position(0.0), 0.0);
+    assert_eq!(m.position(5000.0), 1.0);
+    let (w, h) = (9, 8);
+    let a = tcells_plane(w, h, 60.0, vec![100.0; w * h]);
+    let b = tcells_plane(w, h, 120.0, vec![2000.0; w * h]);
+    let ranges = ranges_of([&a, &b], &Default::default());
+    let log = Look {
+        tcells_scale: TcellScale::Log,
+        ..Look::default()
+    };
+    let m = mapping(&a, "tcells", &ranges, &log);
+    assert_eq!(
+        (m.lo, m.hi, m.log),
+        (2000.0 * 10f64.powi(-LOG_DECADES), 2000.0, true)
+    );
+    let per_frame = Look {
+        tcells_per_frame: true,
+        ..Look::default()
+    };
+    assert_eq!(mapping(&a, "tcells", &ranges, &per_frame).hi, 100.0);
+    assert_eq!(mapping(&b, "tcells", &ranges, &per_frame).hi, 2000.0);
+    let bar = Colorbar {
+        cmap: ColorMap::Magma,
+        lo: 2.0,
+        hi: 2000.0,
+        label: "T cells (cells/mm³)".into(),
+        log: true,
+        clipped: true,
+    };
+    assert_eq!(
+        bar.full_label(),
+        "T cells (cells/mm³), log scale, values above clipped"
+    );
+}
+
+/// The fixture of the four shipped slice arms (fitted flux, 2 days): each arm's stored
+/// T-cell planes (z = 12 of 25, 40 × 40, the 13 snapshots, `tcells` only), written from
+/// full runs by `write_slice_arm_fixture`.
+const ARMS: [&str; 4] = ["untreated", "amd3100", "anti_pd1", "combination"];
+
+fn fixture_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slice-arms")
+}
+
+/// Writes the fixture from runs of the four slice arms in `$INFILTRATE_ARMS/slice-ARM`
+/// (run by hand: `INFILTRATE_ARMS=DIR cargo test --test pictures -- --ignored`).
+#[test]
+#[ignore]
+fn write_slice_arm_fixture() {
+    let runs = std::path::PathBuf::from(std::env::var("INFILTRATE_ARMS").unwrap());
+    for arm in ARMS {
+        let all = infiltrate::pictures::planes::read_all(
+            &runs.join(format!("slice-{arm}")).join("pictures/planes"),
+        )
+        .unwrap();
+        let dir = fixture_dir().join(arm);
+        std::fs::create_dir_all(&dir).unwrap();
+        for p in all {
+            let mut header = p.header.clone();
+            header.planes = vec!["tcells".into()];
+            let data = vec![p.get("tcells").unwrap().to_vec()];
+            Planes { header, data }.write(&dir).unwrap();
+        }
+    }
+}
+
+/// The test of the default T-cell range on the four shipped slice arms' final
+/// frames (fixture above; core and lamellae from the shipped slice's own geometry and
+/// readout regions at the stored plane): the median colour-map position of core voxels
+/// is at least 0.25 under AMD3100 and under the combination, and below that of the
+/// lamellae (stroma) when untreated.
+#[test]
+fn slice_arms_show_where_the_t_cells_are() {
+    let loaded = infiltrate::run::prepare(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/slice/untreated.toml"),
+        Default::default(),
+    )
+    .unwrap();
+    let geom = &loaded.geometry;
+    let regions = infiltrate::probe::Regions::new(&loaded.loaded.scenario.readout);
+    let labels = infiltrate::probe::Labels::new(geom, &regions, &loaded.params);
+    let mut medians = Vec::new();
+    for arm in ARMS {
+        let all = infiltrate::pictures::planes::read_all(&fixture_dir().join(arm)).unwrap();
+        assert_eq!(all.len(), 13, "{arm}: snapshots in the fixture");
+        let ranges = ranges_of(all.iter(), &Default::default());
+        let last = all.last().unwrap();
+        let [nx, ny, _] = geom.dims;
+        let z = last.header.slice;
+        let m = mapping(last, "tcells", &ranges, &Look::default());
+        let t = last.get("tcells").unwrap();
+        let median = |want: &dyn Fn(usize) -> bool| {
+            let mut v: Vec<f64> = (0..nx * ny)
+                .filter(|&l| want(l + nx * ny * z))
+                .map(|l| m.position(f64::from(t[l])))
+                .collect();
+            assert!(!v.is_empty());
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let core = median(&|i| labels.code[i] & infiltrate::probe::CORE != 0);
+        let lamellae = median(&|i| geom.class[i] == infiltrate::model::STROMA);
+        eprintln!(
+            "{arm}: top {:.0} cells/mm³, median position core {core:.3}, lamellae {lamellae:.3}",
+            m.hi
+        );
+        medians.push((core, lamellae));
+    }
+    assert!(medians[0].0 < medians[0].1, "untreated: {:?}", medians[0]);
+    for k in [1, 3] {
+        assert!(medians[k].0 >= 0.25, "{}: {:?}", ARMS[k], medians[k]);
+    }
 }

@@ -21,7 +21,7 @@ use crate::scenario::{Output, PlaneAxis};
 use crate::solver::Solver;
 
 pub use planes::{Axis, PlaneSpecies, Planes, Slicing};
-pub use render::{render_run, Ranges};
+pub use render::{render_run, Look, Ranges};
 
 impl From<PlaneAxis> for Axis {
     fn from(a: PlaneAxis) -> Axis {
@@ -47,6 +47,16 @@ pub fn fixed_ranges(o: &Output) -> Ranges {
     r
 }
 
+/// How an `[output]` table draws the pictures: its fixed ranges, the T-cell scale and
+/// whether each T-cell frame gets its own range.
+pub fn look_of(o: &Output) -> Look {
+    Look {
+        fixed: fixed_ranges(o),
+        tcells_scale: o.tcells_scale,
+        tcells_per_frame: o.tcells_per_frame,
+    }
+}
+
 /// Command-line changes to the `[output]` table of a run.
 #[derive(Debug, Clone, Default)]
 pub struct CliOverrides {
@@ -56,6 +66,10 @@ pub struct CliOverrides {
     pub plane: Option<String>,
     /// ParaView interval, min.
     pub vti_every_min: Option<f64>,
+    /// `--scale`: the T-cell panels' scale.
+    pub tcells_scale: Option<crate::scenario::TcellScale>,
+    /// `--per-frame`: each T-cell frame in its own range.
+    pub tcells_per_frame: bool,
 }
 
 /// Applies command-line overrides to `output`, checking them against the grid `dims`.
@@ -104,6 +118,10 @@ pub fn apply_cli(output: &mut Output, dims: [usize; 3], o: &CliOverrides) -> Res
         }
         output.vti_every_h = Some(m / 60.0);
     }
+    if let Some(s) = o.tcells_scale {
+        output.tcells_scale = s;
+    }
+    output.tcells_per_frame |= o.tcells_per_frame;
     Ok(())
 }
 
@@ -173,7 +191,7 @@ pub struct Pictures<'a> {
     voxel_um: f64,
     /// Whether snapshot i gets a `.vti` file.
     vti_at: Vec<bool>,
-    fixed: Ranges,
+    look: Look,
     frame_ms: u16,
     /// Ranges of the snapshots seen so far (for the frames drawn during the run).
     seen: Ranges,
@@ -218,7 +236,7 @@ impl<'a> Pictures<'a> {
             dims,
             voxel_um: geometry.voxel_um,
             vti_at,
-            fixed: fixed_ranges(output),
+            look: look_of(output),
             frame_ms: output.frame_ms.clamp(1, u16::MAX as u32) as u16,
             seen: Ranges::new(),
             species,
@@ -258,8 +276,8 @@ impl<'a> Pictures<'a> {
                 *e = (e.0.min(lo), e.1.max(hi));
             }
             let mut ranges = self.seen.clone();
-            ranges.extend(self.fixed.clone());
-            render::write_frames(&pic, &p, &ranges)?;
+            ranges.extend(self.look.fixed.clone());
+            render::write_frames(&pic, &p, &ranges, &self.look)?;
         }
         if self.vti_at.get(index).copied().unwrap_or(false) {
             self.write_vti(solver, fields, t_min, index)?;
@@ -305,7 +323,7 @@ impl<'a> Pictures<'a> {
     /// and the time-lapses and overview.
     pub fn finish(&self) -> Result<()> {
         if self.pictures {
-            render_run(&self.run_dir, &self.fixed, self.frame_ms)?;
+            render_run(&self.run_dir, &self.look, self.frame_ms)?;
         }
         Ok(())
     }

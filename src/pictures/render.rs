@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::{Field, Palette, STROMA};
 use crate::output::write_atomic;
 use crate::plot::{apng_bytes, Canvas, ColorMap, Colorbar, ImagePanel, WHITE};
+use crate::scenario::TcellScale;
 
 use super::planes::{read_all, Planes};
 
@@ -78,12 +79,126 @@ pub const COMPOSITE_STROMA: [u8; 3] = [0, 0, 255];
 /// Colour range of each plane name (lo, hi).
 pub type Ranges = BTreeMap<String, (f64, f64)>;
 
+/// The planes whose default range has a robust top ([`robust_top`]): the T cells and
+/// their projection, whose largest values sit in a few voxels (the peak at time 0,
+/// hot spots where lamellae meet the box faces) and would leave the rest near black.
+pub const ROBUST: [&str; 2] = ["tcells", "tcells_mip"];
+
+/// The quantile that tops a robust range.
+pub const ROBUST_QUANTILE: f64 = 0.995;
+
+/// Decades a log-scaled T-cell panel spans below its top.
+pub const LOG_DECADES: i32 = 3;
+
+/// How the pictures are drawn: fixed ranges by plane name (from `[output]` or
+/// `--range`), and the T-cell panels' scale and range (`[output] tcells_scale`,
+/// `tcells_per_frame`; `--scale`, `--per-frame`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Look {
+    pub fixed: Ranges,
+    pub tcells_scale: TcellScale,
+    pub tcells_per_frame: bool,
+}
+
+impl Look {
+    /// Only fixed ranges, linear, one range per run.
+    pub fn fixed(fixed: Ranges) -> Look {
+        Look {
+            fixed,
+            ..Look::default()
+        }
+    }
+}
+
+/// How one panel maps its values to positions on its colour map.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mapping {
+    pub lo: f64,
+    pub hi: f64,
+    /// Logarithmic between `lo` > 0 and `hi`.
+    pub log: bool,
+}
+
+impl Mapping {
+    /// The colour-map position of `v`, in [0, 1] (values beyond the range take the end).
+    pub fn position(&self, v: f64) -> f64 {
+        let t = if self.log && self.lo > 0.0 && self.hi > self.lo {
+            if v <= self.lo {
+                0.0
+            } else {
+                (v / self.lo).ln() / (self.hi / self.lo).ln()
+            }
+        } else {
+            let span = if self.hi > self.lo {
+                self.hi - self.lo
+            } else {
+                1.0
+            };
+            (v - self.lo) / span
+        };
+        if t.is_nan() {
+            0.0
+        } else {
+            t.clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// The mapping of plane `key` of `p`: its range in `ranges` (for a T-cell plane with
+/// `look.tcells_per_frame` and no fixed range, this frame's own robust top), logarithmic
+/// over [`LOG_DECADES`] below the top for a T-cell plane with a log scale (from the
+/// fixed bottom instead where one above 0 is given).
+pub fn mapping(p: &Planes, key: &str, ranges: &Ranges, look: &Look) -> Mapping {
+    let (mut lo, mut hi) = range_of(ranges, key);
+    let tcells = ROBUST.contains(&key);
+    if tcells && look.tcells_per_frame && !look.fixed.contains_key(key) {
+        if let Some(top) = robust_top(&[p], key) {
+            (lo, hi) = (0.0, top);
+        }
+    }
+    let log = tcells && look.tcells_scale == TcellScale::Log && hi > 0.0;
+    if log && lo <= 0.0 {
+        lo = hi * 10f64.powi(-LOG_DECADES);
+    }
+    Mapping { lo, hi, log }
+}
+
+/// The [`ROBUST_QUANTILE`] of plane `key`'s values over `sets`, leaving out the pixels
+/// on the plane's edges (voxels on domain faces, where lamellae meet the box and pile
+/// cells) unless the plane is too thin to have an inside; None when that is not above
+/// 0.
+pub fn robust_top(sets: &[&Planes], key: &str) -> Option<f64> {
+    let mut values: Vec<f32> = Vec::new();
+    for p in sets {
+        let Some(d) = p.get(key) else { continue };
+        let (w, h) = (p.header.width, p.header.height);
+        let inside = w > 2 && h > 2;
+        for (i, v) in d.iter().enumerate() {
+            let (x, y) = (i % w, i / w);
+            let edge = x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+            if v.is_finite() && !(inside && edge) {
+                values.push(*v);
+            }
+        }
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let k = ((values.len() - 1) as f64 * ROBUST_QUANTILE).round() as usize;
+    let (_, v, _) = values.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+    let top = f64::from(*v);
+    (top > 0.0).then_some(top)
+}
+
 /// The common range of each field over all `sets` of planes (0 to the largest value
 /// unless a value is negative), replaced by `fixed` where given. A field that is
-/// constant gets a range of width 1 around it.
+/// constant gets a range of width 1 around it. The T-cell planes ([`ROBUST`]) are
+/// topped by [`robust_top`] over the snapshots after time 0 (all of them if there are
+/// none), where that is above 0.
 pub fn common_ranges<'a>(sets: impl IntoIterator<Item = &'a Planes>, fixed: &Ranges) -> Ranges {
+    let sets: Vec<&Planes> = sets.into_iter().collect();
     let mut out: Ranges = BTreeMap::new();
-    for p in sets {
+    for p in &sets {
         for f in &panels(p) {
             if let Some(d) = p.get(&f.key) {
                 let e = out
@@ -94,6 +209,17 @@ pub fn common_ranges<'a>(sets: impl IntoIterator<Item = &'a Planes>, fixed: &Ran
                     e.1 = e.1.max(*v as f64);
                 }
             }
+        }
+    }
+    let later: Vec<&Planes> = sets
+        .iter()
+        .copied()
+        .filter(|p| p.header.time_min > 0.0)
+        .collect();
+    let pool = if later.is_empty() { &sets } else { &later };
+    for key in ROBUST {
+        if let (Some(top), Some(r)) = (robust_top(pool, key), out.get_mut(key)) {
+            r.1 = top;
         }
     }
     for (_, r) in out.iter_mut() {
@@ -147,13 +273,14 @@ fn flip_rows(w: usize, h: usize, f: impl Fn(usize) -> [u8; 3]) -> Vec<[u8; 3]> {
     out
 }
 
-/// The panel of one field, in its range.
-pub fn field_panel(p: &Planes, spec: &FieldSpec, range: (f64, f64)) -> Option<Canvas> {
+/// The panel of one field, by its mapping; its colour bar says the scale and whether
+/// values above the top were clipped.
+pub fn field_panel(p: &Planes, spec: &FieldSpec, m: Mapping) -> Option<Canvas> {
     let d = p.get(&spec.key)?;
     let (w, h) = (p.header.width, p.header.height);
-    let (lo, hi) = range;
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let pixels = flip_rows(w, h, |i| spec.cmap.rgb((d[i] as f64 - lo) / span));
+    let Mapping { lo, hi, log } = m;
+    let pixels = flip_rows(w, h, |i| spec.cmap.rgb(m.position(d[i] as f64)));
+    let clipped = hi > lo && d.iter().any(|v| v.is_finite() && f64::from(*v) > hi);
     let title = if spec.key == "tcells_mip" {
         format!("{} along {}", spec.title, p.header.axis.name())
     } else {
@@ -171,6 +298,8 @@ pub fn field_panel(p: &Planes, spec: &FieldSpec, range: (f64, f64)) -> Option<Ca
                 lo,
                 hi,
                 label: spec.bar.to_string(),
+                log,
+                clipped,
             }),
             pixel_um: Some(p.header.voxel_um),
             legend: vec![],
@@ -237,10 +366,10 @@ pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
 
 /// Every panel of one snapshot in a grid of four columns: composite first, then the
 /// fields of [`FIELDS`].
-pub fn overview(p: &Planes, ranges: &Ranges) -> Canvas {
+pub fn overview(p: &Planes, ranges: &Ranges, look: &Look) -> Canvas {
     let mut shown = vec![composite_panel(p, ranges)];
     for f in &panels(p) {
-        if let Some(c) = field_panel(p, f, range_of(ranges, &f.key)) {
+        if let Some(c) = field_panel(p, f, mapping(p, &f.key, ranges, look)) {
             shown.push(c);
         }
     }
@@ -260,25 +389,26 @@ pub struct Rendered {
 }
 
 /// Renders a run's pictures from its stored planes (`DIR/pictures/planes`) with one
-/// colour range per field over all snapshots (or `fixed`): numbered frames of every
+/// colour range per field over all snapshots (or `look`'s fixed ranges; the T cells
+/// by `look`'s scale, per frame if it says so): numbered frames of every
 /// panel (`frames/NAME/NNNNNN.png`), the time-lapses `timelapse-composite.png` and
 /// `timelapse-tcells.png` (animated PNG, `frame_ms` per frame) and `final.png` (all
 /// panels of the last snapshot). Frames of snapshots without planes are removed, so
 /// the result depends only on the stored planes.
-pub fn render_run(run_dir: &Path, fixed: &Ranges, frame_ms: u16) -> Result<Rendered> {
+pub fn render_run(run_dir: &Path, look: &Look, frame_ms: u16) -> Result<Rendered> {
     let pic = run_dir.join("pictures");
     let all = read_all(&pic.join("planes"))?;
     if all.is_empty() {
         return Ok(Rendered::default());
     }
-    let ranges = common_ranges(&all, fixed);
+    let ranges = common_ranges(&all, &look.fixed);
     let mut files = Vec::new();
     let mut composite = Vec::with_capacity(all.len());
     let mut tcells = Vec::with_capacity(all.len());
     for p in &all {
-        files.extend(write_frames(&pic, p, &ranges)?);
+        files.extend(write_frames(&pic, p, &ranges, look)?);
         composite.push(composite_panel(p, &ranges));
-        let t = field_panel(p, &FIELDS[0], range_of(&ranges, "tcells"));
+        let t = field_panel(p, &FIELDS[0], mapping(p, "tcells", &ranges, look));
         tcells.extend(t);
     }
     let keep: Vec<String> = all.iter().map(|p| frame_name(p.header.index)).collect();
@@ -293,7 +423,7 @@ pub fn render_run(run_dir: &Path, fixed: &Ranges, frame_ms: u16) -> Result<Rende
     }
     let last = all.last().expect("not empty");
     let path = pic.join("final.png");
-    write_atomic(&path, &overview(last, &ranges).png_bytes())?;
+    write_atomic(&path, &overview(last, &ranges, look).png_bytes())?;
     files.push(path);
     Ok(Rendered {
         snapshots: all.len(),
@@ -306,8 +436,9 @@ fn frame_name(index: usize) -> String {
     format!("{index:06}.png")
 }
 
-/// Writes the frames of one snapshot (`frames/NAME/NNNNNN.png`) in `ranges`.
-pub fn write_frames(pic: &Path, p: &Planes, ranges: &Ranges) -> Result<Vec<PathBuf>> {
+/// Writes the frames of one snapshot (`frames/NAME/NNNNNN.png`) in `ranges`, drawn by
+/// `look`.
+pub fn write_frames(pic: &Path, p: &Planes, ranges: &Ranges, look: &Look) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut put = |name: &str, c: Canvas| -> Result<()> {
         let dir = pic.join("frames").join(name);
@@ -319,7 +450,7 @@ pub fn write_frames(pic: &Path, p: &Planes, ranges: &Ranges) -> Result<Vec<PathB
     };
     put("composite", composite_panel(p, ranges))?;
     for f in &panels(p) {
-        if let Some(c) = field_panel(p, f, range_of(ranges, &f.key)) {
+        if let Some(c) = field_panel(p, f, mapping(p, &f.key, ranges, look)) {
             put(&f.key, c)?;
         }
     }

@@ -84,25 +84,67 @@ fn trim_zeros(s: &str) -> String {
     }
 }
 
-/// A vertical colour bar: the map from `lo` (bottom) to `hi` (top), the two ends
-/// labelled with their values, round values between, and `label` (with its unit)
-/// written along the bar.
+/// A vertical colour bar: the map from `lo` (bottom) to `hi` (top), linear or
+/// logarithmic, the two ends labelled with their values, round values between (powers
+/// of ten on a log bar), and `label` (with its unit) written along the bar, followed by
+/// ", log scale" on a log bar and ", values above clipped" when the picture has values
+/// above `hi` (its top then stands for "at least").
 #[derive(Debug, Clone)]
 pub struct Colorbar {
     pub cmap: ColorMap,
     pub lo: f64,
     pub hi: f64,
     pub label: String,
+    /// Logarithmic between `lo` > 0 and `hi`.
+    pub log: bool,
+    /// The picture has values above `hi`, drawn in the top colour.
+    pub clipped: bool,
 }
 
 impl Colorbar {
     const BAR_W: u32 = 18;
 
+    /// The round values marked between the ends.
+    fn ticks(&self) -> Vec<f64> {
+        if self.log && self.lo > 0.0 && self.hi > self.lo {
+            let (a, b) = (
+                self.lo.log10().ceil() as i32,
+                self.hi.log10().floor() as i32,
+            );
+            (a..=b).map(|k| 10f64.powi(k)).collect()
+        } else {
+            nice_ticks(self.lo, self.hi, 4)
+        }
+    }
+
+    /// Where `v` lies on the bar, 0 at `lo` and 1 at `hi`.
+    fn position(&self, v: f64) -> f64 {
+        if self.log && self.lo > 0.0 && self.hi > self.lo {
+            (v / self.lo).ln() / (self.hi / self.lo).ln()
+        } else if self.hi > self.lo {
+            (v - self.lo) / (self.hi - self.lo)
+        } else {
+            0.5
+        }
+    }
+
+    /// The label written along the bar, with the scale and the clipping said.
+    pub fn full_label(&self) -> String {
+        let mut l = self.label.clone();
+        if self.log {
+            l.push_str(", log scale");
+        }
+        if self.clipped {
+            l.push_str(", values above clipped");
+        }
+        l
+    }
+
     /// Pixels the bar and its labels take across.
     pub fn width(&self) -> u32 {
         let labels = [self.lo, self.hi]
             .iter()
-            .chain(nice_ticks(self.lo, self.hi, 4).iter())
+            .chain(self.ticks().iter())
             .map(|v| text_width(&format_number(*v), S))
             .max()
             .unwrap_or(0);
@@ -117,15 +159,7 @@ impl Colorbar {
             c.fill_rect(x, y + r as i64, Self::BAR_W, 1, self.cmap.rgb(t));
         }
         c.stroke_rect(x, y, Self::BAR_W, h, BLACK);
-        let span = self.hi - self.lo;
-        let ypos = |v: f64| {
-            let t = if span > 0.0 {
-                (v - self.lo) / span
-            } else {
-                0.5
-            };
-            y + ((1.0 - t) * (h - 1) as f64).round() as i64
-        };
+        let ypos = |v: f64| y + ((1.0 - self.position(v)) * (h - 1) as f64).round() as i64;
         let lh = line_height(S) as i64;
         let tick = |c: &mut Canvas, v: f64| {
             let yy = ypos(v);
@@ -134,9 +168,9 @@ impl Colorbar {
             c.text(x + Self::BAR_W as i64 + 6, top, &format_number(v), S, BLACK);
         };
         tick(c, self.lo);
-        if span > 0.0 {
+        if self.hi > self.lo {
             tick(c, self.hi);
-            for v in nice_ticks(self.lo, self.hi, 4) {
+            for v in self.ticks() {
                 // Leave out round values that would overprint an end label.
                 let clear = lh + 4;
                 if (ypos(v) - ypos(self.lo)).abs() > clear
@@ -146,10 +180,11 @@ impl Colorbar {
                 }
             }
         }
+        let label = self.full_label();
         let label_x = x + self.width() as i64 - line_height(S) as i64;
-        let lw = text_width(&self.label, S) as i64;
+        let lw = text_width(&label, S) as i64;
         let bottom = y + h as i64 / 2 + lw / 2;
-        c.text_vertical(label_x, bottom.max(y + lw), &self.label, S, BLACK);
+        c.text_vertical(label_x, bottom.max(y + lw), &label, S, BLACK);
     }
 }
 
@@ -233,6 +268,8 @@ impl Heatmap {
             lo,
             hi,
             label: self.colorbar_label.clone(),
+            log: false,
+            clipped: false,
         };
         let left = 10 + lh + 6 + ytw + 8;
         let top = 10 + lh + 12;
@@ -432,7 +469,7 @@ impl ImagePanel {
         let bar_label = self
             .colorbar
             .as_ref()
-            .map_or(0, |b| text_width(&b.label, S));
+            .map_or(0, |b| text_width(&b.full_label(), S));
         let height = (top + ih + 8 + legend_h + 4).max(top + bar_label + 8);
         let mut c = Canvas::new(width, height, WHITE);
         c.text(10, 8, &self.title, S, BLACK);

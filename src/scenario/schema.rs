@@ -818,6 +818,17 @@ pub enum PlaneAxis {
     Z,
 }
 
+/// How the T-cell panels map density to colour (`[output] tcells_scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcellScale {
+    /// Linear from 0 to the top of the range.
+    #[default]
+    Linear,
+    /// Logarithmic over three decades below the top of the range.
+    Log,
+}
+
 /// Pictures, time-lapses and ParaView files written during a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -851,6 +862,10 @@ pub struct Output {
     pub tumor_range_fraction: Option<[f64; 2]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub killed_range_fraction: Option<[f64; 2]>,
+    /// The T-cell panels' scale: `linear` (default) or `log`.
+    pub tcells_scale: TcellScale,
+    /// Each T-cell frame in its own robust range instead of the run's.
+    pub tcells_per_frame: bool,
 }
 
 impl Default for Output {
@@ -868,6 +883,8 @@ impl Default for Output {
             tcells_range_per_mm3: None,
             tumor_range_fraction: None,
             killed_range_fraction: None,
+            tcells_scale: TcellScale::Linear,
+            tcells_per_frame: false,
         }
     }
 }
