@@ -110,9 +110,11 @@ pub struct Compared {
     pub runs: Vec<RunData>,
     /// Index of the baseline run in `runs`, if any.
     pub baseline: Option<usize>,
-    /// The summary table in markdown.
+    /// The summary in markdown: the time compared at, any warnings, the table.
     pub markdown: String,
     pub files: Vec<PathBuf>,
+    /// What makes the comparison unfair ([`mismatches`]), also in `markdown`.
+    pub warnings: Vec<String>,
 }
 
 /// Compares the runs, writing `metrics.png`, `summary.md`, `summary.csv` and (for runs
@@ -180,7 +182,21 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
     );
     put("metrics.png", &chart.png_bytes())?;
 
-    let (markdown, csv) = tables(&runs, baseline);
+    let (table, csv) = tables(&runs, baseline);
+    let warnings = mismatches(&runs);
+    let ends: Vec<f64> = runs.iter().map(|r| r.last().0).collect();
+    let mut markdown = if warnings.is_empty() {
+        format!(
+            "Compared at t = {} h after the start of dosing (each run's last snapshot).\n\n",
+            format_number(ends[0])
+        )
+    } else {
+        "Compared at each run's last snapshot (see the warnings).\n\n".to_string()
+    };
+    for w in &warnings {
+        markdown.push_str(&format!("**warning:** {w}\n\n"));
+    }
+    markdown.push_str(&table);
     put("summary.md", markdown.as_bytes())?;
     put("summary.csv", csv.as_bytes())?;
 
@@ -225,7 +241,61 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
         baseline,
         markdown,
         files,
+        warnings,
     })
+}
+
+/// What makes the runs' comparison unfair: different end times (each is compared at
+/// its own last snapshot) or different grids (voxel counts and edge, from each run's
+/// `scenario.resolved.toml`).
+pub fn mismatches(runs: &[RunData]) -> Vec<String> {
+    let mut out = Vec::new();
+    let ends: Vec<f64> = runs.iter().map(|r| r.last().0).collect();
+    if ends.iter().any(|&t| t != ends[0]) {
+        let list: Vec<String> = runs
+            .iter()
+            .zip(&ends)
+            .map(|(r, t)| format!("{} at {} h", r.name, format_number(*t)))
+            .collect();
+        out.push(format!(
+            "the runs end at different times ({}): each is compared at its own last \
+             snapshot, so the gains mix times; run them to the same end (`--until` on \
+             resume, `--duration`)",
+            list.join(", ")
+        ));
+    }
+    let grids: Vec<Option<String>> = runs.iter().map(|r| grid_of(&r.dir)).collect();
+    if grids.iter().any(|g| g != &grids[0]) {
+        let list: Vec<String> = runs
+            .iter()
+            .zip(&grids)
+            .map(|(r, g)| format!("{}: {}", r.name, g.as_deref().unwrap_or("unknown")))
+            .collect();
+        out.push(format!(
+            "the runs have different grids ({}): their readouts differ by the \
+             discretisation too (docs/convergence.md)",
+            list.join("; ")
+        ));
+    }
+    out
+}
+
+/// "40 × 40 × 25 of 10 µm" from a run's `scenario.resolved.toml`.
+fn grid_of(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("scenario.resolved.toml")).ok()?;
+    let t: toml::Table = text.parse().ok()?;
+    let g = t.get("grid")?.as_table()?;
+    let int = |k: &str| g.get(k).and_then(|v| v.as_integer());
+    let h = g
+        .get("voxel_um")
+        .and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))?;
+    Some(format!(
+        "{} × {} × {} of {} µm",
+        int("nx")?,
+        int("ny")?,
+        int("nz")?,
+        format_number(h)
+    ))
 }
 
 fn canonical(p: &Path) -> PathBuf {

@@ -449,6 +449,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     ..infiltrate::pictures::Look::fixed(ranges.into_iter().collect())
                 },
             })?;
+            for w in &done.warnings {
+                eprintln!("warning: {w}");
+            }
             print!("{}", done.markdown);
             println!("-> {}", out.display());
         }

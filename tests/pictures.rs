@@ -262,30 +262,51 @@ fn composite_channels_land_on_tumour_stroma_and_t_cells() {
     let mut f = Fields::zeros(n);
     let mut class = vec![1u8; n];
     let idx = |x: usize, y: usize| x + 7 * y;
-    // Tumour at (1, 1), stroma at (5, 3), T cells at (3, 0) (on liver).
+    // Tumour at (1, 1), killed tumour at (2, 2), stroma at (5, 3), T cells at (3, 0)
+    // (on liver) and at (1, 1) on the tumour.
     class[idx(1, 1)] = TUMOR;
     f.n[idx(1, 1)] = 0.8;
+    class[idx(2, 2)] = TUMOR;
+    f.k[idx(2, 2)] = 0.5;
     class[idx(5, 3)] = STROMA;
     f.t[idx(3, 0)] = 400.0;
-    let at = Slicing {
+    f.t[idx(1, 1)] = 100.0;
+    let slicing = Slicing {
         axis: Axis::Z,
         slice: 0,
         dims,
         voxel_um: 10.0,
     };
-    let p = Planes::cut(&f, &class, &at, &[], 0, 0.0);
+    let p = Planes::cut(&f, &class, &slicing, &[], 0, 0.0);
     let mut ranges = Ranges::new();
     ranges.insert("tumor".into(), (0.0, 1.0));
     ranges.insert("tcells".into(), (0.0, 400.0));
+    ranges.insert("killed".into(), (0.0, 0.5));
     let px = composite_pixels(&p, &ranges);
     // Picture rows run top down: voxel row y is picture row 4 − y.
     let at = |x: usize, y: usize| px[x + 7 * (4 - y)];
-    assert_eq!(at(1, 1), [204, 0, 0], "tumour red, 0.8 of its range");
-    assert_eq!(at(5, 3), [0, 0, 255], "stroma blue");
+    // Magenta at 0.8 (120, 0, 120) under green at an opacity of √(100/400) = 0.5.
+    assert_eq!(
+        at(1, 1),
+        [60, 128, 60],
+        "tumour magenta under T cells green"
+    );
+    assert_eq!(
+        at(2, 2),
+        [170, 110, 0],
+        "killed tumour orange, top of its range"
+    );
+    assert_eq!(at(5, 3), [90, 90, 90], "stroma grey");
     assert_eq!(at(3, 0), [0, 255, 0], "T cells green");
     assert_eq!(at(0, 0), [0, 0, 0], "empty liver black");
     let lit = px.iter().filter(|c| **c != [0, 0, 0]).count();
-    assert_eq!(lit, 3);
+    assert_eq!(lit, 4);
+    // Where there are T cells the green channel is lit; on viable tumour alone it is not.
+    assert!(at(1, 1)[1] > 0 && at(3, 0)[1] > 0);
+    let mut bare = f.clone();
+    bare.t[idx(1, 1)] = 0.0;
+    let q = Planes::cut(&bare, &class, &slicing, &[], 0, 0.0);
+    assert_eq!(composite_pixels(&q, &ranges)[1 + 7 * 3][1], 0);
 }
 
 /// The attributes of the `<DataArray ...>` elements of a VTK XML header.
@@ -546,6 +567,8 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("tiny untreated (baseline)"), "{md}");
+    assert!(md.starts_with("Compared at t = "), "{md}");
+    assert!(!md.contains("warning"), "{md}");
     assert!(md.contains("| tiny combination |"), "{md}");
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -795,5 +818,36 @@ fn slice_arms_show_where_the_t_cells_are() {
     assert!(medians[0].0 < medians[0].1, "untreated: {:?}", medians[0]);
     for k in [1, 3] {
         assert!(medians[k].0 >= 0.25, "{}: {:?}", ARMS[k], medians[k]);
+    }
+}
+
+/// compare warns when runs end at different times or have different grids, naming each
+/// run's; runs that agree get no warning.
+#[test]
+fn compare_warns_of_runs_that_do_not_match() {
+    use infiltrate::compare::{mismatches, RunData};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, nx: u32, end: f64| {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("scenario.resolved.toml"),
+            format!("name = \"{name}\"\n[grid]\nnx = {nx}\nny = 4\nnz = 3\nvoxel_um = 10.0\n"),
+        )
+        .unwrap();
+        RunData {
+            dir,
+            name: name.into(),
+            rows: vec![(0.0, 0.0, 0.1), (end, 0.2, 0.5)],
+        }
+    };
+    let same = [run("a", 5, 48.0), run("b", 5, 48.0)];
+    assert!(mismatches(&same).is_empty());
+    let w = mismatches(&[run("a", 5, 48.0), run("c", 7, 24.0)]).join("\n");
+    for want in [
+        "end at different times (a at 48 h, c at 24 h)",
+        "different grids (a: 5 × 4 × 3 of 10 µm; c: 7 × 4 × 3 of 10 µm)",
+    ] {
+        assert!(w.contains(want), "missing `{want}` in {w}");
     }
 }

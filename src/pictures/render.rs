@@ -71,10 +71,14 @@ pub static FIELDS: [FieldSpec; 7] = [
     panel(Field::AntiPd1),
 ];
 
-/// Colours of the composite: tumour red, T cells green, stroma blue, added on black.
-pub const COMPOSITE_TUMOR: [u8; 3] = [255, 0, 0];
+/// Colours of the composite at the top of each channel's range: a magenta/green pair
+/// that colour-blind viewers tell apart (as fluorescence images are shown for them).
+/// The tissue is viable tumour magenta plus killed tumour orange (Okabe–Ito's, dimmed),
+/// added on black, or stroma grey; the T cells are laid over it in green.
+pub const COMPOSITE_TUMOR: [u8; 3] = [150, 0, 150];
 pub const COMPOSITE_TCELLS: [u8; 3] = [0, 255, 0];
-pub const COMPOSITE_STROMA: [u8; 3] = [0, 0, 255];
+pub const COMPOSITE_KILLED: [u8; 3] = [170, 110, 0];
+pub const COMPOSITE_STROMA: [u8; 3] = [90, 90, 90];
 
 /// Colour range of each plane name (lo, hi).
 pub type Ranges = BTreeMap<String, (f64, f64)>;
@@ -309,17 +313,22 @@ pub fn field_panel(p: &Planes, spec: &FieldSpec, m: Mapping) -> Option<Canvas> {
     )
 }
 
-/// The composite's pixels (picture rows, top first): viable tumour in red (in
-/// proportion to its range), T cells in green (the square root of their share of the
-/// range, as fluorescence is often shown with a gamma of 0.5, so that sparse cells
-/// show), stroma in blue, added on black.
+/// The composite's pixels (picture rows, top first), each channel in proportion to its
+/// own range's top ([`COMPOSITE_TUMOR`] and the others give the colours). The tissue:
+/// viable plus killed tumour added on black, or grey for the stroma class. Over it the
+/// T cells, green with an opacity of the square root of their share of their robust
+/// range (fluorescence is often shown with a gamma of 0.5, so that sparse cells show):
+/// where T cells are dense the pixel is green whatever lies beneath, so where they are
+/// reads without the other panels.
 pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
     let (w, h) = (p.header.width, p.header.height);
     let zeros = vec![0f32; w * h];
     let tumor = p.get("tumor").unwrap_or(&zeros);
+    let killed = p.get("killed").unwrap_or(&zeros);
     let t = p.get("tcells").unwrap_or(&zeros);
     let class = p.get("class").unwrap_or(&zeros);
     let (_, n_hi) = range_of(ranges, "tumor");
+    let (_, k_hi) = range_of(ranges, "killed");
     let (_, t_hi) = range_of(ranges, "tcells");
     let unit = |v: f64, hi: f64| {
         if hi > 0.0 {
@@ -329,13 +338,17 @@ pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
         }
     };
     flip_rows(w, h, |i| {
-        let r = unit(tumor[i] as f64, n_hi);
+        let n = unit(tumor[i] as f64, n_hi);
+        let k = unit(killed[i] as f64, k_hi);
         let g = unit(t[i] as f64, t_hi).sqrt();
-        let b = if class[i] as u8 == STROMA { 1.0 } else { 0.0 };
-        let mix = |k: usize| {
-            let v = r * COMPOSITE_TUMOR[k] as f64
-                + g * COMPOSITE_TCELLS[k] as f64
-                + b * COMPOSITE_STROMA[k] as f64;
+        let stroma = class[i] as u8 == STROMA;
+        let mix = |c: usize| {
+            let tissue = if stroma {
+                COMPOSITE_STROMA[c] as f64
+            } else {
+                (n * COMPOSITE_TUMOR[c] as f64 + k * COMPOSITE_KILLED[c] as f64).min(255.0)
+            };
+            let v = (1.0 - g) * tissue + g * COMPOSITE_TCELLS[c] as f64;
             v.round().min(255.0) as u8
         };
         [mix(0), mix(1), mix(2)]
@@ -346,6 +359,7 @@ pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
 pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
     let (w, h) = (p.header.width, p.header.height);
     let pixels = composite_pixels(p, ranges);
+    let top = |key: &str| crate::plot::format_number(range_of(ranges, key).1);
     ImagePanel {
         title: format!("composite, {}", where_label(p)),
         subtitle: time_label(p.header.time_min),
@@ -355,8 +369,12 @@ pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
         colorbar: None,
         pixel_um: Some(p.header.voxel_um),
         legend: vec![
-            ("tumour".into(), COMPOSITE_TUMOR),
-            ("T cells (sqrt)".into(), COMPOSITE_TCELLS),
+            (
+                format!("T cells, sqrt, 0–{}/mm³", top("tcells")),
+                COMPOSITE_TCELLS,
+            ),
+            (format!("tumour 0–{}", top("tumor")), COMPOSITE_TUMOR),
+            (format!("killed 0–{}", top("killed")), COMPOSITE_KILLED),
             ("stroma".into(), COMPOSITE_STROMA),
         ],
         target_px: 320,

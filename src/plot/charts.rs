@@ -316,6 +316,41 @@ impl Heatmap {
     }
 }
 
+/// The dash pattern of each series in turn (pixels down, up, …; empty: solid), so that
+/// series that overlap stay apart: a later one's gaps show the earlier one beneath.
+const DASHES: [&[u32]; 4] = [&[], &[10, 6], &[3, 4], &[12, 4, 3, 4]];
+
+/// The marker of each series in turn, drawn at its points when there are few.
+const MARKERS: [Marker; 4] = [Marker::Square, Marker::Diamond, Marker::Cross, Marker::Ring];
+
+#[derive(Debug, Clone, Copy)]
+enum Marker {
+    Square,
+    Diamond,
+    Cross,
+    Ring,
+}
+
+impl Marker {
+    /// Draws the marker centred on `p`, about 7 pixels across.
+    fn draw(self, c: &mut Canvas, (x, y): (i64, i64), col: [u8; 3]) {
+        match self {
+            Marker::Square => c.fill_rect(x - 3, y - 3, 7, 7, col),
+            Marker::Diamond => {
+                for d in 0..=3i64 {
+                    c.fill_rect(x - 3 + d, y - d, (7 - 2 * d) as u32, 1, col);
+                    c.fill_rect(x - 3 + d, y + d, (7 - 2 * d) as u32, 1, col);
+                }
+            }
+            Marker::Cross => {
+                c.line(x - 3, y - 3, x + 3, y + 3, 2, col);
+                c.line(x - 3, y + 3, x + 3, y - 3, 2, col);
+            }
+            Marker::Ring => c.stroke_rect(x - 3, y - 3, 7, 7, col),
+        }
+    }
+}
+
 /// One named line of a [`LinePlot`].
 pub struct Series {
     pub name: String,
@@ -370,7 +405,7 @@ impl LinePlot {
             .map(|s| text_width(&s.name, S))
             .max()
             .unwrap_or(0)
-            + 40;
+            + 48;
         let left = 10 + lh + 6 + ytw + 8;
         let top = 10 + lh + 12;
         let width = (left + pw + 16 + legend_w + 10).max(text_width(&self.title, S) + 20);
@@ -400,7 +435,10 @@ impl LinePlot {
         c.stroke_rect(left as i64 - 1, top as i64 - 1, pw + 2, ph + 2, BLACK);
         for (k, s) in self.series.iter().enumerate() {
             let col = SERIES[k % SERIES.len()];
+            let dash = DASHES[k % DASHES.len()];
+            let marker = MARKERS[k % MARKERS.len()];
             let mut prev: Option<(i64, i64)> = None;
+            let mut phase = 0;
             let few = s.points.len() <= 40;
             for &(x, y) in &s.points {
                 if !(x.is_finite() && y.is_finite()) {
@@ -409,17 +447,19 @@ impl LinePlot {
                 }
                 let p = (px(x), py(y));
                 if let Some(q) = prev {
-                    c.line(q.0, q.1, p.0, p.1, 2, col);
+                    c.dashed_line([q.0, q.1, p.0, p.1], 2, col, dash, &mut phase);
                 }
                 if few {
-                    c.fill_rect(p.0 - 2, p.1 - 2, 5, 5, col);
+                    marker.draw(&mut c, p, col);
                 }
                 prev = Some(p);
             }
             let ly = (top + 6 + k as u32 * (lh + 4)) as i64;
             let lx = (left + pw + 16) as i64;
-            c.fill_rect(lx, ly + lh as i64 / 2 - 3, 26, 3, col);
-            c.text(lx + 32, ly, &s.name, S, BLACK);
+            let mid = ly + lh as i64 / 2 - 2;
+            c.dashed_line([lx, mid, lx + 30, mid], 2, col, dash, &mut 0);
+            marker.draw(&mut c, (lx + 15, mid), col);
+            c.text(lx + 38, ly, &s.name, S, BLACK);
         }
         axis_labels(&mut c, [left, top, pw, ph], &self.x_label, &self.y_label);
         c
@@ -454,17 +494,30 @@ impl ImagePanel {
         let f = (self.target_px / longer).clamp(1, 32);
         let (iw, ih) = (self.width * f, self.height * f);
         let cb_w = self.colorbar.as_ref().map_or(0, |b| b.width() + 16);
-        let legend_h = if self.legend.is_empty() { 0 } else { lh + 8 };
         let top = 8 + 2 * lh + 8;
-        let legend_w: u32 = self
+        let item_w = |name: &str| 18 + text_width(name, S) + 16;
+        let widest = self
             .legend
             .iter()
-            .map(|(name, _)| 18 + text_width(name, S) + 16)
-            .sum();
+            .map(|(n, _)| item_w(n))
+            .max()
+            .unwrap_or(0);
         let width = (10 + iw + cb_w + 10)
             .max(text_width(&self.title, S) + 20)
             .max(text_width(&self.subtitle, S) + 20)
-            .max(10 + legend_w);
+            .max(10 + widest);
+        // The legend wraps into rows as wide as the panel.
+        let mut rows: Vec<Vec<usize>> = Vec::new();
+        let mut used = u32::MAX;
+        for (k, (name, _)) in self.legend.iter().enumerate() {
+            if used.saturating_add(item_w(name)) > width - 10 {
+                rows.push(Vec::new());
+                used = 0;
+            }
+            used += item_w(name);
+            rows.last_mut().expect("a row").push(k);
+        }
+        let legend_h = rows.len() as u32 * (lh + 4) + if rows.is_empty() { 0 } else { 4 };
         // Tall enough for the colour bar's label, written along the bar.
         let bar_label = self
             .colorbar
@@ -487,13 +540,16 @@ impl ImagePanel {
         if let Some(b) = &self.colorbar {
             b.draw(&mut c, ox + iw as i64 + 16, oy, ih);
         }
-        let mut lx = ox;
-        let ly = oy + ih as i64 + 8;
-        for (name, col) in &self.legend {
-            c.fill_rect(lx, ly + 2, 12, 12, *col);
-            c.stroke_rect(lx, ly + 2, 12, 12, BLACK);
-            c.text(lx + 18, ly, name, S, BLACK);
-            lx += 18 + text_width(name, S) as i64 + 16;
+        for (r, row) in rows.iter().enumerate() {
+            let mut lx = ox;
+            let ly = oy + ih as i64 + 8 + (r as u32 * (lh + 4)) as i64;
+            for &k in row {
+                let (name, col) = &self.legend[k];
+                c.fill_rect(lx, ly + 2, 12, 12, *col);
+                c.stroke_rect(lx, ly + 2, 12, 12, BLACK);
+                c.text(lx + 18, ly, name, S, BLACK);
+                lx += item_w(name) as i64;
+            }
         }
         c
     }

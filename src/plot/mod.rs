@@ -78,12 +78,43 @@ impl Canvas {
     /// A straight line from (x0, y0) to (x1, y1), `width` pixels thick (Bresenham's
     /// walk with a square pen).
     pub fn line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, width: u32, c: [u8; 3]) {
+        self.dashed_line([x0, y0, x1, y1], width, c, &[], &mut 0);
+    }
+
+    /// [`Canvas::line`] drawn in dashes: `pattern` gives the lengths (pixels of the
+    /// walk) of pen down, pen up, down, … repeated (empty: solid); `phase` is where in
+    /// the pattern the line starts, and is left where it ends, so that a polyline's
+    /// dashes run on across its corners.
+    pub fn dashed_line(
+        &mut self,
+        [x0, y0, x1, y1]: [i64; 4],
+        width: u32,
+        c: [u8; 3],
+        pattern: &[u32],
+        phase: &mut u32,
+    ) {
         let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
         let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
         let (mut x, mut y, mut err) = (x0, y0, dx + dy);
         let half = width as i64 / 2;
+        let period: u32 = pattern.iter().sum();
         loop {
-            self.fill_rect(x - half, y - half, width.max(1), width.max(1), c);
+            let down = period == 0 || {
+                let mut at = *phase % period;
+                let mut on = true;
+                for &len in pattern {
+                    if at < len {
+                        break;
+                    }
+                    at -= len;
+                    on = !on;
+                }
+                on
+            };
+            *phase = phase.wrapping_add(1);
+            if down {
+                self.fill_rect(x - half, y - half, width.max(1), width.max(1), c);
+            }
             if x == x1 && y == y1 {
                 break;
             }
