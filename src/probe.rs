@@ -147,8 +147,8 @@ pub struct Labels {
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The bath faces of voxel (x, y, z), counted in the solvers' face order x−, x+, y−, y+,
-/// z−, z+.
-fn bath_count(dims: [usize; 3], faces: [bool; 6], x: usize, y: usize, z: usize) -> u32 {
+/// z−, z+ (both ends of a one-voxel axis count).
+pub fn bath_count(dims: [usize; 3], faces: [bool; 6], x: usize, y: usize, z: usize) -> u32 {
     let [nx, ny, nz] = dims;
     let on = [
         x == 0,

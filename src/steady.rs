@@ -331,16 +331,7 @@ impl Operator {
                     if z + 1 < nz {
                         g[2][i] = face(c, class[i + nx * ny]) * inv_h2;
                     }
-                    // Bath faces this voxel touches (both ends of a one-voxel axis).
-                    let touches = [
-                        x == 0,
-                        x + 1 == nx,
-                        y == 0,
-                        y + 1 == ny,
-                        z == 0,
-                        z + 1 == nz,
-                    ];
-                    let faces = (0..6).filter(|&f| bath[f] && touches[f]).count();
+                    let faces = crate::probe::bath_count(params.dims, *bath, x, y, z);
                     let b = faces as f64 * 2.0 * d[c as usize].max(0.0) * inv_h2;
                     let c = c as usize;
                     bath_sum[i] = b;
@@ -362,11 +353,6 @@ impl Operator {
 
     pub fn voxels(&self) -> usize {
         self.levels[0].voxels()
-    }
-
-    /// The multigrid levels, finest first (their extents).
-    pub fn level_dims(&self) -> Vec<[usize; 3]> {
-        self.levels.iter().map(|l| l.dims).collect()
     }
 
     /// The right-hand side of a source pattern: σ, κ or the bath faces' `Σ 2 D_i/h²`
@@ -490,15 +476,6 @@ impl Responses {
         let mut r = Responses::default();
         r.ensure(params, chem, class, tolerance, (1.0, 1.0));
         r
-    }
-
-    /// The iterations of every solve together.
-    pub fn iterations(&self) -> u64 {
-        self.solves
-            .iter()
-            .flatten()
-            .map(|s| u64::from(s.iterations))
-            .sum()
     }
 
     /// Whether every solve met its tolerance.

@@ -868,8 +868,8 @@ fn gpu_steady_field_is_the_cpus_rounded() {
             let want: Vec<f64> = c.fields().a.iter().map(|&v| f64::from(v as f32)).collect();
             assert_eq!(a, want, "{what}, bath {bath}");
         }
-        // The responses are solved once: the second level costs no iterations.
-        assert_eq!(ic, if bath == 1.0 { ic } else { 0 });
+        // The responses are solved once: the first level solves, the second costs none.
+        assert_eq!(ic > 0, bath == 1.0, "bath {bath}: {ic} iterations");
     }
 }
 

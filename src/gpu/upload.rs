@@ -34,29 +34,21 @@ pub(super) fn slab_values(
     initial: Initial<'_>,
     k: usize,
 ) -> Vec<f32> {
-    let table = match initial {
-        Initial::Fields(f) => return slab_values_of(dims, slab, f.get(Field::at(k))),
-        Initial::PerClass(table) => table,
-    };
-    let [nx, ny, _] = dims;
-    let nxp = padded_nx(nx);
-    let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
-    for zb in 0..slab.planes + 2 {
-        for y in 0..ny {
-            if let Some(g) = row_start(dims, slab, zb, y) {
-                let dst = &mut out[(zb * ny + y) * nxp..][..nx];
-                for (d, c) in dst.iter_mut().zip(&class[g..g + nx]) {
-                    *d = table[k][*c as usize] as f32;
-                }
-            }
-        }
+    match initial {
+        Initial::Fields(f) => slab_values_of(dims, slab, f.get(Field::at(k))),
+        Initial::PerClass(table) => laid_out(dims, slab, |g| table[k][class[g] as usize] as f32),
     }
-    out
 }
 
 /// One field's values (every voxel's, f64) as a slab's buffer holds them: own and halo
 /// planes, padded rows, f32; 0 outside the domain and in the padding.
 pub(super) fn slab_values_of(dims: [usize; 3], slab: &Slab, values: &[f64]) -> Vec<f32> {
+    laid_out(dims, slab, |g| values[g] as f32)
+}
+
+/// A slab's buffer of `value(g)` for each voxel g (global index) of its own and halo
+/// planes, rows padded; 0 outside the domain and in the padding.
+fn laid_out(dims: [usize; 3], slab: &Slab, value: impl Fn(usize) -> f32) -> Vec<f32> {
     let [nx, ny, _] = dims;
     let nxp = padded_nx(nx);
     let mut out = vec![0.0f32; (slab.planes + 2) * nxp * ny];
@@ -64,8 +56,8 @@ pub(super) fn slab_values_of(dims: [usize; 3], slab: &Slab, values: &[f64]) -> V
         for y in 0..ny {
             if let Some(g) = row_start(dims, slab, zb, y) {
                 let dst = &mut out[(zb * ny + y) * nxp..][..nx];
-                for (d, s) in dst.iter_mut().zip(&values[g..g + nx]) {
-                    *d = *s as f32;
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = value(g + x);
                 }
             }
         }
