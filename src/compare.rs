@@ -118,8 +118,9 @@ pub struct Compared {
 }
 
 /// Compares the runs, writing `metrics.png`, `summary.md`, `summary.csv` and (for runs
-/// with stored planes) `final-composite.png`, `final-tcells.png` and
-/// `final-tcells_mip.png` into `opts.out`.
+/// with stored planes) `final-composite.png`, `final-tcells.png`,
+/// `final-tcells_mip.png`, `final-tumor.png`, `final-killed.png` and `final-arms.png`
+/// (a column per run: T cells, viable and killed tumour) into `opts.out`.
 pub fn compare(opts: &CompareOptions) -> Result<Compared> {
     if opts.runs.is_empty() {
         return Err(Error::Other("compare needs at least one run folder".into()));
@@ -228,13 +229,26 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
             "final-composite.png",
             &side(&|p| Some(composite_panel(p, &ranges))).png_bytes(),
         )?;
-        for key in ["tcells", "tcells_mip"] {
+        let panel = |p: &Planes, key: &str| {
             let spec = FIELDS.iter().find(|f| f.key == key).expect("known field");
+            field_panel(p, spec, mapping(p, key, &ranges, &look))
+        };
+        for key in ["tcells", "tcells_mip", "tumor", "killed"] {
             put(
                 &format!("final-{key}.png"),
-                &side(&|p| field_panel(p, spec, mapping(p, key, &ranges, &look))).png_bytes(),
+                &side(&|p| panel(p, key)).png_bytes(),
             )?;
         }
+        // One column per run: where the T cells are, above the viable and the killed
+        // tumour, in ranges shared by the runs.
+        let column = |p: &Planes| -> Option<Canvas> {
+            let parts: Vec<Canvas> = ["tcells", "tumor", "killed"]
+                .iter()
+                .filter_map(|k| panel(p, k))
+                .collect();
+            (!parts.is_empty()).then(|| Canvas::vstack(&parts, 8, WHITE))
+        };
+        put("final-arms.png", &side(&column).png_bytes())?;
     }
     Ok(Compared {
         runs,

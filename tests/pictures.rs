@@ -616,9 +616,21 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
     let (one, _, _) =
         decode(&std::fs::read(untreated.join("pictures/frames/composite/000002.png")).unwrap());
     assert!(cw > one + 150, "{cw} vs one panel {one}");
-    for f in ["final-tcells.png", "final-tcells_mip.png"] {
+    for f in [
+        "final-tcells.png",
+        "final-tcells_mip.png",
+        "final-tumor.png",
+        "final-killed.png",
+    ] {
         decode(&std::fs::read(out.join(f)).unwrap());
     }
+    // The arms' columns: T cells above viable and killed tumour, side by side.
+    let (aw, ah, _) = decode(&std::fs::read(out.join("final-arms.png")).unwrap());
+    let (tw, th, _) = decode(&std::fs::read(out.join("final-tcells.png")).unwrap());
+    assert!(
+        aw >= tw && ah > 2 * th,
+        "{aw}×{ah} against one row {tw}×{th}"
+    );
 
     // A baseline that is not among the runs is refused.
     let o = Command::new(env!("CARGO_BIN_EXE_infiltrate"))
@@ -736,10 +748,8 @@ fn log_and_per_frame_t_cell_ranges_map_as_documented() {
         log: true,
         clipped: true,
     };
-    assert_eq!(
-        bar.full_label(),
-        "T cells (cells/mm³), log scale, values above clipped"
-    );
+    assert_eq!(bar.full_label(), "T cells (cells/mm³), log");
+    assert_eq!(bar.top_label(), "≥2000");
 }
 
 /// The fixture of the four shipped slice arms (fitted flux, 2 days): each arm's stored

@@ -85,10 +85,10 @@ fn trim_zeros(s: &str) -> String {
 }
 
 /// A vertical colour bar: the map from `lo` (bottom) to `hi` (top), linear or
-/// logarithmic, the two ends labelled with their values, round values between (powers
+/// logarithmic, the two ends labelled with their values (the top as "≥ hi" when the
+/// picture has values above it, drawn in the top colour), round values between (powers
 /// of ten on a log bar), and `label` (with its unit) written along the bar, followed by
-/// ", log scale" on a log bar and ", values above clipped" when the picture has values
-/// above `hi` (its top then stands for "at least").
+/// ", log" on a log bar.
 #[derive(Debug, Clone)]
 pub struct Colorbar {
     pub cmap: ColorMap,
@@ -128,24 +128,31 @@ impl Colorbar {
         }
     }
 
-    /// The label written along the bar, with the scale and the clipping said.
+    /// The label written along the bar, with the scale said.
     pub fn full_label(&self) -> String {
-        let mut l = self.label.clone();
         if self.log {
-            l.push_str(", log scale");
+            format!("{}, log", self.label)
+        } else {
+            self.label.clone()
         }
+    }
+
+    /// The top end's label: "≥" before it when values above it were clipped.
+    pub fn top_label(&self) -> String {
         if self.clipped {
-            l.push_str(", values above clipped");
+            format!("≥{}", format_number(self.hi))
+        } else {
+            format_number(self.hi)
         }
-        l
     }
 
     /// Pixels the bar and its labels take across.
     pub fn width(&self) -> u32 {
-        let labels = [self.lo, self.hi]
+        let labels = [self.lo]
             .iter()
             .chain(self.ticks().iter())
             .map(|v| text_width(&format_number(*v), S))
+            .chain([text_width(&self.top_label(), S)])
             .max()
             .unwrap_or(0);
         Self::BAR_W + 6 + labels + 8 + line_height(S)
@@ -161,22 +168,22 @@ impl Colorbar {
         c.stroke_rect(x, y, Self::BAR_W, h, BLACK);
         let ypos = |v: f64| y + ((1.0 - self.position(v)) * (h - 1) as f64).round() as i64;
         let lh = line_height(S) as i64;
-        let tick = |c: &mut Canvas, v: f64| {
+        let tick = |c: &mut Canvas, v: f64, text: &str| {
             let yy = ypos(v);
             c.fill_rect(x + Self::BAR_W as i64, yy, 4, 1, BLACK);
             let top = (yy - lh / 2 + 3).clamp(y - lh / 2, y + h as i64 - lh / 2);
-            c.text(x + Self::BAR_W as i64 + 6, top, &format_number(v), S, BLACK);
+            c.text(x + Self::BAR_W as i64 + 6, top, text, S, BLACK);
         };
-        tick(c, self.lo);
+        tick(c, self.lo, &format_number(self.lo));
         if self.hi > self.lo {
-            tick(c, self.hi);
+            tick(c, self.hi, &self.top_label());
             for v in self.ticks() {
                 // Leave out round values that would overprint an end label.
                 let clear = lh + 4;
                 if (ypos(v) - ypos(self.lo)).abs() > clear
                     && (ypos(v) - ypos(self.hi)).abs() > clear
                 {
-                    tick(c, v);
+                    tick(c, v, &format_number(v));
                 }
             }
         }
