@@ -136,6 +136,17 @@ impl Dosing {
             .sum()
     }
 
+    /// The boluses of a chemical by route (plasma, bath); None for CXCL12, which no
+    /// treatment doses.
+    pub fn routes(&self, chem: crate::scenario::Chemical) -> Option<&[Vec<Bolus>; 2]> {
+        use crate::scenario::Chemical;
+        match chem {
+            Chemical::Cxcl12 => None,
+            Chemical::Amd3100 => Some(&self.boluses[drug_index(DrugName::Amd3100)]),
+            Chemical::AntiPd1 => Some(&self.boluses[drug_index(DrugName::AntiPd1)]),
+        }
+    }
+
     /// (plasma, bath) levels of the chemical at time `t`.
     pub fn levels(&self, chem: crate::scenario::Chemical, t: f64) -> (f64, f64) {
         use crate::scenario::Chemical;

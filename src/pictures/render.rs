@@ -126,20 +126,9 @@ pub struct Mapping {
 impl Mapping {
     /// The colour-map position of `v`, in [0, 1] (values beyond the range take the end).
     pub fn position(&self, v: f64) -> f64 {
-        let t = if self.log && self.lo > 0.0 && self.hi > self.lo {
-            if v <= self.lo {
-                0.0
-            } else {
-                (v / self.lo).ln() / (self.hi / self.lo).ln()
-            }
-        } else {
-            let span = if self.hi > self.lo {
-                self.hi - self.lo
-            } else {
-                1.0
-            };
-            (v - self.lo) / span
-        };
+        // An empty range counts from `lo` in steps of 1; below `lo` on a log scale (0
+        // and negative values too: −∞ or NaN) is the bottom.
+        let t = crate::plot::scaled_position(v, self.lo, self.hi, self.log).unwrap_or(v - self.lo);
         if t.is_nan() {
             0.0
         } else {

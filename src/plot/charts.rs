@@ -84,6 +84,19 @@ fn trim_zeros(s: &str) -> String {
     }
 }
 
+/// Where `v` lies between `lo` (0) and `hi` (1), linearly or (with `log`, where
+/// `lo > 0`) logarithmically; not clamped. None when `hi ≤ lo`. Colour bars and the
+/// pictures' colour maps place values by it.
+pub fn scaled_position(v: f64, lo: f64, hi: f64, log: bool) -> Option<f64> {
+    if hi <= lo {
+        None
+    } else if log && lo > 0.0 {
+        Some((v / lo).ln() / (hi / lo).ln())
+    } else {
+        Some((v - lo) / (hi - lo))
+    }
+}
+
 /// A vertical colour bar: the map from `lo` (bottom) to `hi` (top), linear or
 /// logarithmic, the two ends labelled with their values (the top as "≥ hi" when the
 /// picture has values above it, drawn in the top colour), round values between (powers
@@ -117,15 +130,9 @@ impl Colorbar {
         }
     }
 
-    /// Where `v` lies on the bar, 0 at `lo` and 1 at `hi`.
+    /// Where `v` lies on the bar, 0 at `lo` and 1 at `hi` (the middle of an empty range).
     fn position(&self, v: f64) -> f64 {
-        if self.log && self.lo > 0.0 && self.hi > self.lo {
-            (v / self.lo).ln() / (self.hi / self.lo).ln()
-        } else if self.hi > self.lo {
-            (v - self.lo) / (self.hi - self.lo)
-        } else {
-            0.5
-        }
+        scaled_position(v, self.lo, self.hi, self.log).unwrap_or(0.5)
     }
 
     /// The label written along the bar, with the scale said.

@@ -9,7 +9,9 @@ mod colormap;
 pub mod font;
 mod tables;
 
-pub use charts::{format_number, nice_ticks, Colorbar, Heatmap, ImagePanel, LinePlot, Series};
+pub use charts::{
+    format_number, nice_ticks, scaled_position, Colorbar, Heatmap, ImagePanel, LinePlot, Series,
+};
 pub use colormap::{lightness, ColorMap};
 
 /// Background and ink of the charts.

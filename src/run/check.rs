@@ -35,10 +35,8 @@ pub const VALID_LAG: f64 = 0.1;
 /// levels (either route); None for CXCL12 and for levels that are constant between
 /// steps.
 pub fn level_time_constant(dosing: &crate::dosing::Dosing, which: Chemical) -> Option<f64> {
-    if which == Chemical::Cxcl12 {
-        return None;
-    }
-    dosing.boluses[crate::model::chem_index(which) - 1]
+    dosing
+        .routes(which)?
         .iter()
         .flatten()
         .filter(|b| b.rate > 0.0 && b.peak != 0.0)

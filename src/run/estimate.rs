@@ -292,10 +292,9 @@ fn steady_cost(
         1.0
     };
     let solves = (solves as f64 * scale).round() as u64;
-    let routes = match which {
-        Chemical::Cxcl12 => (false, params.c_bath != 0.0),
-        _ => {
-            let [plasma, bath] = &dosing.boluses[crate::model::chem_index(which) - 1];
+    let routes = match dosing.routes(which) {
+        None => (false, params.c_bath != 0.0),
+        Some([plasma, bath]) => {
             let dosed = |b: &[Bolus]| b.iter().any(|b| b.peak != 0.0);
             (dosed(plasma), dosed(bath))
         }
