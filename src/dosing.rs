@@ -117,6 +117,23 @@ impl Dosing {
         d
     }
 
+    /// The times (min, ascending, each once) at which a dose of anything starts: each
+    /// bolus and the start of each constant level, of every drug, species and route.
+    pub fn dose_times(&self) -> Vec<f64> {
+        let mut t: Vec<f64> = self
+            .boluses
+            .iter()
+            .chain(self.species.iter())
+            .flatten()
+            .flatten()
+            .filter(|b| b.peak != 0.0)
+            .map(|b| b.t0)
+            .collect();
+        t.sort_by(f64::total_cmp);
+        t.dedup();
+        t
+    }
+
     /// The (plasma, bath) levels the treatments give species `k` at time `t` (min), in
     /// its unit (0 for a species no treatment doses).
     pub fn species_levels(&self, k: usize, t: f64) -> (f64, f64) {

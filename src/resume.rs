@@ -15,6 +15,7 @@ use crate::checkpoint;
 use crate::error::{Error, Result};
 use crate::model::{Segment, StepPlan};
 use crate::run::{self, Backend, Checkpointing, RunOptions, RunSummary, Start};
+use crate::scenario::Time;
 use crate::units::format_min;
 
 pub use crate::run::Resumed;
@@ -96,9 +97,10 @@ fn keep_rows(text: &str, t_h: f64) -> String {
 }
 
 /// The plan's segments ending at `until` instead of the scenario's duration: cut at
-/// the cell step nearest `until`, or continued past it with segments of the snapshot
-/// interval (boundaries at multiples of it, as `StepPlan::derive` places them).
-pub fn plan_until(plan: &mut StepPlan, duration: f64, interval: f64, until: f64) {
+/// the cell step nearest `until`, or continued past it to the snapshots the scenario's
+/// rules place there (`model::snapshot_schedule`, as `StepPlan::derive` does).
+pub fn plan_until(plan: &mut StepPlan, time: &Time, doses: &[f64], until: f64) {
+    let duration = time.duration_h * 60.0;
     let eps = 1e-12 * until.abs().max(1.0);
     if until < duration - eps {
         let mut kept = Vec::new();
@@ -115,23 +117,10 @@ pub fn plan_until(plan: &mut StepPlan, duration: f64, interval: f64, until: f64)
         }
         plan.segments = kept;
     } else if until > duration + eps {
-        let mut t0 = plan.segments.last().map_or(0.0, |s| s.t1());
-        let mut k = (t0 / interval).floor() as u64;
-        while t0 < until * (1.0 - 1e-12) {
-            k += 1;
-            let t1 = (k as f64 * interval).min(until);
-            let len = t1 - t0;
-            if len <= eps {
-                continue;
-            }
-            let steps = ((len / plan.cell_dt) * (1.0 - 1e-12)).ceil().max(1.0) as u64;
-            plan.segments.push(Segment {
-                t0,
-                steps,
-                dt: len / steps as f64,
-            });
-            t0 = t1;
-        }
+        let t0 = plan.segments.last().map_or(0.0, |s| s.t1());
+        let times = crate::model::snapshot_schedule(time, doses, t0, until);
+        let more = crate::model::segments_between(t0, &times, plan.cell_dt);
+        plan.segments.extend(more);
     }
 }
 
@@ -190,7 +179,6 @@ pub fn plan(opts: &ResumeOptions) -> Result<Plan> {
         )));
     }
     let t = &prepared.loaded.scenario.time;
-    let (duration, interval) = (t.duration_h * 60.0, t.snapshot_every_h * 60.0);
     let until = opts.until_min.or(h.until_min);
     if let Some(u) = until {
         if u < h.time_min {
@@ -201,7 +189,8 @@ pub fn plan(opts: &ResumeOptions) -> Result<Plan> {
                 format_min(h.time_min)
             )));
         }
-        plan_until(&mut prepared.plan, duration, interval, u);
+        let doses = prepared.dosing.dose_times();
+        plan_until(&mut prepared.plan, t, &doses, u);
     }
     // The checkpoint must lie on this plan, to the bit.
     let on_plan = prepared

@@ -176,9 +176,12 @@ fn image_panel_scales_the_image_and_adds_bar_and_scale() {
             log: false,
             clipped: false,
         }),
+        note: String::new(),
         pixel_um: Some(10.0),
+        footer: vec!["t = 12 h, z = 0 (5 µm), → x, ↑ y".into()],
         legend: vec![],
         target_px: 210,
+        crosshair: None,
     };
     let c = p.render();
     dump("panel.png", &c.png_bytes());
@@ -412,7 +415,7 @@ fn tiny_run(dir: &Path, arm: &str, extra_args: &[&str]) -> PathBuf {
     std::fs::write(
         &scenario,
         format!(
-            "extends = {:?}\nname = \"tiny {arm}\"\n[grid]\nnx = 12\nny = 10\n[time]\nburn_in_h = 0.5\n[output]\nvti_every_h = 1.0\n",
+            "extends = {:?}\nname = \"tiny {arm}\"\n[grid]\nnx = 12\nny = 10\n[time]\nburn_in_h = 0.5\nsnapshot_times_h = []\n[output]\nvti_every_h = 1.0\n",
             shipped.display().to_string()
         ),
     )
@@ -443,6 +446,68 @@ fn tiny_run(dir: &Path, arm: &str, extra_args: &[&str]) -> PathBuf {
     out
 }
 
+/// The pictures of a run's last snapshot, tested as pictures (combination arm, 2 h: T
+/// cells released into the tumour):
+/// - the T-cell panel draws at least 95 % of the tumour voxels holding T cells (≥ 5 % of
+///   the panel's top) in a colour that is not near black (a channel above 40 of 255);
+/// - the composite is green wherever T cells are (green channel above the tissue's), and
+///   has no green in tumour voxels without them;
+/// - the figure's title is drawn in the new typeface's size: its first line's ink at
+///   least 28 pixels tall (the old bitmap font's capitals were 14).
+fn pictures_show_the_t_cells(run: &Path) {
+    use infiltrate::pictures::render::{
+        common_ranges, field_pixels, mapping, Look, FIELDS, VERTICAL_UP,
+    };
+    let planes = infiltrate::pictures::planes::read_all(&run.join("pictures/planes")).unwrap();
+    let ranges = common_ranges(&planes, &Ranges::new());
+    let p = planes.last().unwrap();
+    let (w, h) = (p.header.width, p.header.height);
+    // Plane row j is picture row h − 1 − j when the vertical axis points up.
+    let row = |j: usize| if VERTICAL_UP { h - 1 - j } else { j };
+    let picture = |i: usize| (i % w) + w * row(i / w);
+    let (t, class) = (p.get("tcells").unwrap(), p.get("class").unwrap());
+    let m = mapping(p, "tcells", &ranges, &Look::default());
+    let pixels = field_pixels(p, &FIELDS[0], m).unwrap();
+    let tumour_with_t: Vec<usize> = (0..w * h)
+        .filter(|&i| class[i] as u8 == TUMOR && f64::from(t[i]) >= 0.05 * m.hi)
+        .collect();
+    assert!(
+        tumour_with_t.len() > 20,
+        "{} tumour voxels with T cells",
+        tumour_with_t.len()
+    );
+    let lit = tumour_with_t
+        .iter()
+        .filter(|&&i| pixels[picture(i)].iter().any(|&c| c > 40))
+        .count();
+    let share = lit as f64 / tumour_with_t.len() as f64;
+    assert!(
+        share >= 0.95,
+        "{lit} of {} T-cell voxels drawn",
+        tumour_with_t.len()
+    );
+
+    let composite = composite_pixels(p, &ranges);
+    for i in 0..w * h {
+        let g = composite[picture(i)][1];
+        if t[i] > 0.0 && f64::from(t[i]) >= 1e-3 * m.hi {
+            assert!(g > 0, "no green at T = {} (voxel {i})", t[i]);
+        } else if class[i] as u8 == TUMOR && t[i] == 0.0 {
+            let killed = f64::from(p.get("killed").unwrap()[i]);
+            assert!(killed > 0.0 || g == 0, "green without T cells at voxel {i}");
+        }
+    }
+
+    let (fw, _, rgb) = decode(&std::fs::read(run.join("pictures/final.png")).unwrap());
+    let ink_row = |y: u32| (0..fw).any(|x| rgb[3 * (x + fw * y) as usize] < 128);
+    let first = (0..200).find(|&y| ink_row(y)).expect("a title");
+    let last = (first..first + 80)
+        .take_while(|&y| ink_row(y))
+        .last()
+        .unwrap();
+    assert!(last - first + 1 >= 28, "title {} px tall", last - first + 1);
+}
+
 fn apng_frames(path: &Path) -> u32 {
     let bytes = std::fs::read(path).unwrap();
     let r = png::Decoder::new(std::io::Cursor::new(&bytes[..]))
@@ -466,8 +531,19 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
     // Each run: planes (the state), frames, time-lapses, overview, ParaView.
     for run in [&untreated, &combination] {
         let pic = run.join("pictures");
-        let planes = std::fs::read_dir(pic.join("planes")).unwrap().count();
-        assert_eq!(planes, 3, "snapshots at 0, 1 and 2 h");
+        let planes = infiltrate::pictures::planes::read_all(&pic.join("planes")).unwrap();
+        assert_eq!(planes.len(), 3, "snapshots at 0, 1 and 2 h");
+        // And the last snapshot's planes across x, y and z, through the middle voxel
+        // (with the pictures' own plane index along its axis).
+        let last = planes[2].header.index;
+        let ortho =
+            infiltrate::pictures::planes::read_orthogonal(&pic.join("planes"), last).unwrap();
+        let axes: Vec<(Axis, usize)> = ortho
+            .iter()
+            .map(|o| (o.header.axis, o.header.slice))
+            .collect();
+        let x = if run == &combination { 3 } else { 6 };
+        assert_eq!(axes, [(Axis::X, x), (Axis::Y, 5), (Axis::Z, 12)]);
         for field in [
             "composite",
             "tcells",
@@ -503,6 +579,8 @@ fn runs_draw_their_snapshots_and_compare_puts_arms_side_by_side() {
         (p.header.width, p.header.height, p.header.slice),
         (10, 25, 3)
     );
+
+    pictures_show_the_t_cells(&combination);
 
     // Rendering is a function of the stored planes: drawing again gives the same bytes.
     let final_png = std::fs::read(untreated.join("pictures/final.png")).unwrap();
@@ -669,6 +747,8 @@ fn tcells_plane(w: usize, h: usize, time_min: f64, values: Vec<f32>) -> Planes {
             height: h,
             planes: vec!["tcells".into()],
             species: vec![],
+            run: String::new(),
+            undosed: vec![],
         },
         data: vec![values],
     }

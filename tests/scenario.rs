@@ -352,3 +352,83 @@ fn too_many_snapshots_are_refused() {
         "{m}"
     );
 }
+
+fn close(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9)
+}
+
+/// Listed snapshot times join the regular ones (sorted, each once, in any order as
+/// written); log-spaced ones follow each dose at halves of the snapshot interval.
+#[test]
+fn snapshots_can_be_listed_and_follow_doses() {
+    let regular = snapshot_times_h_in("", "");
+    assert!(close(&regular, &[0.0, 1.0, 2.0]), "{regular:?}");
+    let with_list = snapshot_times_h_in("snapshot_times_h = [1.5, 0.25, 1.0]", "");
+    assert!(
+        close(&with_list, &[0.0, 0.25, 1.0, 1.5, 2.0]),
+        "{with_list:?}"
+    );
+    // Bath boluses at 0 and 1 h: 3 after each, at 1/2, 1/4, 1/8 h.
+    let doses = "[[treatment]]\ndrug = \"amd3100\"\nroute = \"bath\"\nhalf_life_h = 4.0\n\
+                 doses = [{ at_h = 1.0, peak_uM = 1.0 }, { at_h = 0.0, peak_uM = 1.0 }]\n";
+    let after = snapshot_times_h_in("snapshots_after_dose = 3", doses);
+    let want = [0.0, 0.125, 0.25, 0.5, 1.0, 1.125, 1.25, 1.5, 2.0];
+    assert!(close(&after, &want), "{after:?}");
+    // Without doses nothing is added.
+    assert!(close(
+        &snapshot_times_h_in("snapshots_after_dose = 3", ""),
+        &regular
+    ));
+}
+
+/// The snapshot times (h) of MINIMAL (2 h, a snapshot every hour) with `time_keys`
+/// written into its [time] table and `rest` appended.
+fn snapshot_times_h_in(time_keys: &str, rest: &str) -> Vec<f64> {
+    let text = MINIMAL.replace(
+        "snapshot_every_h = 1.0\n",
+        &format!("snapshot_every_h = 1.0\n{time_keys}\n"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", &format!("{text}\n{rest}"));
+    let prep = infiltrate::run::prepare(&p, Default::default()).unwrap();
+    let times: Vec<f64> = prep
+        .plan
+        .snapshot_times()
+        .iter()
+        .map(|t| t / 60.0)
+        .collect();
+    // Each segment ends where the next begins, at a snapshot.
+    for (s, t) in prep.plan.segments.iter().zip(&times[1..]) {
+        assert!((s.t1() / 60.0 - t).abs() < 1e-12, "{s:?} against {t}");
+    }
+    times
+}
+
+/// A listed time outside the run, and too many snapshots after each dose, are refused
+/// with the key and the allowed range.
+#[test]
+fn snapshot_times_out_of_range_are_refused() {
+    let with = |keys: &str| {
+        error_of(&format!(
+            "#bare\n{}",
+            MINIMAL.replace(
+                "snapshot_every_h = 1.0\n",
+                &format!("snapshot_every_h = 1.0\n{keys}\n")
+            )
+        ))
+    };
+    let m = with("snapshot_times_h = [0.5, 3.0]");
+    assert!(
+        m.contains("time.snapshot_times_h[1]")
+            && m.contains("3")
+            && m.contains("(0, time.duration_h = 2]"),
+        "{m}"
+    );
+    let m = with("snapshot_times_h = [0.0]");
+    assert!(m.contains("time.snapshot_times_h[0]"), "{m}");
+    let m = with("snapshots_after_dose = 50");
+    assert!(
+        m.contains("time.snapshots_after_dose") && m.contains("20"),
+        "{m}"
+    );
+}

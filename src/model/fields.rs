@@ -44,10 +44,9 @@ pub struct FieldInfo {
     pub diffuses: bool,
     /// The chemical it is, for C, A and P.
     pub chemical: Option<Chemical>,
-    /// Its picture: the name of its stored plane, the label of its colour bar and the
-    /// colour map of its panel.
+    /// Its picture: the name of its stored plane and the colour map of its panel (whose
+    /// subtitle is `unit`).
     pub plane: &'static str,
-    pub bar: &'static str,
     pub palette: Palette,
 }
 
@@ -72,7 +71,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: true,
         chemical: Some(Chemical::Cxcl12),
         plane: "cxcl12",
-        bar: "CXCL12 (nM)",
         palette: Palette::Viridis,
     },
     FieldInfo {
@@ -85,7 +83,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: true,
         chemical: Some(Chemical::Amd3100),
         plane: "amd3100",
-        bar: "AMD3100 (µM)",
         palette: Palette::Viridis,
     },
     FieldInfo {
@@ -98,7 +95,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: true,
         chemical: Some(Chemical::AntiPd1),
         plane: "anti_pd1",
-        bar: "anti-PD-1 (nM)",
         palette: Palette::Viridis,
     },
     FieldInfo {
@@ -111,7 +107,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: true,
         chemical: None,
         plane: "tcells",
-        bar: "T cells (cells/mm³)",
         palette: Palette::Magma,
     },
     FieldInfo {
@@ -124,7 +119,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: false,
         chemical: None,
         plane: "tumor",
-        bar: "tumour (fraction)",
         palette: Palette::Viridis,
     },
     FieldInfo {
@@ -137,7 +131,6 @@ pub const FIELDS: [FieldInfo; 6] = [
         diffuses: false,
         chemical: None,
         plane: "killed",
-        bar: "killed (fraction)",
         palette: Palette::Magma,
     },
 ];
@@ -230,9 +223,8 @@ pub struct FieldRow {
     pub words: String,
     pub unit: String,
     pub diffuses: bool,
-    /// Its stored plane, colour-bar label and colour map.
+    /// Its stored plane and colour map.
     pub plane: String,
-    pub bar: String,
     pub palette: Palette,
 }
 
@@ -246,7 +238,6 @@ impl From<&FieldInfo> for FieldRow {
             unit: i.unit.into(),
             diffuses: i.diffuses,
             plane: i.plane.into(),
-            bar: i.bar.into(),
             palette: i.palette,
         }
     }

@@ -12,7 +12,10 @@ pub mod terms;
 
 pub use couplings::{Coupled, Coupling, Rate, COUPLINGS};
 pub use fields::{Field, FieldInfo, FieldRow, Palette, FIELDS, N_FIELDS};
-pub use plan::{cell_bound, chem_bound, Limits, Segment, StepPlan, MAX_SUBSTEPS};
+pub use plan::{
+    cell_bound, chem_bound, segments_between, snapshot_schedule, Limits, Segment, StepPlan,
+    MAX_SUBSTEPS,
+};
 pub use terms::{blockade, motility, occupancy, signal};
 
 use crate::scenario::{bath_faces, ClassCoeffs, Scenario, FACE_NAMES};
@@ -273,7 +276,6 @@ impl Params {
                     unit: sp.unit.clone(),
                     diffuses: true,
                     plane: sp.name.clone(),
-                    bar: format!("{} ({})", sp.words, sp.unit),
                     palette: Palette::Viridis,
                 }
             }

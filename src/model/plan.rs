@@ -13,7 +13,7 @@
 
 use super::{ChemParams, Params, CHEMICALS};
 use crate::error::{Error, Invalid, Result};
-use crate::scenario::{Chemical, Loaded};
+use crate::scenario::{Chemical, Loaded, Time};
 use crate::units::format_min;
 
 /// What a run may cost before `check` and `run` refuse it; each is raised by an option
@@ -132,6 +132,58 @@ pub fn cell_bound(params: &Params) -> f64 {
     } else {
         f64::INFINITY
     }
+}
+
+/// The snapshot times after `from` up to and including `to` (min, ascending, each once):
+/// every `time.snapshot_every_h` from time 0, the listed `time.snapshot_times_h`,
+/// `time.snapshots_after_dose` times after each dose in `doses` (min), and `to` itself.
+/// Times closer than a millionth of a minute are one snapshot.
+pub fn snapshot_schedule(time: &Time, doses: &[f64], from: f64, to: f64) -> Vec<f64> {
+    let every = time.snapshot_every_h * 60.0;
+    let mut t = Vec::new();
+    if every > 0.0 && every.is_finite() {
+        let mut k = (from / every).floor().max(0.0) as u64;
+        loop {
+            k += 1;
+            let tk = k as f64 * every;
+            if tk >= to {
+                break;
+            }
+            t.push(tk);
+        }
+        for &d in doses {
+            for j in 1..=time.snapshots_after_dose.min(60) {
+                t.push(d + every * 0.5f64.powi(j as i32));
+            }
+        }
+    }
+    t.extend(time.snapshot_times_h.iter().map(|h| h * 60.0));
+    t.push(to);
+    t.retain(|&x| x > from && x <= to);
+    t.sort_by(f64::total_cmp);
+    t.dedup_by(|b, a| *b - *a < 1e-6);
+    // The last time is `to` itself, not one a hair below it.
+    if let Some(last) = t.last_mut() {
+        *last = to;
+    }
+    t
+}
+
+/// The segments from `t0` to each of `times` in turn (ascending, after `t0`), in cell
+/// steps of at most `cell_dt`.
+pub fn segments_between(mut t0: f64, times: &[f64], cell_dt: f64) -> Vec<Segment> {
+    let mut segments = Vec::with_capacity(times.len());
+    for &t1 in times {
+        let len = t1 - t0;
+        let steps = steps_for(len, cell_dt);
+        segments.push(Segment {
+            t0,
+            steps,
+            dt: len / steps as f64,
+        });
+        t0 = t1;
+    }
+    segments
 }
 
 fn steps_for(len: f64, dt_max: f64) -> u64 {
@@ -318,21 +370,27 @@ impl StepPlan {
                 0.0
             },
         };
-        let mut segments = Vec::new();
-        let mut t0 = 0.0;
-        let mut k = 0u64;
-        while t0 < total * (1.0 - 1e-12) {
-            k += 1;
-            let t1 = (k as f64 * interval).min(total);
-            let len = t1 - t0;
-            let steps = steps_for(len, cell_dt);
-            segments.push(Segment {
-                t0,
-                steps,
-                dt: len / steps as f64,
-            });
-            t0 = t1;
+        let doses = crate::dosing::Dosing::from_scenario(s).dose_times();
+        let times = snapshot_schedule(&s.time, &doses, 0.0, total);
+        if times.len() as f64 > crate::scenario::MAX_SNAPSHOTS {
+            return Err(Error::Invalid(vec![Invalid {
+                at: loaded.locate("time.snapshots_after_dose"),
+                value: format!(
+                    "{} snapshots ({} after each of {} doses, {} listed, one every {})",
+                    times.len(),
+                    s.time.snapshots_after_dose,
+                    doses.len(),
+                    s.time.snapshot_times_h.len(),
+                    format_min(interval)
+                ),
+                allowed: format!(
+                    "at most {} snapshots in a run: fewer snapshots after each dose, \
+                     fewer listed times or a longer time.snapshot_every_h",
+                    crate::scenario::MAX_SNAPSHOTS
+                ),
+            }]));
         }
+        let segments = segments_between(0.0, &times, cell_dt);
         Ok(StepPlan {
             cell_bound,
             chem_bound,

@@ -17,10 +17,11 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::model::Fields;
+use crate::output::write_atomic;
 use crate::scenario::{Output, PlaneAxis};
 use crate::solver::Solver;
 
-pub use planes::{Axis, PlaneSpecies, Planes, Slicing};
+pub use planes::{Axis, PlaneSpecies, Planes, Slicing, ORTHOGONAL};
 pub use render::{render_run, Look, Ranges};
 
 impl From<PlaneAxis> for Axis {
@@ -159,12 +160,17 @@ pub fn parse_range(s: &str) -> Result<(String, (f64, f64))> {
 }
 
 /// Removes the picture state and ParaView files an earlier run left in `run_dir`
-/// (`pictures/planes/*.plane`, `paraview/*.vti`, `paraview/run.pvd`), so that a fresh
+/// (`pictures/planes/*.plane` and `orthogonal/*.plane` there, `paraview/*.vti`,
+/// `paraview/run.pvd`), so that a fresh
 /// run written into a used folder (`--force`) draws its time-lapses from its own
 /// snapshots only. Frames follow the planes ([`render_run`]); other files are left.
 pub fn clear(run_dir: &Path) -> Result<()> {
     for (dir, ext) in [
         (run_dir.join("pictures").join("planes"), "plane"),
+        (
+            run_dir.join("pictures").join("planes").join(ORTHOGONAL),
+            "plane",
+        ),
         (run_dir.join("paraview"), "vti"),
         (run_dir.join("paraview"), "pvd"),
     ] {
@@ -198,6 +204,20 @@ pub struct Pictures<'a> {
     /// The species the run adds: their planes and `.vti` arrays follow the built-in
     /// fields'.
     species: Vec<PlaneSpecies>,
+    captions: Captions,
+    /// The point the final snapshot's orthogonal planes go through (voxel indices).
+    ortho_at: [usize; 3],
+    /// How many snapshots the run has.
+    snapshots: usize,
+}
+
+/// What the stored planes say of the run, for the pictures' titles and notes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Captions {
+    /// The run's name and scenario file.
+    pub run: String,
+    /// The planes of drugs the run never doses.
+    pub undosed: Vec<String>,
 }
 
 impl<'a> Pictures<'a> {
@@ -209,6 +229,7 @@ impl<'a> Pictures<'a> {
         run_dir: &Path,
         snapshot_times_min: &[f64],
         species: Vec<PlaneSpecies>,
+        captions: Captions,
     ) -> Pictures<'a> {
         let axis = Axis::from(output.plane_axis);
         let dims = geometry.dims;
@@ -227,7 +248,22 @@ impl<'a> Pictures<'a> {
                         }))
             })
             .collect();
+        let mut ortho_at: [usize; 3] = std::array::from_fn(|d| {
+            let n = dims[d];
+            output
+                .ortho_at_um
+                .map_or(n / 2, |p| {
+                    (p[d] / geometry.voxel_um).floor().max(0.0) as usize
+                })
+                .min(n.saturating_sub(1))
+        });
+        if output.ortho_at_um.is_none() {
+            ortho_at[axis.dim()] = slice;
+        }
         Pictures {
+            captions,
+            ortho_at,
+            snapshots: n,
             run_dir: run_dir.to_path_buf(),
             pictures: output.pictures,
             axis,
@@ -265,11 +301,21 @@ impl<'a> Pictures<'a> {
                 Some(f) => planes::cut_fields(f, &at),
                 None => solver.planes(&at)?,
             };
-            let p = Planes::assemble(cut, self.class, &at, &self.species, index, t_min);
+            let p = self.caption(Planes::assemble(
+                cut,
+                self.class,
+                &at,
+                &self.species,
+                index,
+                t_min,
+            ));
             let pic = self.run_dir.join("pictures");
             let dir = pic.join("planes");
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             p.write(&dir)?;
+            if index + 1 == self.snapshots {
+                self.write_orthogonal(solver, fields, t_min, index)?;
+            }
             let now = render::common_ranges([&p], &Ranges::new());
             for (k, (lo, hi)) in now {
                 let e = self.seen.entry(k).or_insert((lo, hi));
@@ -281,6 +327,46 @@ impl<'a> Pictures<'a> {
         }
         if self.vti_at.get(index).copied().unwrap_or(false) {
             self.write_vti(solver, fields, t_min, index)?;
+        }
+        Ok(())
+    }
+
+    fn caption(&self, mut p: Planes) -> Planes {
+        p.header.run = self.captions.run.clone();
+        p.header.undosed = self.captions.undosed.clone();
+        p
+    }
+
+    /// Stores the planes of the last snapshot across each axis through the point
+    /// `ortho_at` (`planes/orthogonal/{x,y,z}.plane`), for the orthogonal views of
+    /// `final.png`.
+    fn write_orthogonal(
+        &self,
+        solver: &mut dyn Solver,
+        fields: Option<&Fields>,
+        t_min: f64,
+        index: usize,
+    ) -> Result<()> {
+        let dir = self
+            .run_dir
+            .join("pictures")
+            .join("planes")
+            .join(ORTHOGONAL);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        for axis in [Axis::X, Axis::Y, Axis::Z] {
+            let at = Slicing {
+                axis,
+                slice: self.ortho_at[axis.dim()],
+                dims: self.dims,
+                voxel_um: self.voxel_um,
+            };
+            let cut = match fields {
+                Some(f) => planes::cut_fields(f, &at),
+                None => solver.planes(&at)?,
+            };
+            let p = Planes::assemble(cut, self.class, &at, &self.species, index, t_min);
+            let path = dir.join(format!("{}.plane", axis.name()));
+            write_atomic(&path, &self.caption(p).to_bytes())?;
         }
         Ok(())
     }

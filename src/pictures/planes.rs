@@ -31,6 +31,11 @@ pub const PLANES: [&str; 8] = [
     "class",
 ];
 
+/// The folder beside the snapshots' planes that holds the last snapshot's planes
+/// across each axis through one point (`x.plane`, `y.plane`, `z.plane`): the
+/// orthogonal views of `final.png`.
+pub const ORTHOGONAL: &str = "orthogonal";
+
 /// The header line of a plane file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaneHeader {
@@ -55,6 +60,13 @@ pub struct PlaneHeader {
     /// The species the run adds, whose planes follow [`PLANES`] (absent without).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub species: Vec<PlaneSpecies>,
+    /// The run's name and scenario file, for the pictures' titles (absent in planes
+    /// stored before titles were).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run: String,
+    /// The planes of drugs the run never doses, drawn as "not dosed".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undosed: Vec<String>,
 }
 
 /// How a species' plane is named and labelled.
@@ -142,6 +154,8 @@ impl Planes {
                 height: h,
                 planes: names.chain(species.iter().map(|s| s.key.clone())).collect(),
                 species: species.to_vec(),
+                run: String::new(),
+                undosed: Vec::new(),
             },
             data: field_planes,
         }
@@ -220,5 +234,26 @@ pub fn read_all(dir: &Path) -> Result<Vec<Planes>> {
         out.push(Planes::from_bytes(&bytes, &p)?);
     }
     out.sort_by_key(|p| p.header.index);
+    Ok(out)
+}
+
+/// The last snapshot's orthogonal planes (`DIR/orthogonal/{x,y,z}.plane`, in that
+/// order) if all three are there and of snapshot `index`; else none (a run written
+/// before they were, or one whose last snapshot has not come).
+pub fn read_orthogonal(dir: &Path, index: usize) -> Result<Vec<Planes>> {
+    let mut out = Vec::with_capacity(3);
+    for axis in ["x", "y", "z"] {
+        let p = dir.join(ORTHOGONAL).join(format!("{axis}.plane"));
+        let bytes = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        let planes = Planes::from_bytes(&bytes, &p)?;
+        if planes.header.index != index {
+            return Ok(vec![]);
+        }
+        out.push(planes);
+    }
     Ok(out)
 }

@@ -22,8 +22,8 @@ pub struct FieldSpec {
     pub key: Cow<'static, str>,
     /// Title of its panel.
     pub title: Cow<'static, str>,
-    /// Name and unit shown on its colour bar.
-    pub bar: Cow<'static, str>,
+    /// Its unit in words, under the title.
+    pub unit: Cow<'static, str>,
     pub cmap: ColorMap,
 }
 
@@ -33,7 +33,7 @@ pub fn panels(p: &Planes) -> Vec<FieldSpec> {
     let species = p.header.species.iter().map(|s| FieldSpec {
         key: Cow::Owned(s.key.clone()),
         title: Cow::Owned(s.words.clone()),
-        bar: Cow::Owned(format!("{} ({})", s.words, s.unit)),
+        unit: Cow::Owned(s.unit.clone()),
         cmap: ColorMap::Viridis,
     });
     FIELDS.iter().cloned().chain(species).collect()
@@ -46,7 +46,7 @@ const fn panel(f: Field) -> FieldSpec {
     FieldSpec {
         key: Cow::Borrowed(row.plane),
         title: Cow::Borrowed(row.words),
-        bar: Cow::Borrowed(row.bar),
+        unit: Cow::Borrowed(row.unit),
         cmap: match row.palette {
             Palette::Viridis => ColorMap::Viridis,
             Palette::Magma => ColorMap::Magma,
@@ -61,7 +61,7 @@ pub static FIELDS: [FieldSpec; 7] = [
     FieldSpec {
         key: Cow::Borrowed("tcells_mip"),
         title: Cow::Borrowed("T cells, max. projection"),
-        bar: Cow::Borrowed("T cells (cells/mm³)"),
+        unit: Cow::Borrowed(Field::TCells.info().unit),
         cmap: ColorMap::Magma,
     },
     panel(Field::Tumor),
@@ -253,12 +253,49 @@ fn where_label(p: &Planes) -> String {
     )
 }
 
-/// Converts a plane (row 0 = lowest in-plane coordinate) into picture rows (row 0 at
-/// the top, so that the vertical axis points up).
+/// The orientation of the pictures: the plane's first in-plane axis runs to the right,
+/// its second up (picture row 0 holds the plane's last row). [`flip_rows`] draws by it
+/// and [`axes_label`] says it.
+pub const VERTICAL_UP: bool = true;
+
+/// Which way the plane's axes run in its picture: "→ x, ↑ y".
+pub fn axes_label(p: &Planes) -> String {
+    let (u, v) = p.header.axis.in_plane();
+    let names = ["x", "y", "z"];
+    let up = if VERTICAL_UP { '↑' } else { '↓' };
+    format!("→ {}, {up} {}", names[u], names[v])
+}
+
+/// The footer of a panel: the time, where the plane lies (or what it projects) and
+/// which way its axes run.
+fn footer(p: &Planes, projected: bool) -> Vec<String> {
+    let place = if projected {
+        format!("along {}", p.header.axis.name())
+    } else {
+        where_label(p)
+    };
+    vec![format!(
+        "{}, {place}, {}",
+        time_label(p.header.time_min),
+        axes_label(p)
+    )]
+}
+
+/// The picture row of the plane's row `j` (of `h`), by [`VERTICAL_UP`].
+fn picture_row(j: usize, h: usize) -> usize {
+    if VERTICAL_UP {
+        h - 1 - j
+    } else {
+        j
+    }
+}
+
+/// Converts a plane (row-major, row 0 = lowest second in-plane coordinate) into picture
+/// rows (row 0 at the top), by [`VERTICAL_UP`].
 fn flip_rows(w: usize, h: usize, f: impl Fn(usize) -> [u8; 3]) -> Vec<[u8; 3]> {
     let mut out = Vec::with_capacity(w * h);
     for row in 0..h {
-        let j = h - 1 - row;
+        let j = picture_row(row, h);
         for i in 0..w {
             out.push(f(i + w * j));
         }
@@ -266,37 +303,70 @@ fn flip_rows(w: usize, h: usize, f: impl Fn(usize) -> [u8; 3]) -> Vec<[u8; 3]> {
     out
 }
 
+/// Side length in pixels a panel's image is enlarged to (whole factors per voxel).
+pub const PANEL_PX: u32 = 480;
+
+/// Light grey of a panel with nothing to show (a drug the run never doses).
+const EMPTY: [u8; 3] = [235, 235, 235];
+
+/// The colours of one field's plane by its mapping (picture rows, top first); None
+/// when the plane is not stored.
+pub fn field_pixels(p: &Planes, spec: &FieldSpec, m: Mapping) -> Option<Vec<[u8; 3]>> {
+    let d = p.get(&spec.key)?;
+    let (w, h) = (p.header.width, p.header.height);
+    Some(flip_rows(w, h, |i| spec.cmap.rgb(m.position(d[i] as f64))))
+}
+
 /// The panel of one field, by its mapping; its colour bar says the scale and whether
-/// values above the top were clipped.
+/// values above the top were clipped. A drug the run never doses is drawn empty, with
+/// "not dosed" in place of the colour bar.
 pub fn field_panel(p: &Planes, spec: &FieldSpec, m: Mapping) -> Option<Canvas> {
     let d = p.get(&spec.key)?;
     let (w, h) = (p.header.width, p.header.height);
     let Mapping { lo, hi, log } = m;
-    let pixels = flip_rows(w, h, |i| spec.cmap.rgb(m.position(d[i] as f64)));
-    let clipped = hi > lo && d.iter().any(|v| v.is_finite() && f64::from(*v) > hi);
-    let title = if spec.key == "tcells_mip" {
+    let projected = spec.key == "tcells_mip";
+    let title = if projected {
         format!("{} along {}", spec.title, p.header.axis.name())
     } else {
-        format!("{}, {}", spec.title, where_label(p))
+        spec.title.to_string()
+    };
+    let undosed = p.header.undosed.iter().any(|k| *k == spec.key);
+    let (pixels, colorbar, note, subtitle) = if undosed {
+        let pixels = vec![EMPTY; w * h];
+        (pixels, None, "not dosed".to_string(), spec.unit.to_string())
+    } else {
+        let pixels = field_pixels(p, spec, m)?;
+        let clipped = hi > lo && d.iter().any(|v| v.is_finite() && f64::from(*v) > hi);
+        let bar = Colorbar {
+            cmap: spec.cmap,
+            lo,
+            hi,
+            label: String::new(),
+            log,
+            clipped,
+        };
+        let scale = if log { ", log scale" } else { "" };
+        (
+            pixels,
+            Some(bar),
+            String::new(),
+            format!("{}{scale}", spec.unit),
+        )
     };
     Some(
         ImagePanel {
             title,
-            subtitle: time_label(p.header.time_min),
+            subtitle,
             width: w as u32,
             height: h as u32,
             pixels,
-            colorbar: Some(Colorbar {
-                cmap: spec.cmap,
-                lo,
-                hi,
-                label: spec.bar.to_string(),
-                log,
-                clipped,
-            }),
+            colorbar,
+            note,
             pixel_um: Some(p.header.voxel_um),
+            footer: footer(p, projected),
             legend: vec![],
-            target_px: 320,
+            target_px: PANEL_PX,
+            crosshair: None,
         }
         .render(),
     )
@@ -344,47 +414,123 @@ pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
     })
 }
 
-/// The composite panel ([`composite_pixels`]) with its legend and scale bar.
+/// The composite panel ([`composite_pixels`]) with its legend and scale bar; with
+/// `crosshair`, the picture pixel (column, row) where the other orthogonal planes cut it.
 pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
+    composite_with(p, ranges, None, false)
+}
+
+fn composite_with(
+    p: &Planes,
+    ranges: &Ranges,
+    crosshair: Option<(u32, u32)>,
+    placed: bool,
+) -> Canvas {
     let (w, h) = (p.header.width, p.header.height);
     let pixels = composite_pixels(p, ranges);
     let top = |key: &str| crate::plot::format_number(range_of(ranges, key).1);
+    // An orthogonal view is placed by its title; the snapshot's composite above it
+    // carries the legend.
+    let title = if placed {
+        format!("composite, {}", where_label(p))
+    } else {
+        "composite".to_string()
+    };
+    let legend = if placed {
+        vec![]
+    } else {
+        vec![
+            (
+                format!("T cells 0–{} cells/mm³, opacity √", top("tcells")),
+                COMPOSITE_TCELLS,
+            ),
+            (format!("viable tumour 0–{}", top("tumor")), COMPOSITE_TUMOR),
+            (
+                format!("killed tumour 0–{}", top("killed")),
+                COMPOSITE_KILLED,
+            ),
+            ("stroma".into(), COMPOSITE_STROMA),
+        ]
+    };
     ImagePanel {
-        title: format!("composite, {}", where_label(p)),
-        subtitle: time_label(p.header.time_min),
+        title,
+        subtitle: "T cells over the tissue".into(),
         width: w as u32,
         height: h as u32,
         pixels,
         colorbar: None,
+        note: String::new(),
         pixel_um: Some(p.header.voxel_um),
-        legend: vec![
-            (
-                format!("T cells, sqrt, 0–{}/mm³", top("tcells")),
-                COMPOSITE_TCELLS,
-            ),
-            (format!("tumour 0–{}", top("tumor")), COMPOSITE_TUMOR),
-            (format!("killed 0–{}", top("killed")), COMPOSITE_KILLED),
-            ("stroma".into(), COMPOSITE_STROMA),
-        ],
-        target_px: 320,
+        footer: footer(p, false),
+        legend,
+        target_px: PANEL_PX,
+        crosshair,
     }
     .render()
 }
 
-/// Every panel of one snapshot in a grid of four columns: composite first, then the
-/// fields of [`FIELDS`].
-pub fn overview(p: &Planes, ranges: &Ranges, look: &Look) -> Canvas {
+/// A figure's title lines above `body`: the run (name and scenario file, wrapped to the
+/// body's width) and `what`; the body alone when both are empty.
+pub fn titled(run: &str, what: &str, body: Canvas) -> Canvas {
+    let lines: Vec<String> = crate::plot::wrap(run, body.width.saturating_sub(20))
+        .into_iter()
+        .chain((!what.is_empty()).then(|| what.to_string()))
+        .collect();
+    if lines.is_empty() {
+        return body;
+    }
+    let lh = crate::plot::line_height(2);
+    let mut head = Canvas::new(body.width, 8 + lines.len() as u32 * lh, WHITE);
+    for (i, l) in lines.iter().enumerate() {
+        head.text(10, 8 + (i as u32 * lh) as i64, l, 2, crate::plot::BLACK);
+    }
+    Canvas::vstack(&[head, body], 0, WHITE)
+}
+
+/// The orthogonal views of the last snapshot: the composite of each plane of
+/// `orthogonal` (across x, y and z through one point), drawn xy, xz, yz, each marked
+/// where the other two cut it.
+fn orthogonal_row(orthogonal: &[Planes], ranges: &Ranges) -> Canvas {
+    // The point: each plane's own slice index along its axis.
+    let mut point = [0usize; 3];
+    for o in orthogonal {
+        point[o.header.axis.dim()] = o.header.slice;
+    }
+    let panels: Vec<Canvas> = orthogonal
+        .iter()
+        .rev()
+        .map(|o| {
+            let (u, v) = o.header.axis.in_plane();
+            let row = picture_row(
+                point[v].min(o.header.height.saturating_sub(1)),
+                o.header.height,
+            );
+            composite_with(o, ranges, Some((point[u] as u32, row as u32)), true)
+        })
+        .collect();
+    Canvas::hstack(&panels, 8, WHITE)
+}
+
+/// Every panel of one snapshot in a grid of four columns, composite first, then the
+/// fields of [`FIELDS`]; under them the orthogonal views when given; over them the
+/// run's title and the time.
+pub fn overview(p: &Planes, ranges: &Ranges, look: &Look, orthogonal: &[Planes]) -> Canvas {
     let mut shown = vec![composite_panel(p, ranges)];
     for f in &panels(p) {
         if let Some(c) = field_panel(p, f, mapping(p, &f.key, ranges, look)) {
             shown.push(c);
         }
     }
-    let rows: Vec<Canvas> = shown
-        .chunks(4)
-        .map(|row| Canvas::hstack(row, 8, WHITE))
-        .collect();
-    Canvas::vstack(&rows, 8, WHITE)
+    let mut rows = vec![Canvas::grid(&shown, 4, 16, WHITE)];
+    if orthogonal.len() == 3 {
+        rows.push(orthogonal_row(orthogonal, ranges));
+    }
+    let what = format!(
+        "{}, the plane {}",
+        time_label(p.header.time_min),
+        where_label(p)
+    );
+    titled(&p.header.run, &what, Canvas::vstack(&rows, 16, WHITE))
 }
 
 /// What [`render_run`] wrote.
@@ -414,9 +560,9 @@ pub fn render_run(run_dir: &Path, look: &Look, frame_ms: u16) -> Result<Rendered
     let mut tcells = Vec::with_capacity(all.len());
     for p in &all {
         files.extend(write_frames(&pic, p, &ranges, look)?);
-        composite.push(composite_panel(p, &ranges));
+        composite.push(titled(&p.header.run, "", composite_panel(p, &ranges)));
         let t = field_panel(p, &FIELDS[0], mapping(p, "tcells", &ranges, look));
-        tcells.extend(t);
+        tcells.extend(t.map(|t| titled(&p.header.run, "", t)));
     }
     let keep: Vec<String> = all.iter().map(|p| frame_name(p.header.index)).collect();
     remove_stale_frames(&pic.join("frames"), &keep)?;
@@ -429,8 +575,12 @@ pub fn render_run(run_dir: &Path, look: &Look, frame_ms: u16) -> Result<Rendered
         files.push(path);
     }
     let last = all.last().expect("not empty");
+    let orthogonal = super::planes::read_orthogonal(&pic.join("planes"), last.header.index)?;
     let path = pic.join("final.png");
-    write_atomic(&path, &overview(last, &ranges, look).png_bytes())?;
+    write_atomic(
+        &path,
+        &overview(last, &ranges, look, &orthogonal).png_bytes(),
+    )?;
     files.push(path);
     Ok(Rendered {
         snapshots: all.len(),
@@ -455,10 +605,13 @@ pub fn write_frames(pic: &Path, p: &Planes, ranges: &Ranges, look: &Look) -> Res
         out.push(path);
         Ok(())
     };
-    put("composite", composite_panel(p, ranges))?;
+    put(
+        "composite",
+        titled(&p.header.run, "", composite_panel(p, ranges)),
+    )?;
     for f in &panels(p) {
         if let Some(c) = field_panel(p, f, mapping(p, &f.key, ranges, look)) {
-            put(&f.key, c)?;
+            put(&f.key, titled(&p.header.run, "", c))?;
         }
     }
     Ok(out)

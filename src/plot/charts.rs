@@ -2,7 +2,7 @@
 
 use super::{line_height, text_width, Canvas, ColorMap, BLACK, WHITE};
 
-/// Text scale of every label (font pixels are 2 × 2 screen pixels: 14 px capitals).
+/// Text scale of every label: 46-pixel lines, 29-pixel capitals ([`super::font`]).
 const S: u32 = 2;
 /// Light grey of grid lines.
 const GRID: [u8; 3] = [225, 225, 225];
@@ -115,7 +115,7 @@ pub struct Colorbar {
 }
 
 impl Colorbar {
-    const BAR_W: u32 = 18;
+    const BAR_W: u32 = 24;
 
     /// The round values marked between the ends.
     fn ticks(&self) -> Vec<f64> {
@@ -153,7 +153,7 @@ impl Colorbar {
         }
     }
 
-    /// Pixels the bar and its labels take across.
+    /// Pixels the bar and its labels take across (no column for an empty label).
     pub fn width(&self) -> u32 {
         let labels = [self.lo]
             .iter()
@@ -162,7 +162,12 @@ impl Colorbar {
             .chain([text_width(&self.top_label(), S)])
             .max()
             .unwrap_or(0);
-        Self::BAR_W + 6 + labels + 8 + line_height(S)
+        let along = if self.label.is_empty() {
+            0
+        } else {
+            8 + line_height(S)
+        };
+        Self::BAR_W + 6 + labels + along
     }
 
     /// Draws the bar with its top left at (x, y), `h` pixels tall.
@@ -178,7 +183,7 @@ impl Colorbar {
         let tick = |c: &mut Canvas, v: f64, text: &str| {
             let yy = ypos(v);
             c.fill_rect(x + Self::BAR_W as i64, yy, 4, 1, BLACK);
-            let top = (yy - lh / 2 + 3).clamp(y - lh / 2, y + h as i64 - lh / 2);
+            let top = (yy - lh / 2).clamp(y - lh / 2, y + h as i64 - lh / 2);
             c.text(x + Self::BAR_W as i64 + 6, top, text, S, BLACK);
         };
         tick(c, self.lo, &format_number(self.lo));
@@ -193,6 +198,9 @@ impl Colorbar {
                     tick(c, v, &format_number(v));
                 }
             }
+        }
+        if self.label.is_empty() {
+            return;
         }
         let label = self.full_label();
         let label_x = x + self.width() as i64 - line_height(S) as i64;
@@ -321,7 +329,7 @@ impl Heatmap {
             if j % ky == 0 {
                 let y = (top + (ny - 1 - j) as u32 * ch + ch / 2) as i64;
                 c.fill_rect(left as i64 - 5, y, 4, 1, BLACK);
-                c.text_right(left as i64 - 8, y - lh as i64 / 2 + 3, t, S, BLACK);
+                c.text_right(left as i64 - 8, y - lh as i64 / 2, t, S, BLACK);
             }
         }
         axis_labels(&mut c, [left, top, pw, ph], &self.x_label, &self.y_label);
@@ -440,7 +448,7 @@ impl LinePlot {
             c.fill_rect(left as i64 - 5, y, 5, 1, BLACK);
             c.text_right(
                 left as i64 - 8,
-                y - lh as i64 / 2 + 3,
+                y - lh as i64 / 2,
                 &format_number(*v),
                 S,
                 BLACK,
@@ -481,8 +489,9 @@ impl LinePlot {
 }
 
 /// A picture of a 2-D slice (pixels already coloured), enlarged by a whole factor,
-/// with a title, a subtitle (e.g. the simulated time), an optional colour bar, an
-/// optional scale bar and an optional legend of colours.
+/// with a title, a subtitle (e.g. the unit), an optional colour bar (or a note in its
+/// place), an optional scale bar, a footer (e.g. where the plane lies, which way its
+/// axes run, the simulated time) and an optional legend of colours.
 pub struct ImagePanel {
     pub title: String,
     pub subtitle: String,
@@ -492,12 +501,19 @@ pub struct ImagePanel {
     /// `width × height` colours, row-major, row 0 at the top.
     pub pixels: Vec<[u8; 3]>,
     pub colorbar: Option<Colorbar>,
+    /// Written beside the image where there is no colour bar ("not dosed").
+    pub note: String,
     /// Edge of one pixel in µm; draws a scale bar in the lower left corner.
     pub pixel_um: Option<f64>,
-    /// Named colours listed under the image (for composite stains).
+    /// Lines under the image.
+    pub footer: Vec<String>,
+    /// Named colours listed under the footer (for composite stains).
     pub legend: Vec<(String, [u8; 3])>,
     /// Enlarge the image to about this many pixels on its longer side (whole factors).
     pub target_px: u32,
+    /// Lines (pixel columns, rows of the image) marked by thin dashed lines across it:
+    /// where other planes cut this one.
+    pub crosshair: Option<(u32, u32)>,
 }
 
 impl ImagePanel {
@@ -507,40 +523,56 @@ impl ImagePanel {
         let longer = self.width.max(self.height).max(1);
         let f = (self.target_px / longer).clamp(1, 32);
         let (iw, ih) = (self.width * f, self.height * f);
-        let cb_w = self.colorbar.as_ref().map_or(0, |b| b.width() + 16);
-        let top = 8 + 2 * lh + 8;
-        let item_w = |name: &str| 18 + text_width(name, S) + 16;
+        let side = match &self.colorbar {
+            Some(b) => b.width() + 16,
+            None if !self.note.is_empty() => text_width(&self.note, S) + 16,
+            None => 0,
+        };
+        let heads = [&self.title, &self.subtitle]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .count() as u32;
+        // Room for the colour bar's top label, centred on the image's top edge.
+        let top = 8 + heads * lh + lh / 2 + 4;
+        let swatch = lh * 3 / 5;
+        let item_w = |name: &str| swatch + 8 + text_width(name, S) + lh / 2;
         let widest = self
             .legend
             .iter()
             .map(|(n, _)| item_w(n))
+            .chain(self.footer.iter().map(|t| text_width(t, S)))
             .max()
             .unwrap_or(0);
-        let width = (10 + iw + cb_w + 10)
+        let width = (10 + iw + side + 10)
             .max(text_width(&self.title, S) + 20)
             .max(text_width(&self.subtitle, S) + 20)
-            .max(10 + widest);
+            .max(10 + widest + 10);
         // The legend wraps into rows as wide as the panel.
         let mut rows: Vec<Vec<usize>> = Vec::new();
         let mut used = u32::MAX;
         for (k, (name, _)) in self.legend.iter().enumerate() {
-            if used.saturating_add(item_w(name)) > width - 10 {
+            if used.saturating_add(item_w(name)) > width - 20 {
                 rows.push(Vec::new());
                 used = 0;
             }
             used += item_w(name);
             rows.last_mut().expect("a row").push(k);
         }
-        let legend_h = rows.len() as u32 * (lh + 4) + if rows.is_empty() { 0 } else { 4 };
-        // Tall enough for the colour bar's label, written along the bar.
+        let below = (self.footer.len() + rows.len()) as u32 * lh;
         let bar_label = self
             .colorbar
             .as_ref()
+            .filter(|b| !b.label.is_empty())
             .map_or(0, |b| text_width(&b.full_label(), S));
-        let height = (top + ih + 8 + legend_h + 4).max(top + bar_label + 8);
+        let height = (top + ih + 8 + below + 8).max(top + bar_label + 8);
         let mut c = Canvas::new(width, height, WHITE);
-        c.text(10, 8, &self.title, S, BLACK);
-        c.text(10, (8 + lh) as i64, &self.subtitle, S, BLACK);
+        let mut y = 8i64;
+        for t in [&self.title, &self.subtitle] {
+            if !t.is_empty() {
+                c.text(10, y, t, S, BLACK);
+                y += lh as i64;
+            }
+        }
         let (ox, oy) = (10i64, top as i64);
         for y in 0..self.height {
             for x in 0..self.width {
@@ -548,29 +580,48 @@ impl ImagePanel {
                 c.fill_rect(ox + (x * f) as i64, oy + (y * f) as i64, f, f, col);
             }
         }
+        if let Some((cx, cy)) = self.crosshair {
+            let x = ox + (cx * f + f / 2) as i64;
+            let y = oy + (cy * f + f / 2) as i64;
+            let (r, b) = (ox + iw as i64 - 1, oy + ih as i64 - 1);
+            for (l, col) in [(3, BLACK), (1, WHITE)] {
+                c.dashed_line([x, oy, x, b], l, col, &[8, 6], &mut 0);
+                c.dashed_line([ox, y, r, y], l, col, &[8, 6], &mut 0);
+            }
+        }
         if let Some(um) = self.pixel_um.filter(|u| *u > 0.0) {
             scale_bar(&mut c, ox, oy, iw, ih, um / f as f64);
         }
         if let Some(b) = &self.colorbar {
             b.draw(&mut c, ox + iw as i64 + 16, oy, ih);
+        } else if !self.note.is_empty() {
+            let y = oy + (ih / 2) as i64 - lh as i64 / 2;
+            c.text(ox + iw as i64 + 16, y, &self.note, S, BLACK);
         }
-        for (r, row) in rows.iter().enumerate() {
+        let mut ly = oy + ih as i64 + 8;
+        for t in &self.footer {
+            c.text(ox, ly, t, S, BLACK);
+            ly += lh as i64;
+        }
+        for row in &rows {
             let mut lx = ox;
-            let ly = oy + ih as i64 + 8 + (r as u32 * (lh + 4)) as i64;
             for &k in row {
                 let (name, col) = &self.legend[k];
-                c.fill_rect(lx, ly + 2, 12, 12, *col);
-                c.stroke_rect(lx, ly + 2, 12, 12, BLACK);
-                c.text(lx + 18, ly, name, S, BLACK);
+                let sy = ly + ((lh - swatch) / 2) as i64;
+                c.fill_rect(lx, sy, swatch, swatch, *col);
+                c.stroke_rect(lx, sy, swatch, swatch, BLACK);
+                c.text(lx + (swatch + 8) as i64, ly, name, S, BLACK);
                 lx += item_w(name) as i64;
             }
+            ly += lh as i64;
         }
         c
     }
 }
 
 /// A white bar of a round length (1, 2 or 5 × 10ⁿ µm, about a fifth of the image)
-/// with its length above it, in the lower left corner of the image at (ox, oy).
+/// with its length above it in white outlined in black, so that both read on any
+/// colour, in the lower left corner of the image at (ox, oy).
 fn scale_bar(c: &mut Canvas, ox: i64, oy: i64, iw: u32, ih: u32, um_per_px: f64) {
     let want = iw as f64 * um_per_px / 5.0;
     let mag = 10f64.powf(want.log10().floor());
@@ -589,15 +640,11 @@ fn scale_bar(c: &mut Canvas, ox: i64, oy: i64, iw: u32, ih: u32, um_per_px: f64)
     if len_px < 4 || (ih as i64) < 2 * lh + 12 || text_width(&label, S) + 12 > iw {
         return;
     }
-    let y = oy + ih as i64 - 10;
-    let x = ox + 8;
-    c.fill_rect(x - 1, y - 1, len_px + 2, 6, BLACK);
-    c.fill_rect(x, y, len_px, 4, WHITE);
-    // Dark outline under the white label so it reads on light and dark pixels.
-    for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
-        c.text(x + dx, y - lh - 2 + dy, &label, S, BLACK);
-    }
-    c.text(x, y - lh - 2, &label, S, WHITE);
+    let y = oy + ih as i64 - 12;
+    let x = ox + 10;
+    c.fill_rect(x - 2, y - 2, len_px + 4, 10, BLACK);
+    c.fill_rect(x, y, len_px, 6, WHITE);
+    c.text_outlined(x, y - lh, &label, S, WHITE, BLACK);
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! Pictures without a plotting library: an RGB canvas with text in a built-in bitmap
-//! font, PNG and animated PNG encoding, perceptual colour maps, colour bars, and three
+//! Pictures without a plotting library: an RGB canvas with text in a bundled typeface
+//! ([`font`]), PNG and animated PNG encoding, perceptual colour maps, colour bars, and three
 //! charts: [`Heatmap`] (a labelled grid of values), [`LinePlot`] (series over a shared
 //! axis, with a legend) and [`ImagePanel`] (a picture of a field slice with a colour bar
 //! and scale bar). Used by the snapshot pictures, `infiltrate compare` and the sweeps.
@@ -132,15 +132,27 @@ impl Canvas {
         }
     }
 
-    /// Draws `text` with its cell's top left at (x, y), each font pixel `scale` pixels.
+    /// Mixes `c` into the pixel at (x, y) with weight `a` in [0, 1] (anti-aliased ink);
+    /// pixels outside the canvas are ignored.
+    pub fn blend(&mut self, x: i64, y: i64, c: [u8; 3], a: f32) {
+        let Some(old) = (x >= 0 && y >= 0)
+            .then(|| self.get(x as u32, y as u32))
+            .flatten()
+        else {
+            return;
+        };
+        let mix = |o: u8, n: u8| (f32::from(o) + (f32::from(n) - f32::from(o)) * a).round() as u8;
+        self.set(
+            x,
+            y,
+            [mix(old[0], c[0]), mix(old[1], c[1]), mix(old[2], c[2])],
+        );
+    }
+
+    /// Draws `text` on one line with the line's top left at (x, y), at `scale`
+    /// ([`font`]: 23 pixels of line per step).
     pub fn text(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
-        let s = scale.max(1);
-        for (i, ch) in text.chars().enumerate() {
-            let cx = x + (i as u32 * font::CELL_W * s) as i64;
-            font::for_each_pixel(ch, |px, py| {
-                self.fill_rect(cx + (px * s) as i64, y + (py * s) as i64, s, s, c);
-            });
-        }
+        font::rasterize(text, scale, |px, py, a| self.blend(x + px, y + py, c, a));
     }
 
     /// Draws `text` centred on x (top at y).
@@ -155,16 +167,33 @@ impl Canvas {
         self.text(x - w, y, text, scale, c);
     }
 
-    /// Draws `text` turned a quarter left (read bottom to top), its first character's
-    /// cell with its left edge at x and its bottom at y.
+    /// Draws `text` turned a quarter left (read bottom to top): the top of its line at
+    /// x, its start at y.
     pub fn text_vertical(&mut self, x: i64, y: i64, text: &str, scale: u32, c: [u8; 3]) {
-        let s = scale.max(1);
-        for (i, ch) in text.chars().enumerate() {
-            let cy = y - (i as u32 * font::CELL_W * s) as i64;
-            font::for_each_pixel(ch, |px, py| {
-                self.fill_rect(x + (py * s) as i64, cy - ((px + 1) * s) as i64, s, s, c);
-            });
+        font::rasterize(text, scale, |px, py, a| {
+            self.blend(x + py, y - 1 - px, c, a)
+        });
+    }
+
+    /// [`Canvas::text`] with a two-pixel outline of `halo` around every stroke, so that
+    /// it reads on any colour beneath.
+    pub fn text_outlined(
+        &mut self,
+        x: i64,
+        y: i64,
+        text: &str,
+        scale: u32,
+        c: [u8; 3],
+        halo: [u8; 3],
+    ) {
+        for dy in -2i64..=2 {
+            for dx in -2i64..=2 {
+                if (dx, dy) != (0, 0) && dx.abs() + dy.abs() < 4 {
+                    self.text(x + dx, y + dy, text, scale, halo);
+                }
+            }
         }
+        self.text(x, y, text, scale, c);
     }
 
     /// Copies `other` onto this canvas with its top left at (x, y), clipped.
@@ -190,6 +219,32 @@ impl Canvas {
             x += (p.width + gap) as i64;
         }
         out
+    }
+
+    /// Canvases in rows of `columns`, each column as wide as its widest canvas and each
+    /// row as tall as its tallest (top left aligned), `gap` pixels between them.
+    pub fn grid(parts: &[Canvas], columns: usize, gap: u32, background: [u8; 3]) -> Canvas {
+        let columns = columns.max(1);
+        let mut widths = vec![0u32; columns];
+        for (i, p) in parts.iter().enumerate() {
+            widths[i % columns] = widths[i % columns].max(p.width);
+        }
+        let rows: Vec<Canvas> = parts
+            .chunks(columns)
+            .map(|row| {
+                let padded: Vec<Canvas> = row
+                    .iter()
+                    .zip(&widths)
+                    .map(|(p, &w)| {
+                        let mut c = Canvas::new(w.max(1), p.height.max(1), background);
+                        c.blit(p, 0, 0);
+                        c
+                    })
+                    .collect();
+                Canvas::hstack(&padded, gap, background)
+            })
+            .collect();
+        Canvas::vstack(&rows, gap, background)
     }
 
     /// Canvases one above the other (left-aligned), `gap` pixels between them.
@@ -222,14 +277,22 @@ impl Canvas {
     }
 }
 
-/// Width of `text` in pixels at `scale`.
-pub fn text_width(text: &str, scale: u32) -> u32 {
-    font::text_width(text) * scale.max(1)
-}
+pub use font::{line_height, text_width};
 
-/// Height of one line of text in pixels at `scale`.
-pub fn line_height(scale: u32) -> u32 {
-    font::CELL_H * scale.max(1)
+/// `text` broken at spaces into lines at most `width` pixels wide at the charts' scale
+/// (a word wider than that stands alone on its line); none for empty text.
+pub fn wrap(text: &str, width: u32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if text_width(&format!("{l} {word}"), 2) <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 /// An animated PNG (APNG) of `frames`, each shown `delay_ms` milliseconds, looping

@@ -249,8 +249,15 @@ impl Prepared {
             .collect();
         line(format!("tissue     {}", classes.join(", ")));
         line(format!("perfusion  {}", self.perfusion()));
+        let mut extra = String::new();
+        if !s.time.snapshot_times_h.is_empty() {
+            extra += &format!(", {} listed", s.time.snapshot_times_h.len());
+        }
+        if s.time.snapshots_after_dose > 0 {
+            extra += &format!(", {} after each dose", s.time.snapshots_after_dose);
+        }
         line(format!(
-            "time       burn-in {}, then {} with a snapshot every {} ({} snapshots)",
+            "time       burn-in {}, then {} with a snapshot every {}{extra} ({} snapshots)",
             format_min(s.time.burn_in_h * 60.0),
             format_min(s.time.duration_h * 60.0),
             format_min(s.time.snapshot_every_h * 60.0),

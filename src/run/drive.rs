@@ -13,6 +13,7 @@ use super::{
     Prepared, Progress, Provenance, RunInfo, RunOptions, RunSummary, Selected,
 };
 use crate::budget;
+use crate::dosing::Dosing;
 use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::model::{Fields, Params};
@@ -129,6 +130,10 @@ pub fn drive(
         &opts.out,
         &plan.snapshot_times(),
         crate::pictures::PlaneSpecies::of(&params),
+        crate::pictures::Captions {
+            run: run_title(&opts.out, &s.name),
+            undosed: undosed_planes(&dosing),
+        },
     );
     // The budgets, continued from the checkpoint's state on resume (shared by the
     // snapshot and checkpoint closures).
@@ -455,4 +460,32 @@ fn with_checkpoint_note(e: Error, last: Option<&(PathBuf, f64)>, out: &Path) -> 
         Error::Numerical(m) => Error::Numerical(format!("{m}; {note}")),
         e => Error::Other(format!("{e}; {note}")),
     }
+}
+
+/// The run's name and the scenario file it was resolved from (the first line of the
+/// run folder's `scenario.resolved.toml`, so that a resumed run says the same), for the
+/// pictures' titles: `slice, AMD3100 (scenarios/slice/amd3100.toml)`.
+fn run_title(out: &Path, name: &str) -> String {
+    let resolved = std::fs::read_to_string(out.join("scenario.resolved.toml")).unwrap_or_default();
+    let from = resolved
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# resolved by infiltrate "))
+        .and_then(|l| l.split_once(" from "))
+        .map(|(_, p)| p.trim().to_string());
+    match (name.trim(), from) {
+        ("", Some(p)) => p,
+        (n, Some(p)) => format!("{n} ({p})"),
+        (n, None) => n.to_string(),
+    }
+}
+
+/// The stored planes of the drugs no treatment of the run doses.
+fn undosed_planes(dosing: &Dosing) -> Vec<String> {
+    use crate::model::Field;
+    [(0, Field::Amd3100), (1, Field::AntiPd1)]
+        .into_iter()
+        .filter(|(d, _)| !dosing.boluses[*d].iter().flatten().any(|b| b.peak != 0.0))
+        .map(|(_, f)| f.info().plane.to_string())
+        .collect()
 }

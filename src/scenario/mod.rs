@@ -11,7 +11,7 @@ pub use load::{
     Layer, Loaded, MAX_TEXT_BYTES,
 };
 pub use schema::*;
-pub use validate::{bath_faces, check_ranges, Checker, FACE_NAMES, MAX_SPECIES};
+pub use validate::{bath_faces, check_ranges, Checker, FACE_NAMES, MAX_SNAPSHOTS, MAX_SPECIES};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -67,6 +67,15 @@ pub struct Time {
     pub duration_h: f64,
     /// Interval between snapshots (metrics rows), starting at time 0.
     pub snapshot_every_h: f64,
+    /// Further snapshot times, h after the start of dosing, besides the regular ones
+    /// (each in (0, duration_h]; the order does not matter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_times_h: Vec<f64>,
+    /// After each dose (a bolus, or the start of a constant level) of any treatment, this
+    /// many snapshots at 1/2, 1/4, …, 1/2ⁿ of `snapshot_every_h` after it: dense where
+    /// the levels just changed, spaced out towards the next regular snapshot (0: none).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub snapshots_after_dose: u32,
     /// Untreated time before dosing starts (no snapshots; killed cells reset at its end).
     #[serde(default)]
     pub burn_in_h: f64,
@@ -840,6 +849,10 @@ pub struct Output {
     /// Voxel index of the plane along `plane_axis`; absent = the middle voxel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plane_index: Option<u32>,
+    /// The point (x, y, z in µm from the grid's corner) the orthogonal views of
+    /// `final.png` go through; absent = the grid's middle, on the plane of the pictures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ortho_at_um: Option<[f64; 3]>,
     /// ParaView files (`paraview/*.vti`, `run.pvd`) of every field.
     pub vti: bool,
     /// Interval between ParaView files; absent = the final snapshot only.
@@ -874,6 +887,7 @@ impl Default for Output {
             pictures: true,
             plane_axis: PlaneAxis::Z,
             plane_index: None,
+            ortho_at_um: None,
             vti: true,
             vti_every_h: None,
             frame_ms: 400,
@@ -936,6 +950,8 @@ pub fn full_example() -> Scenario {
         time: Time {
             duration_h: 1.0,
             snapshot_every_h: 1.0,
+            snapshot_times_h: vec![0.5],
+            snapshots_after_dose: 1,
             burn_in_h: 0.0,
         },
         geometry: Geometry {
@@ -1027,6 +1043,7 @@ pub fn full_example() -> Scenario {
     n.quasi_steady = vec![Chemical::Amd3100];
     let o = &mut s.output;
     o.plane_index = Some(0);
+    o.ortho_at_um = Some([0.5, 0.5, 0.5]);
     o.vti_every_h = Some(1.0);
     o.cxcl12_range_nm = Some([0.0, 1.0]);
     o.amd3100_range_um = Some([0.0, 1.0]);
@@ -1035,4 +1052,10 @@ pub fn full_example() -> Scenario {
     o.tumor_range_fraction = Some([0.0, 1.0]);
     o.killed_range_fraction = Some([0.0, 1.0]);
     s
+}
+
+/// For `skip_serializing_if`: a count left at its default of 0 is not written, so that a
+/// resolved scenario without it reads as before.
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
 }

@@ -85,6 +85,17 @@ pub fn check_ranges(c: &mut Checker) {
         );
     }
     c.non_negative("time.burn_in_h", s.time.burn_in_h);
+    for (i, &t) in s.time.snapshot_times_h.iter().enumerate() {
+        c.require(
+            t > 0.0 && t <= s.time.duration_h,
+            &format!("time.snapshot_times_h[{i}]"),
+            t,
+            &format!(
+                "in (0, time.duration_h = {}] h (time 0 is always a snapshot)",
+                s.time.duration_h
+            ),
+        );
+    }
     let snapshots = s.time.duration_h / s.time.snapshot_every_h;
     if snapshots.is_finite() && snapshots > 0.0 {
         c.require(
@@ -238,6 +249,18 @@ fn check_output(c: &mut Checker, s: &Scenario) {
                 n.saturating_sub(1)
             ),
         );
+    }
+    if let Some(p) = o.ortho_at_um {
+        let dims = [s.grid.nx, s.grid.ny, s.grid.nz];
+        for (d, name) in ["x", "y", "z"].iter().enumerate() {
+            let edge = f64::from(dims[d]) * s.grid.voxel_um;
+            c.require(
+                p[d] >= 0.0 && p[d] <= edge,
+                &format!("output.ortho_at_um[{d}]"),
+                number(p[d]),
+                &format!("0 … {} µm (the grid's extent along {name})", number(edge)),
+            );
+        }
     }
     if let Some(v) = o.vti_every_h {
         c.positive("output.vti_every_h", v);
