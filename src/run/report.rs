@@ -111,7 +111,7 @@ pub fn write(dir: &Path) -> Result<PathBuf> {
     page(dir, read_summary(dir)?)?.write(dir)
 }
 
-/// As [`write`], with the run's summary given (the driver writes the report before
+/// As [`write()`], with the run's summary given (the driver writes the report before
 /// summary.json, which a run writes last).
 pub fn write_with(dir: &Path, summary: &Value) -> Result<PathBuf> {
     page(dir, Ok(summary.clone()))?.write(dir)
