@@ -269,7 +269,10 @@ fn report(c: &Compared) -> Result<crate::report::Page> {
     let names: Vec<&str> = c.runs.iter().map(|r| r.name.as_str()).collect();
     let mut p = crate::report::Page::new(
         "infiltrate compare report",
-        &format!("{} runs compared", c.runs.len()),
+        &match c.runs.len() {
+            1 => "1 run".to_string(),
+            n => format!("{n} runs compared"),
+        },
     );
     p.lead(&names.join(" · "));
     if let Some(first) = c.markdown.lines().next() {
