@@ -237,6 +237,18 @@ fn run_and_compare_reports_open_in_a_browser() {
         &["--no-pictures", "--no-vti", "--duration", "2h"],
     );
 
+    // `pictures` redraws the report with the pictures.
+    let before = fs::read_to_string(with.join(FILE)).unwrap();
+    let o = bin()
+        .arg("pictures")
+        .arg(&with)
+        .args(["--scale", "log"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("report: "), "{}", text(&o));
+    assert_ne!(before, fs::read_to_string(with.join(FILE)).unwrap());
+
     let html = check_in_browser(&with, "run");
     for want in [
         "<h1>tiny &lt;b&gt;slice&lt;/b&gt; &amp; &#39;co&#39;</h1>",
@@ -260,6 +272,7 @@ fn run_and_compare_reports_open_in_a_browser() {
 
     let html = check_in_browser(&without, "run-no-pictures");
     assert!(html.contains("made with pictures off"), "{html}");
+    assert!(html.contains("<h2>Pictures</h2>") && !html.contains("<h2>Time-lapses</h2>"));
     assert_eq!(html.matches("<img ").count(), 1, "the metrics chart only");
 
     let out = dir.path().join("compare");

@@ -157,8 +157,8 @@ fn page(dir: &Path, summary: std::result::Result<Value, String>) -> Result<Page>
         "not drawn: `infiltrate pictures {}` draws it from the stored planes",
         dir.display()
     );
-    p.section("Time-lapses");
     if pictures_on {
+        p.section("Time-lapses");
         p.picture_file(
             "The tissue with the T cells laid over it, snapshot by snapshot (animated)",
             dir,
@@ -171,11 +171,7 @@ fn page(dir: &Path, summary: std::result::Result<Value, String>) -> Result<Page>
             "pictures/timelapse-tcells.png",
             &redraw,
         )?;
-    } else {
-        p.note(PICTURES_OFF);
-    }
-    p.section("Final pictures");
-    if pictures_on {
+        p.section("Final pictures");
         p.picture_file(
             "Every field at the last snapshot",
             dir,
@@ -187,6 +183,7 @@ fn page(dir: &Path, summary: std::result::Result<Value, String>) -> Result<Page>
              files (if any) in paraview/.",
         );
     } else {
+        p.section("Pictures");
         p.note(PICTURES_OFF);
     }
 
