@@ -1,7 +1,7 @@
 //! `infiltrate compare`: several finished runs side by side. A plot of killed fraction
 //! and core infiltration ratio over time, a summary table (markdown and CSV) with each
-//! run's gain over the untreated baseline, and the final pictures of every run in one
-//! colour range per field.
+//! run's gain over the untreated baseline, the final pictures of every run in one
+//! colour range per field, and a report.html of it all.
 
 use std::path::{Path, PathBuf};
 
@@ -117,10 +117,11 @@ pub struct Compared {
     pub warnings: Vec<String>,
 }
 
-/// Compares the runs, writing `metrics.png`, `summary.md`, `summary.csv` and (for runs
+/// Compares the runs, writing `metrics.png`, `summary.md`, `summary.csv`, (for runs
 /// with stored planes) `final-composite.png`, `final-tcells.png`,
 /// `final-tcells_mip.png`, `final-tumor.png`, `final-killed.png` and `final-arms.png`
-/// (a column per run: T cells, viable and killed tumour) into `opts.out`.
+/// (a column per run: T cells, viable and killed tumour), and last `report.html` (all
+/// of it on one self-contained page, `crate::report`) into `opts.out`.
 pub fn compare(opts: &CompareOptions) -> Result<Compared> {
     if opts.runs.is_empty() {
         return Err(Error::Other("compare needs at least one run folder".into()));
@@ -156,32 +157,7 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
         Ok(())
     };
 
-    let plot = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64| LinePlot {
-        title: title.into(),
-        x_label: "time after the start of dosing (h)".into(),
-        y_label: y.into(),
-        series: runs
-            .iter()
-            .map(|r| Series {
-                name: r.name.clone(),
-                points: r.rows.iter().map(|row| (row.0, pick(row))).collect(),
-            })
-            .collect(),
-    };
-    let chart = Canvas::vstack(
-        &[
-            plot("killed fraction", "killed fraction", |r| r.1).render(),
-            plot(
-                "core infiltration ratio (T core / T margin)",
-                "infiltration ratio",
-                |r| r.2,
-            )
-            .render(),
-        ],
-        10,
-        WHITE,
-    );
-    put("metrics.png", &chart.png_bytes())?;
+    put("metrics.png", &metrics_chart(&runs).png_bytes())?;
 
     let (table, csv) = tables(&runs, baseline);
     let warnings = mismatches(&runs);
@@ -250,13 +226,141 @@ pub fn compare(opts: &CompareOptions) -> Result<Compared> {
         };
         put("final-arms.png", &side(&column).png_bytes())?;
     }
-    Ok(Compared {
+    let mut compared = Compared {
         runs,
         baseline,
         markdown,
         files,
         warnings,
-    })
+    };
+    let report = report(&compared)?.write(&opts.out)?;
+    compared.files.push(report);
+    Ok(compared)
+}
+
+/// What each picture compare writes shows, for the report.
+const CAPTIONS: [(&str, &str); 7] = [
+    (
+        "metrics.png",
+        "Killed fraction and core infiltration ratio of each run over time",
+    ),
+    (
+        "final-composite.png",
+        "The tissue with the T cells laid over it at each run's last snapshot",
+    ),
+    (
+        "final-tcells.png",
+        "T cells in the picture plane at the end",
+    ),
+    (
+        "final-tcells_mip.png",
+        "T cells at the end, the largest value along the view (maximum intensity projection)",
+    ),
+    ("final-tumor.png", "Viable tumour at the end"),
+    ("final-killed.png", "Killed tumour at the end"),
+    (
+        "final-arms.png",
+        "A column per run: T cells above viable and killed tumour, in shared ranges",
+    ),
+];
+
+/// compare's report.html: the summary table, the warnings and every picture written.
+fn report(c: &Compared) -> Result<crate::report::Page> {
+    let names: Vec<&str> = c.runs.iter().map(|r| r.name.as_str()).collect();
+    let mut p = crate::report::Page::new(
+        "infiltrate compare report",
+        &match c.runs.len() {
+            1 => "1 run".to_string(),
+            n => format!("{n} runs compared"),
+        },
+    );
+    p.lead(&names.join(" · "));
+    if let Some(first) = c.markdown.lines().next() {
+        p.lead(first);
+    }
+    if !c.warnings.is_empty() {
+        p.section("Warnings");
+        for w in &c.warnings {
+            p.warning(w);
+        }
+    }
+    p.section("Summary");
+    let table = summary_table(&c.runs, c.baseline);
+    p.table(&table.header, &table.rows);
+    if let Some(note) = &table.note {
+        p.note(note);
+    }
+    p.text(
+        "Gains: killed fraction minus the baseline's, infiltration ratio divided by the \
+         baseline's, at each run's last snapshot. summary.csv has the same numbers in full.",
+    );
+    p.section("Runs");
+    let rows: Vec<Vec<String>> = c
+        .runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.dir.display().to_string(),
+                r.rows.len().to_string(),
+            ]
+        })
+        .collect();
+    p.table(&["run", "folder", "snapshots"], &rows);
+    p.section("Pictures");
+    let mut any_planes = false;
+    for f in &c.files {
+        let Some(file) = f.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if !file.ends_with(".png") {
+            continue;
+        }
+        any_planes |= file.starts_with("final-");
+        let caption = CAPTIONS
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map_or(file.as_str(), |(_, caption)| caption);
+        let dir = f.parent().unwrap_or(Path::new("."));
+        p.picture_file(caption, dir, &file, "not written")?;
+    }
+    if !any_planes {
+        p.note(
+            "No final pictures: none of the runs has stored planes (pictures/planes/; runs \
+             made with pictures off have none).",
+        );
+    }
+    Ok(p)
+}
+
+/// The killed fraction and the core infiltration ratio of each run over time, one chart
+/// above the other: compare's `metrics.png`, and the run report's (`crate::report`).
+pub fn metrics_chart(runs: &[RunData]) -> Canvas {
+    let plot = |title: &str, y: &str, pick: fn(&(f64, f64, f64)) -> f64| LinePlot {
+        title: title.into(),
+        x_label: "time after the start of dosing (h)".into(),
+        y_label: y.into(),
+        series: runs
+            .iter()
+            .map(|r| Series {
+                name: r.name.clone(),
+                points: r.rows.iter().map(|row| (row.0, pick(row))).collect(),
+            })
+            .collect(),
+    };
+    Canvas::vstack(
+        &[
+            plot("killed fraction", "killed fraction", |r| r.1).render(),
+            plot(
+                "core infiltration ratio (T core / T margin)",
+                "infiltration ratio",
+                |r| r.2,
+            )
+            .render(),
+        ],
+        10,
+        WHITE,
+    )
 }
 
 /// What makes the runs' comparison unfair: different end times (each is compared at
@@ -326,51 +430,93 @@ fn label_above(name: &str, c: &Canvas) -> Canvas {
     Canvas::vstack(&[head, c.clone()], 0, WHITE)
 }
 
+/// One run's row of the summary: final time, killed fraction, infiltration ratio, and
+/// the gains over the baseline (killed fraction minus the baseline's, infiltration
+/// ratio divided by the baseline's; NaN without a baseline).
+fn summary_values(r: &RunData, base: Option<(f64, f64, f64)>) -> [f64; 5] {
+    let (t, k, ir) = r.last();
+    let (gain, fold) = match base {
+        Some((_, bk, bi)) => (k - bk, if bi != 0.0 { ir / bi } else { f64::NAN }),
+        None => (f64::NAN, f64::NAN),
+    };
+    [t, k, ir, gain, fold]
+}
+
+/// The summary table as text: its header, a row of cells per run (the baseline marked),
+/// and the note when there is no baseline. summary.md and the report show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryTable {
+    pub header: [&'static str; 6],
+    pub rows: Vec<[String; 6]>,
+    pub note: Option<String>,
+}
+
+/// The summary table of the runs against the baseline (see [`tables`]).
+pub fn summary_table(runs: &[RunData], baseline: Option<usize>) -> SummaryTable {
+    let base = baseline.map(|i| runs[i].last());
+    let cell = |v: f64| {
+        if v.is_finite() {
+            format!("{v:.4}")
+        } else {
+            "–".into()
+        }
+    };
+    let rows = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let [t, k, ir, gain, fold] = summary_values(r, base);
+            let mark = if Some(i) == baseline {
+                " (baseline)"
+            } else {
+                ""
+            };
+            [
+                format!("{}{mark}", r.name),
+                format_number(t),
+                cell(k),
+                cell(ir),
+                cell(gain),
+                cell(fold),
+            ]
+        })
+        .collect();
+    SummaryTable {
+        header: [
+            "run",
+            "final time (h)",
+            "killed fraction",
+            "infiltration ratio",
+            "killed fraction − baseline",
+            "infiltration ratio ÷ baseline",
+        ],
+        rows,
+        note: base
+            .is_none()
+            .then(|| "No baseline: no run's name contains \"untreated\" (see --baseline).".into()),
+    }
+}
+
 /// The summary as a markdown table and as CSV. Gains: killed fraction minus the
 /// baseline's (absolute), infiltration ratio divided by the baseline's.
 pub fn tables(runs: &[RunData], baseline: Option<usize>) -> (String, String) {
-    let base = baseline.map(|i| runs[i].last());
-    let mut md = String::from(
-        "| run | final time (h) | killed fraction | infiltration ratio | killed fraction − baseline | infiltration ratio ÷ baseline |\n|---|---:|---:|---:|---:|---:|\n",
+    let table = summary_table(runs, baseline);
+    let mut md = format!(
+        "| {} |\n|---|---:|---:|---:|---:|---:|\n",
+        table.header.join(" | ")
     );
+    for row in &table.rows {
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "/")).collect();
+        md.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    if let Some(note) = &table.note {
+        md.push_str(&format!("\n{note}\n"));
+    }
+    let base = baseline.map(|i| runs[i].last());
     let mut csv = String::from(
         "name,run_dir,final_time_h,killed_fraction,infiltration_ratio,killed_fraction_gain,infiltration_ratio_fold\n",
     );
-    for (i, r) in runs.iter().enumerate() {
-        let (t, k, ir) = r.last();
-        let (gain, fold) = match base {
-            Some((_, bk, bi)) => (k - bk, if bi != 0.0 { ir / bi } else { f64::NAN }),
-            None => (f64::NAN, f64::NAN),
-        };
-        let mark = if Some(i) == baseline {
-            " (baseline)"
-        } else {
-            ""
-        };
-        let cell = |v: f64| {
-            if v.is_finite() {
-                format!("{v:.4}")
-            } else {
-                "–".into()
-            }
-        };
-        md.push_str(&format!(
-            "| {}{mark} | {} | {} | {} | {} | {} |\n",
-            r.name.replace('|', "/"),
-            format_number(t),
-            cell(k),
-            cell(ir),
-            if base.is_some() {
-                cell(gain)
-            } else {
-                "–".into()
-            },
-            if base.is_some() {
-                cell(fold)
-            } else {
-                "–".into()
-            },
-        ));
+    for r in runs {
         let num = |v: f64| {
             if v.is_finite() {
                 format!("{v:.6e}")
@@ -378,19 +524,13 @@ pub fn tables(runs: &[RunData], baseline: Option<usize>) -> (String, String) {
                 String::new()
             }
         };
+        let values: Vec<String> = summary_values(r, base).into_iter().map(num).collect();
         csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
+            "{},{},{}\n",
             csv_field(&r.name),
             csv_field(&r.dir.display().to_string()),
-            num(t),
-            num(k),
-            num(ir),
-            num(gain),
-            num(fold)
+            values.join(",")
         ));
-    }
-    if base.is_none() {
-        md.push_str("\nNo baseline: no run's name contains \"untreated\" (see --baseline).\n");
     }
     (md, csv)
 }

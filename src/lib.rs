@@ -23,6 +23,7 @@ pub mod pictures;
 pub mod plot;
 pub mod probe;
 pub mod readout;
+pub mod report;
 pub mod resume;
 pub mod run;
 pub mod sweep;

@@ -453,7 +453,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("warning: {w}");
             }
             print!("{}", done.markdown);
-            println!("-> {}", out.display());
+            println!(
+                "-> {} (report: {})",
+                out.display(),
+                out.join(infiltrate::report::FILE).display()
+            );
         }
         Command::Pictures {
             run,
@@ -481,6 +485,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 done.files.len(),
                 run.join("pictures").display()
             );
+            // The run's report embeds the pictures: drawn again with them.
+            if run.join(infiltrate::report::FILE).is_file() {
+                let report = run::report::write(&run)?;
+                println!("report: {}", report.display());
+            }
         }
         Command::Adapters => {
             let all = wgpu::Backends::all();

@@ -239,8 +239,8 @@ fn a_checkpoint_resumes_on_the_other_backend() {
 
 /// Every file a reader could take for a result is complete: metrics.csv and
 /// profile.csv rows of full width, the resolved scenario valid TOML, summary.json valid
-/// JSON, every checkpoint readable, the log begun. Hidden `.NAME.tmp` files are the only
-/// others.
+/// JSON, report.html whole, every checkpoint readable, the log begun. Hidden
+/// `.NAME.tmp` files are the only others.
 fn assert_readable(out: &Path) {
     for e in fs::read_dir(out).unwrap() {
         let e = e.unwrap();
@@ -272,6 +272,11 @@ fn assert_readable(out: &Path) {
             }
             "summary.json" => {
                 serde_json::from_str::<serde_json::Value>(&read(&path)).unwrap();
+            }
+            // Written just before summary.json, whole.
+            "report.html" => {
+                let t = read(&path);
+                assert!(t.starts_with("<!DOCTYPE html>") && t.ends_with("</html>\n"));
             }
             // The log is appended to, not replaced: a kill may cut its last line, but
             // it is never taken for a result. It starts with the run's header.

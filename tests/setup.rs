@@ -344,6 +344,47 @@ fn missing_chromium_is_reported_once_the_report_tests_exist() {
     );
 }
 
+/// A Chromium that does not run (Ubuntu's chromium-browser without snapd only asks for
+/// the snap) does not count: the next name is tried, and without one that runs, what
+/// failed is said.
+#[test]
+fn a_chromium_that_does_not_run_does_not_count() {
+    let w = World::linux(1000);
+    w.today_tests();
+    w.tests(&["report.rs"]);
+    w.vulkan();
+    w.slurm("idle");
+    w.stub(
+        "chromium-browser",
+        "echo \"Command '/usr/bin/chromium-browser' requires the chromium snap\" >&2\nexit 1",
+    );
+    let r = w.run(&[]);
+    assert_run(
+        &r,
+        2,
+        &[
+            PYTHON_NOT_NEEDED,
+            VULKAN_FOUND,
+            SLURM_FOUND,
+            "chromium: missing",
+            "missing Chromium: chromium-browser is on PATH but `chromium-browser --version` \
+             fails (Command '/usr/bin/chromium-browser' requires the chromium snap)",
+            "  needed by tests/report.rs",
+            "  Debian/Ubuntu: apt-get install chromium",
+            NOT_ROOT,
+        ],
+    );
+
+    w.stub("google-chrome", "echo 'Google Chrome 1.0'");
+    let r = w.run(&["--setup-only"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("chromium: found google-chrome\n"),
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
     let w = World::linux(1000);

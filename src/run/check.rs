@@ -541,6 +541,20 @@ fn treatment_line(
     params: &crate::model::Params,
     end: f64,
 ) -> String {
+    let [drug, route, doses] = treatment_words(t, dosing, params, end);
+    format!("{drug} ({route}): {doses}")
+}
+
+/// One treatment of the timeline in words: what it doses, the route (`plasma` or
+/// `bath`), and its doses or level, half-life, and for boluses the level by this route
+/// at `end` (min) and its lowest after the first dose. `params` names a dosed species
+/// and its unit.
+pub fn treatment_words(
+    t: &Treatment,
+    dosing: &crate::dosing::Dosing,
+    params: &crate::model::Params,
+    end: f64,
+) -> [String; 3] {
     let species = match &t.drug {
         Dosed::Species(name) => params.species.iter().position(|s| &s.key == name),
         Dosed::Drug(_) => None,
@@ -602,7 +616,7 @@ fn treatment_line(
     if let Some(h) = t.half_life_h {
         parts.push(format!("half-life {}", format_min(h * 60.0)));
     }
-    let mut text = format!("{drug} ({route}): {}", parts.join("; "));
+    let mut text = parts.join("; ");
     // For boluses: the drug's level by this route at the end, and its lowest between
     // the first dose and the end (just before each dose, and at the end).
     if !times.is_empty() && t.half_life_h.is_some() {
@@ -632,5 +646,5 @@ fn treatment_line(
             level(lowest)
         );
     }
-    text
+    [drug, route.to_string(), text]
 }

@@ -1,7 +1,7 @@
 //! The driver of a run, fresh or resumed ([`drive`]): a start ([`Start`]: the scenario's
 //! initial state, or a checkpoint's), then every segment of the plan from where the
 //! start left off, stepped in parts at the checkpoints inside it, a snapshot at each
-//! segment's end, and summary.json at the end. The starts, the splitting of segments
+//! segment's end, and report.html and summary.json at the end. The starts, the splitting of segments
 //! and the note a failure gets after a checkpoint are functions of their own here.
 
 use std::collections::BTreeSet;
@@ -342,6 +342,9 @@ pub fn drive(
             snapshots,
         },
     };
+    let value = serde_json::to_value(&summary).map_err(|e| Error::Other(e.to_string()))?;
+    // The page of the finished run, then summary.json, written last (a finished run).
+    super::report::write_with(&opts.out, &value)?;
     let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(&opts.out.join("summary.json"), json.as_bytes())?;
     drop(lock);

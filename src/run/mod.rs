@@ -8,6 +8,7 @@ pub mod estimate;
 pub mod log;
 pub mod progress;
 pub mod provenance;
+pub mod report;
 
 use std::path::{Path, PathBuf};
 
@@ -608,7 +609,7 @@ pub struct RunInfo {
 }
 
 /// Runs a prepared scenario, writing `scenario.resolved.toml`, `metrics.csv`,
-/// `profile.csv` and `summary.json` into `opts.out`, on the backend
+/// `profile.csv`, `summary.json` and `report.html` into `opts.out`, on the backend
 /// [`choose_backend`] picks for `opts`.
 pub fn run(prep: Prepared, opts: &RunOptions) -> Result<RunSummary> {
     let selected = choose_backend(opts.backend, opts.adapter.as_deref())?;

@@ -4,10 +4,10 @@
 
 use std::time::SystemTime;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a run was started, recorded once at its start.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Provenance {
     pub program_version: String,
     /// The git commit the binary was built from (`unknown` outside a checkout).

@@ -331,6 +331,7 @@ pub fn main(cmd: SweepCommand, exe: &Path) -> Result<()> {
                 c.pictures.len(),
                 dir.join("plots").display()
             );
+            println!("report: {}", c.report.display());
             Ok(())
         }
     }

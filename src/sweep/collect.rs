@@ -1,7 +1,7 @@
 //! Gathering a sweep folder: every point's final readouts (from the last row of its
 //! `metrics.csv`) and ∫T_core dt (trapezoid rule over its rows) into `sweep.csv`,
 //! heatmaps of each readout over each pair of axes (other axes fixed, seeds averaged),
-//! and line plots for one-axis sweeps.
+//! line plots for one-axis sweeps, and a report.html of it all.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,8 @@ pub struct Collected {
     pub missing: Vec<Point>,
     pub csv: PathBuf,
     pub pictures: Vec<PathBuf>,
+    /// `report.html`: all of it on one self-contained page (`crate::report`).
+    pub report: PathBuf,
 }
 
 /// The final readouts and ∫T_core dt of one run's `metrics.csv`.
@@ -125,7 +127,8 @@ fn num(x: f64) -> String {
     }
 }
 
-/// Gathers `out` into `out/sweep.csv` and pictures under `out/plots/`.
+/// Gathers `out` into `out/sweep.csv`, pictures under `out/plots/` and
+/// `out/report.html`.
 pub fn collect(out: &Path) -> Result<Collected> {
     let m = Manifest::read(out)?;
     let mut rows = Vec::new();
@@ -190,13 +193,154 @@ pub fn collect(out: &Path) -> Result<Collected> {
     write_atomic(&csv_path, csv.as_bytes())?;
 
     let pictures = draw(out, &m, &rows)?;
-    Ok(Collected {
+    let mut collected = Collected {
         rows,
         failed,
         missing,
         csv: csv_path,
         pictures,
-    })
+        report: PathBuf::new(),
+    };
+    collected.report = report(out, &m, &collected)?.write(out)?;
+    Ok(collected)
+}
+
+/// A readout as the report's table shows it: 4 significant digits, `–` for none.
+fn cell(v: f64) -> String {
+    if v.is_finite() {
+        crate::units::significant(v, 4)
+    } else {
+        "–".to_string()
+    }
+}
+
+/// The sweep's report.html: its axes, the state of its points, the table of sweep.csv
+/// and every plot written.
+fn report(out: &Path, m: &Manifest, c: &Collected) -> Result<crate::report::Page> {
+    let title = if m.name.trim().is_empty() {
+        "sweep"
+    } else {
+        m.name.as_str()
+    };
+    let mut p = crate::report::Page::new("infiltrate sweep report", title);
+    p.lead(&format!(
+        "sweep file {}, base scenario {}, folder {}",
+        m.sweep_file,
+        m.base,
+        out.display()
+    ));
+    let finished = c
+        .rows
+        .iter()
+        .filter(|r| r.status == Status::Finished)
+        .count();
+    p.lead(&format!(
+        "{} points: {finished} finished, {} failed, {} not finished",
+        c.rows.len(),
+        c.failed.len(),
+        c.missing.len()
+    ));
+
+    p.section("Axes");
+    let axes: Vec<Vec<String>> = m
+        .axes
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.key
+                    .clone()
+                    .unwrap_or_else(|| "(several keys)".to_string()),
+                a.unit.clone(),
+                a.labels.join(", "),
+            ]
+        })
+        .collect();
+    p.table(&["axis", "key", "unit", "levels"], &axes);
+    if !m.seeds.is_empty() {
+        let seeds: Vec<String> = m.seeds.iter().map(u64::to_string).collect();
+        p.text(&format!(
+            "Each combination runs with the seeds {}; the plots show their mean.",
+            seeds.join(", ")
+        ));
+    }
+
+    if !c.failed.is_empty() {
+        p.section("Failed points");
+        let rows: Vec<Vec<String>> = c
+            .failed
+            .iter()
+            .map(|(pt, f)| {
+                vec![
+                    pt.dir.clone(),
+                    f.exit_code.map_or("?".into(), |e| e.to_string()),
+                    f.error.clone(),
+                ]
+            })
+            .collect();
+        p.table(&["point", "exit code", "error"], &rows);
+    }
+
+    p.section("Points");
+    let mut header: Vec<&str> = vec!["index", "point"];
+    header.extend(m.axes.iter().map(|a| a.name.as_str()));
+    if !m.seeds.is_empty() {
+        header.push("seed");
+    }
+    header.push("status");
+    header.extend(READOUTS.iter().map(|r| r.column));
+    let rows: Vec<Vec<String>> = c
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.point.index.to_string(), r.point.dir.clone()];
+            row.extend(
+                m.axes
+                    .iter()
+                    .zip(&r.point.levels)
+                    .map(|(a, &l)| a.labels.get(l).cloned().unwrap_or_default()),
+            );
+            if !m.seeds.is_empty() {
+                row.push(r.point.seed.map_or(String::new(), |s| s.to_string()));
+            }
+            row.push(r.status.as_str().to_string());
+            row.extend(r.values.iter().map(|&v| cell(v)));
+            row
+        })
+        .collect();
+    p.table(&header, &rows);
+    let units: Vec<String> = READOUTS
+        .iter()
+        .map(|r| {
+            let unit = if r.unit.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", r.unit)
+            };
+            format!("{}: {}{unit}", r.column, r.title)
+        })
+        .collect();
+    p.text(&format!(
+        "{}. sweep.csv has the same table in full precision.",
+        units.join("; ")
+    ));
+
+    p.section("Plots");
+    if c.pictures.is_empty() {
+        p.note("No plots: the sweep varies no axis over two or more levels.");
+    }
+    for f in &c.pictures {
+        let Ok(rel) = f.strip_prefix(out) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().into_owned();
+        let caption = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace("__", " · "))
+            .unwrap_or_default();
+        p.picture_file(&caption, out, &rel, "not written")?;
+    }
+    Ok(p)
 }
 
 /// A file-name-safe version of a label.
