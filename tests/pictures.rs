@@ -286,8 +286,11 @@ fn composite_channels_land_on_tumour_stroma_and_t_cells() {
     ranges.insert("tcells".into(), (0.0, 400.0));
     ranges.insert("killed".into(), (0.0, 0.5));
     let px = composite_pixels(&p, &ranges);
-    // Picture rows run top down: voxel row y is picture row 4 − y.
-    let at = |x: usize, y: usize| px[x + 7 * (4 - y)];
+    // Picture rows by the pictures' convention: voxel row y is picture row y when the
+    // vertical axis runs down (as image viewers show a file), 4 − y when it runs up.
+    use infiltrate::pictures::render::VERTICAL_UP;
+    let row = |y: usize| if VERTICAL_UP { 4 - y } else { y };
+    let at = |x: usize, y: usize| px[x + 7 * row(y)];
     // Magenta at 0.8 (120, 0, 120) under green at an opacity of √(100/400) = 0.5.
     assert_eq!(
         at(1, 1),
@@ -309,7 +312,7 @@ fn composite_channels_land_on_tumour_stroma_and_t_cells() {
     let mut bare = f.clone();
     bare.t[idx(1, 1)] = 0.0;
     let q = Planes::cut(&bare, &class, &slicing, &[], 0, 0.0);
-    assert_eq!(composite_pixels(&q, &ranges)[1 + 7 * 3][1], 0);
+    assert_eq!(composite_pixels(&q, &ranges)[1 + 7 * row(1)][1], 0);
 }
 
 /// The attributes of the `<DataArray ...>` elements of a VTK XML header.

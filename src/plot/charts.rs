@@ -264,8 +264,8 @@ impl Heatmap {
         let (lo, hi) = self
             .range
             .unwrap_or_else(|| finite_range(self.values.iter().copied()));
-        let cw = (640 / nx as u32).clamp(6, 80);
-        let ch = (440 / ny as u32).clamp(6, 60);
+        let cw = (960 / nx as u32).clamp(6, 120);
+        let ch = (660 / ny as u32).clamp(6, 90);
         // Tall enough for the y label and the colour bar's label, both written upright.
         let along = text_width(&self.y_label, S).max(text_width(&self.colorbar_label, S));
         let ch = ch.max((along + 10).div_ceil(ny as u32));
@@ -340,7 +340,7 @@ impl Heatmap {
 
 /// The dash pattern of each series in turn (pixels down, up, …; empty: solid), so that
 /// series that overlap stay apart: a later one's gaps show the earlier one beneath.
-const DASHES: [&[u32]; 4] = [&[], &[10, 6], &[3, 4], &[12, 4, 3, 4]];
+const DASHES: [&[u32]; 4] = [&[], &[16, 9], &[4, 6], &[18, 6, 4, 6]];
 
 /// The marker of each series in turn, drawn at its points when there are few.
 const MARKERS: [Marker; 4] = [Marker::Square, Marker::Diamond, Marker::Cross, Marker::Ring];
@@ -354,21 +354,27 @@ enum Marker {
 }
 
 impl Marker {
-    /// Draws the marker centred on `p`, about 7 pixels across.
+    /// Draws the marker centred on `p`, 11 pixels across.
     fn draw(self, c: &mut Canvas, (x, y): (i64, i64), col: [u8; 3]) {
+        const R: i64 = 5;
         match self {
-            Marker::Square => c.fill_rect(x - 3, y - 3, 7, 7, col),
+            Marker::Square => c.fill_rect(x - R, y - R, 2 * R as u32 + 1, 2 * R as u32 + 1, col),
             Marker::Diamond => {
-                for d in 0..=3i64 {
-                    c.fill_rect(x - 3 + d, y - d, (7 - 2 * d) as u32, 1, col);
-                    c.fill_rect(x - 3 + d, y + d, (7 - 2 * d) as u32, 1, col);
+                for d in 0..=R {
+                    let w = (2 * (R - d) + 1) as u32;
+                    c.fill_rect(x - R + d, y - d, w, 1, col);
+                    c.fill_rect(x - R + d, y + d, w, 1, col);
                 }
             }
             Marker::Cross => {
-                c.line(x - 3, y - 3, x + 3, y + 3, 2, col);
-                c.line(x - 3, y + 3, x + 3, y - 3, 2, col);
+                c.line(x - R, y - R, x + R, y + R, 3, col);
+                c.line(x - R, y + R, x + R, y - R, 3, col);
             }
-            Marker::Ring => c.stroke_rect(x - 3, y - 3, 7, 7, col),
+            Marker::Ring => {
+                let side = 2 * R as u32 + 1;
+                c.stroke_rect(x - R, y - R, side, side, col);
+                c.stroke_rect(x - R + 1, y - R + 1, side - 2, side - 2, col);
+            }
         }
     }
 }
@@ -389,9 +395,9 @@ pub struct LinePlot {
 }
 
 impl LinePlot {
-    /// The chart, 560 × 320 pixels of axes plus labels and a legend on the right.
+    /// The chart, 880 × 500 pixels of axes plus labels and a legend on the right.
     pub fn render(&self) -> Canvas {
-        let (pw, ph) = (560u32, 320u32);
+        let (pw, ph) = (880u32, 500u32);
         let lh = line_height(S);
         let pts = || self.series.iter().flat_map(|s| s.points.iter());
         let (mut x0, mut x1) = finite_range(pts().map(|p| p.0));
@@ -427,7 +433,7 @@ impl LinePlot {
             .map(|s| text_width(&s.name, S))
             .max()
             .unwrap_or(0)
-            + 48;
+            + 64;
         let left = 10 + lh + 6 + ytw + 8;
         let top = 10 + lh + 12;
         let width = (left + pw + 16 + legend_w + 10).max(text_width(&self.title, S) + 20);
@@ -469,7 +475,7 @@ impl LinePlot {
                 }
                 let p = (px(x), py(y));
                 if let Some(q) = prev {
-                    c.dashed_line([q.0, q.1, p.0, p.1], 2, col, dash, &mut phase);
+                    c.dashed_line([q.0, q.1, p.0, p.1], 3, col, dash, &mut phase);
                 }
                 if few {
                     marker.draw(&mut c, p, col);
@@ -479,9 +485,9 @@ impl LinePlot {
             let ly = (top + 6 + k as u32 * (lh + 4)) as i64;
             let lx = (left + pw + 16) as i64;
             let mid = ly + lh as i64 / 2 - 2;
-            c.dashed_line([lx, mid, lx + 30, mid], 2, col, dash, &mut 0);
-            marker.draw(&mut c, (lx + 15, mid), col);
-            c.text(lx + 38, ly, &s.name, S, BLACK);
+            c.dashed_line([lx, mid, lx + 44, mid], 3, col, dash, &mut 0);
+            marker.draw(&mut c, (lx + 22, mid), col);
+            c.text(lx + 54, ly, &s.name, S, BLACK);
         }
         axis_labels(&mut c, [left, top, pw, ph], &self.x_label, &self.y_label);
         c

@@ -249,18 +249,11 @@ impl Prepared {
             .collect();
         line(format!("tissue     {}", classes.join(", ")));
         line(format!("perfusion  {}", self.perfusion()));
-        let mut extra = String::new();
-        if !s.time.snapshot_times_h.is_empty() {
-            extra += &format!(", {} listed", s.time.snapshot_times_h.len());
-        }
-        if s.time.snapshots_after_dose > 0 {
-            extra += &format!(", {} after each dose", s.time.snapshots_after_dose);
-        }
         line(format!(
-            "time       burn-in {}, then {} with a snapshot every {}{extra} ({} snapshots)",
+            "time       burn-in {}, then {} with a snapshot {} ({} snapshots)",
             format_min(s.time.burn_in_h * 60.0),
             format_min(s.time.duration_h * 60.0),
-            format_min(s.time.snapshot_every_h * 60.0),
+            snapshot_words(&s.time),
             p.snapshot_times().len()
         ));
         let timeline = self.dosing_timeline();
@@ -549,6 +542,27 @@ fn treatment_line(
 /// `bath`), and its doses or level, half-life, and for boluses the level by this route
 /// at `end` (min) and its lowest after the first dose. `params` names a dosed species
 /// and its unit.
+/// When the snapshots fall, in words: "every 4 h, at 5 listed times, 3 after each dose".
+pub fn snapshot_words(t: &crate::scenario::Time) -> String {
+    let mut w = format!("every {}", format_min(t.snapshot_every_h * 60.0));
+    if !t.snapshot_times_h.is_empty() {
+        let listed: Vec<String> = t
+            .snapshot_times_h
+            .iter()
+            .map(|h| format_min(h * 60.0))
+            .collect();
+        w += &format!(", at {}", listed.join(", "));
+    }
+    if t.snapshots_after_dose > 0 {
+        w += &format!(
+            ", {} after each dose (at 1/2 … 1/{} of the interval)",
+            t.snapshots_after_dose,
+            1u64 << t.snapshots_after_dose.min(60)
+        );
+    }
+    w
+}
+
 pub fn treatment_words(
     t: &Treatment,
     dosing: &crate::dosing::Dosing,

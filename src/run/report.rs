@@ -239,10 +239,7 @@ fn settings(p: &mut Page, s: &crate::scenario::Scenario, run: Option<&Value>) {
                 format_min(t.burn_in_h * 60.0)
             ),
         ),
-        (
-            "snapshots",
-            format!("every {}", format_min(t.snapshot_every_h * 60.0)),
-        ),
+        ("snapshots", super::check::snapshot_words(t)),
     ];
     if let Some(solver) = run.and_then(|r| r.get("solver")).and_then(Value::as_str) {
         rows.push(("solver", solver.to_string()));
