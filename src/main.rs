@@ -292,8 +292,9 @@ struct PictureArgs {
 /// `tcells_per_frame`.
 #[derive(clap::Args, Clone, Copy)]
 struct TcellArgs {
-    /// The T-cell panels' scale: linear (from 0 to a robust top, the 99.5th
-    /// percentile away from the box faces) or log (three decades below that top).
+    /// The T-cell panels' scale: linear (from 0 to a robust top: each frame's 99.5th
+    /// percentile away from the box faces, the median of those over time) or log (three
+    /// decades below that top).
     #[arg(long, value_name = "SCALE", value_parser = scale_arg)]
     scale: Option<infiltrate::scenario::TcellScale>,
     /// Each T-cell frame in its own robust range (not comparable between frames).

@@ -156,31 +156,87 @@ pub fn mapping(p: &Planes, key: &str, ranges: &Ranges, look: &Look) -> Mapping {
     Mapping { lo, hi, log }
 }
 
-/// The [`ROBUST_QUANTILE`] of plane `key`'s values over `sets`, leaving out the pixels
-/// on the plane's edges (voxels on domain faces, where lamellae meet the box and pile
-/// cells) unless the plane is too thin to have an inside; None when that is not above
-/// 0.
+/// A robust top of plane `key` over `sets`: each snapshot's [`ROBUST_QUANTILE`]
+/// ([`frame_top`], which leaves out the plane's edge pixels), and of those the median
+/// over time, each snapshot weighing the time since the one before it
+/// ([`time_weights`]). A frame's quantile ignores hot spots; the median over time
+/// ignores transients, such as the T-cell peak in the first hours, however densely they
+/// were snapshotted. None when that is not above 0.
 pub fn robust_top(sets: &[&Planes], key: &str) -> Option<f64> {
-    let mut values: Vec<f32> = Vec::new();
-    for p in sets {
-        let Some(d) = p.get(key) else { continue };
-        let (w, h) = (p.header.width, p.header.height);
-        let inside = w > 2 && h > 2;
-        for (i, v) in d.iter().enumerate() {
-            let (x, y) = (i % w, i / w);
-            let edge = x == 0 || y == 0 || x + 1 == w || y + 1 == h;
-            if v.is_finite() && !(inside && edge) {
-                values.push(*v);
-            }
+    let weights = time_weights(sets);
+    let mut tops: Vec<(f64, f64)> = sets
+        .iter()
+        .zip(&weights)
+        .filter_map(|(p, &w)| Some((frame_top(p, key)?, w)))
+        .collect();
+    let total: f64 = tops.iter().map(|(_, w)| w).sum();
+    if tops.is_empty() || total <= 0.0 {
+        return None;
+    }
+    tops.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut sum = 0.0;
+    let mut top = tops[tops.len() - 1].0;
+    for (v, w) in &tops {
+        sum += w;
+        // Past half the time: between two equal halves, the upper.
+        if sum > 0.5 * total {
+            top = *v;
+            break;
         }
     }
+    (top > 0.0).then_some(top)
+}
+
+/// The [`ROBUST_QUANTILE`] of one snapshot's plane `key`, leaving out the pixels on the
+/// plane's edges (voxels on domain faces, where lamellae meet the box and pile cells)
+/// unless the plane is too thin to have an inside; None without finite values.
+pub fn frame_top(p: &Planes, key: &str) -> Option<f64> {
+    let d = p.get(key)?;
+    let (w, h) = (p.header.width, p.header.height);
+    let inside = w > 2 && h > 2;
+    let mut values: Vec<f32> = d
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| {
+            let (x, y) = (i % w, i / w);
+            let edge = x == 0 || y == 0 || x + 1 == w || y + 1 == h;
+            v.is_finite() && !(inside && edge)
+        })
+        .map(|(_, v)| *v)
+        .collect();
     if values.is_empty() {
         return None;
     }
     let k = ((values.len() - 1) as f64 * ROBUST_QUANTILE).round() as usize;
     let (_, v, _) = values.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-    let top = f64::from(*v);
-    (top > 0.0).then_some(top)
+    Some(f64::from(*v))
+}
+
+/// The weight of each of `sets` in a median over time: the time since the snapshot
+/// before it (from time 0 for the first, or 1 when it is at 0), when the sets are the
+/// snapshots of one run in order (times rising); else 1 each (one snapshot of each of
+/// several runs, as `compare` has).
+pub fn time_weights(sets: &[&Planes]) -> Vec<f64> {
+    let times: Vec<f64> = sets.iter().map(|p| p.header.time_min).collect();
+    let rising = times.windows(2).all(|w| w[1] > w[0]);
+    if !rising || times.len() < 2 {
+        return vec![1.0; sets.len()];
+    }
+    let mut prev = 0.0f64.min(times[0]);
+    times
+        .iter()
+        .map(|&t| {
+            let w = t - prev;
+            prev = t;
+            if w > 0.0 {
+                w
+            } else {
+                // A snapshot at time 0 (only when every set is at or after 0): the
+                // interval after it.
+                times[1] - times[0]
+            }
+        })
+        .collect()
 }
 
 /// The common range of each field over all `sets` of planes (0 to the largest value
