@@ -183,7 +183,7 @@ fn flc_run(
         &file,
         format!(
             "extends = {:?}\n[grid]\nnx = 20\nny = 16\nnz = 6\nvoxel_um = 50.0\n\
-             [time]\nburn_in_h = 6.0\nduration_h = 12.0\nsnapshot_every_h = {every_h}\n\
+             [time]\nburn_in_h = 6.0\nduration_h = 12.0\nsnapshot_every_h = {every_h}\nsnapshots_after_dose = 0\n\
              [numerics]\nquasi_steady = []\n[readout]\nprofile_bin_um = 50.0\n\
              [[treatment]]\ndrug = \"amd3100\"\nroute = \"plasma\"\nhalf_life_h = 4.0\n\
              doses = [{{ at_h = 0.0, peak_uM = 1.6 }}, {{ at_h = 6.0, peak_uM = 1.6 }}]\n\

@@ -82,8 +82,19 @@ fn run_writes_metrics_with_units_in_the_header() {
     // With --force, a shorter run into the same folder leaves nothing of the longer
     // one: the picture state and ParaView files are its own, and a file of the user's
     // stays.
-    let planes =
-        |out: &Path| -> usize { fs::read_dir(out.join("pictures/planes")).unwrap().count() };
+    // The snapshots' plane files (the orthogonal/ folder beside them holds the last's).
+    let planes = |out: &Path| -> usize {
+        fs::read_dir(out.join("pictures/planes"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "plane")
+            })
+            .count()
+    };
     assert_eq!(planes(&out), 4);
     fs::write(out.join("paraview/snapshot_000009.vti"), "stale").unwrap();
     fs::write(out.join("notes.txt"), "mine").unwrap();

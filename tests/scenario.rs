@@ -404,31 +404,42 @@ fn snapshot_times_h_in(time_keys: &str, rest: &str) -> Vec<f64> {
     times
 }
 
-/// A listed time outside the run, and too many snapshots after each dose, are refused
-/// with the key and the allowed range.
+/// A listed time at or before 0, and too many snapshots after each dose, are refused
+/// with the key and the allowed range; a listed time after the end (a shorter run of a
+/// scenario that lists it) is left out with a warning naming the key.
 #[test]
-fn snapshot_times_out_of_range_are_refused() {
-    let with = |keys: &str| {
-        error_of(&format!(
-            "#bare\n{}",
-            MINIMAL.replace(
-                "snapshot_every_h = 1.0\n",
-                &format!("snapshot_every_h = 1.0\n{keys}\n")
-            )
-        ))
+fn snapshot_times_out_of_range_are_refused_or_left_out() {
+    let keys = |keys: &str| {
+        MINIMAL.replace(
+            "snapshot_every_h = 1.0\n",
+            &format!("snapshot_every_h = 1.0\n{keys}\n"),
+        )
     };
-    let m = with("snapshot_times_h = [0.5, 3.0]");
+    let with = |k: &str| error_of(&format!("#bare\n{}", keys(k)));
+    let m = with("snapshot_times_h = [0.5, 0.0]");
     assert!(
-        m.contains("time.snapshot_times_h[1]")
-            && m.contains("3")
-            && m.contains("(0, time.duration_h = 2]"),
+        m.contains("time.snapshot_times_h[1]") && m.contains("a time > 0 h"),
         "{m}"
     );
-    let m = with("snapshot_times_h = [0.0]");
-    assert!(m.contains("time.snapshot_times_h[0]"), "{m}");
     let m = with("snapshots_after_dose = 50");
     assert!(
         m.contains("time.snapshots_after_dose") && m.contains("20"),
         "{m}"
     );
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "s.toml", &keys("snapshot_times_h = [0.5, 3.0]"));
+    let prep = infiltrate::run::prepare(&p, Default::default()).unwrap();
+    let w = prep.warnings().join("\n");
+    assert!(
+        w.contains("time.snapshot_times_h[1]") && w.contains("after the run's end"),
+        "{w}"
+    );
+    let times: Vec<f64> = prep
+        .plan
+        .snapshot_times()
+        .iter()
+        .map(|t| t / 60.0)
+        .collect();
+    assert!(close(&times, &[0.0, 0.5, 1.0, 2.0]), "{times:?}");
 }

@@ -441,7 +441,7 @@ fn the_example_runs_and_its_species_is_in_every_output() {
         &scenario,
         format!(
             "extends = {:?}\n[grid]\nnx = 12\nny = 10\nnz = 9\n[time]\nburn_in_h = 0.5\n\
-             duration_h = 2.0\nsnapshot_every_h = 1.0\n[geometry.slice]\nthickness_um = 90.0\n",
+             duration_h = 2.0\nsnapshot_every_h = 1.0\nsnapshot_times_h = []\n[geometry.slice]\nthickness_um = 90.0\n",
             example.display().to_string()
         ),
     )

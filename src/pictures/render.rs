@@ -312,7 +312,7 @@ fn where_label(p: &Planes) -> String {
 /// The orientation of the pictures, as image viewers show an image file: the plane's
 /// first in-plane axis runs to the right, its second down (picture row 0 holds the
 /// plane's row 0, the voxels at index 0 of the second axis). A volume file's row 0 is
-/// therefore at the top, where its own viewers put it. [`flip_rows`] draws by it and
+/// therefore at the top, where its own viewers put it. `flip_rows` draws by it and
 /// [`axes_label`] says it ("→ x, ↓ y").
 pub const VERTICAL_UP: bool = false;
 

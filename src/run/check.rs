@@ -124,6 +124,17 @@ impl Prepared {
     /// [`Prepared::warnings`] for the run's [`Work`], counted once by the caller.
     fn warnings_for(&self, work: &Work) -> Vec<String> {
         let mut out = Vec::new();
+        let time = &self.loaded.scenario.time;
+        for (i, &t) in time.snapshot_times_h.iter().enumerate() {
+            if t > time.duration_h {
+                out.push(format!(
+                    "{}: a snapshot at {} is after the run's end ({}) and is left out",
+                    self.loaded.locate(&format!("time.snapshot_times_h[{i}]")),
+                    format_min(t * 60.0),
+                    format_min(time.duration_h * 60.0)
+                ));
+            }
+        }
         for (u, w) in work.chem.iter().enumerate() {
             let (Some(steady), Some(ratio)) = (w.steady, w.steady_ratio()) else {
                 continue;

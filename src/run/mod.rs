@@ -288,15 +288,6 @@ pub fn validate(mut loaded: Loaded, overrides: Overrides) -> Result<Validated> {
                 .options
                 .push(option("time.snapshot_every_h", "--duration"));
         }
-        // Listed snapshots after the new end are not part of the shorter run.
-        let listed = t.snapshot_times_h.len();
-        let end = t.duration_h;
-        t.snapshot_times_h.retain(|&h| h <= end);
-        if t.snapshot_times_h.len() < listed {
-            loaded
-                .options
-                .push(option("time.snapshot_times_h", "--duration"));
-        }
     }
     if let Some(s) = overrides.snapshot_every_min {
         loaded.scenario.time.snapshot_every_h = s / 60.0;
