@@ -26,46 +26,7 @@ use std::path::Path;
 /// read before the voxel data.
 pub const MAX_HEADER_BYTES: u64 = 1 << 20;
 
-/// A volume file's format, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Raw,
-    Nifti { gzip: bool },
-    Tiff,
-    Nrrd,
-}
-
-impl Format {
-    /// The format a path's extension names (case does not matter); raw otherwise.
-    pub fn of(path: &Path) -> Format {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
-        if name.ends_with(".nii.gz") {
-            Format::Nifti { gzip: true }
-        } else if name.ends_with(".nii") {
-            Format::Nifti { gzip: false }
-        } else if name.ends_with(".tif") || name.ends_with(".tiff") {
-            Format::Tiff
-        } else if name.ends_with(".nrrd") {
-            Format::Nrrd
-        } else {
-            Format::Raw
-        }
-    }
-
-    /// The format in words, for messages.
-    pub fn words(self) -> &'static str {
-        match self {
-            Format::Raw => "raw u8",
-            Format::Nifti { gzip: false } => "NIfTI-1",
-            Format::Nifti { gzip: true } => "gzipped NIfTI-1",
-            Format::Tiff => "TIFF",
-            Format::Nrrd => "NRRD",
-        }
-    }
-}
+pub use crate::scenario::VolumeFormat as Format;
 
 /// What a file's header says of its grid.
 #[derive(Debug, Clone, PartialEq)]

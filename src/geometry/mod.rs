@@ -29,7 +29,6 @@ mod synth;
 mod volume;
 
 pub use distance::signed_distance;
-pub use formats::Format as VolumeFormat;
 pub use volume::SPACING_TOLERANCE;
 
 use crate::model::N_CLASSES;

@@ -205,6 +205,48 @@ pub struct Volume {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A volume file's format, from its extension (`docs/tissue.md`); read by
+/// `crate::geometry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeFormat {
+    Raw,
+    Nifti { gzip: bool },
+    Tiff,
+    Nrrd,
+}
+
+impl VolumeFormat {
+    /// The format a path's extension names (case does not matter); raw otherwise.
+    pub fn of(path: &std::path::Path) -> VolumeFormat {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".nii.gz") {
+            VolumeFormat::Nifti { gzip: true }
+        } else if name.ends_with(".nii") {
+            VolumeFormat::Nifti { gzip: false }
+        } else if name.ends_with(".tif") || name.ends_with(".tiff") {
+            VolumeFormat::Tiff
+        } else if name.ends_with(".nrrd") {
+            VolumeFormat::Nrrd
+        } else {
+            VolumeFormat::Raw
+        }
+    }
+
+    /// The format in words, for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            VolumeFormat::Raw => "raw u8",
+            VolumeFormat::Nifti { gzip: false } => "NIfTI-1",
+            VolumeFormat::Nifti { gzip: true } => "gzipped NIfTI-1",
+            VolumeFormat::Tiff => "TIFF",
+            VolumeFormat::Nrrd => "NRRD",
+        }
+    }
+}
+
 fn default_volume_boundary() -> String {
     "tumor".to_string()
 }

@@ -353,8 +353,8 @@ fn check_geometry(c: &mut Checker, g: &Geometry, grid: &Grid) {
             ),
             Some(v) => {
                 let dims = [grid.nx, grid.ny, grid.nz];
-                let raw = crate::geometry::VolumeFormat::of(std::path::Path::new(&v.path))
-                    == crate::geometry::VolumeFormat::Raw;
+                let raw = super::VolumeFormat::of(std::path::Path::new(&v.path))
+                    == super::VolumeFormat::Raw;
                 match v.dims {
                     Some(d) => c.require(
                         d == dims,
@@ -395,7 +395,7 @@ fn check_geometry(c: &mut Checker, g: &Geometry, grid: &Grid) {
                         "a label value as a whole number 0 … 4294967295 (labels = { 7 = \"tumor\" })",
                     );
                     c.require(
-                        crate::model::CLASS_NAMES.contains(&name.as_str()),
+                        super::ClassValues::KEYS.contains(&name.as_str()),
                         &key,
                         format!("{name:?}"),
                         "a class name: outside, liver, tumor, stroma or vessel",
