@@ -195,7 +195,7 @@ fn assert_did_nothing(r: &Run) {
 const NOT_ROOT: &str =
     "cannot install: not root (run .ci/test as root, or install the packages above yourself)";
 const CHROMIUM_NOT_NEEDED: &str = "chromium: not needed (no tests/report.rs)";
-const PYTHON_NOT_NEEDED: &str = "python: not needed (no tests/arrays.rs)";
+const PYTHON_NOT_NEEDED: &str = "python: not needed (no tests/arrays.rs, tests/tissue.rs)";
 const VULKAN_FOUND: &str =
     "vulkan: found /usr/lib/x86_64-linux-gnu/libvulkan.so.1 and the driver(s) lvp_icd.x86_64.json";
 const SLURM_FOUND: &str = "slurm: found sinfo, sbatch, slurmctld, slurmd, munged";
@@ -400,7 +400,7 @@ fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
             "python: missing".to_string(),
             format!("missing Python 3 with NumPy: {what}"),
             "  needed by tests/arrays.rs".to_string(),
-            "  Debian/Ubuntu: apt-get install python3 python3-numpy".to_string(),
+            "  Debian/Ubuntu: apt-get install python3 python3-numpy python3-venv".to_string(),
             NOT_ROOT.to_string(),
         ]
     };
@@ -453,7 +453,7 @@ fn on_macos_vulkan_is_not_needed_and_missing_slurm_gets_macos_advice() {
             "  macOS: .ci/test knows no macOS package for Slurm; run these tests on Linux",
             "missing Python 3 with NumPy: no python3 on PATH",
             "  needed by tests/arrays.rs",
-            "  Debian/Ubuntu: apt-get install python3 python3-numpy",
+            "  Debian/Ubuntu: apt-get install python3 python3-numpy python3-venv",
             "  macOS: brew install numpy",
             "cannot install: macOS has no apt-get (install what is missing yourself, as the \
              macOS lines above say)",

@@ -11,8 +11,8 @@
 //!   that of the whole mass.
 //! - `slice`: the box is tissue; lamellar sheets are stroma, the rest tumour, no vessels
 //!   and no liver. The distance is that of the tumour-class voxels.
-//! - `volume`: classes read from a raw `u8` file; the distance is that of the tumour
-//!   class (`boundary = "tumor"`) or of tumour, stroma and vessel (`"mass"`).
+//! - `volume`: classes read from a label map (NIfTI-1, TIFF, NRRD or raw `u8`, see
+//!   `docs/tissue.md`); the distance is that of the tumour class (`boundary = "tumor"`) or of tumour, stroma and vessel (`"mass"`).
 //!
 //! Lamellar sheets: with unit normal `n̂`, a voxel centre `p` (µm, from the box corner,
 //! `((x + ½)h, (y + ½)h, (z + ½)h)`) is in a sheet when
@@ -23,11 +23,13 @@
 //! geometry is bit-identical for a seed whatever the number of threads.
 
 mod distance;
+mod formats;
 mod noise;
 mod synth;
 mod volume;
 
 pub use distance::signed_distance;
+pub use volume::SPACING_TOLERANCE;
 
 use crate::model::N_CLASSES;
 use crate::scenario::{GeometryKind, Loaded};

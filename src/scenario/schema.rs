@@ -172,17 +172,24 @@ impl Default for Slice {
     }
 }
 
-/// Tissue classes from a file: raw `u8` voxels, x fastest, codes 0 outside, 1 liver,
-/// 2 tumor, 3 stroma, 4 vessel.
+/// Tissue classes from a file (`docs/tissue.md`): a NIfTI-1 (`.nii`, `.nii.gz`),
+/// multi-page TIFF (`.tif`, `.tiff`) or NRRD (`.nrrd`) label map, its dimensions and
+/// voxel size from its header, or raw `u8` voxels (any other extension), x fastest.
+/// Without `labels` the file's values are class codes 0 outside, 1 liver, 2 tumor,
+/// 3 stroma, 4 vessel.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Volume {
-    /// Path of the raw `u8` file, relative to the scenario file that names it.
+    /// Path of the file, relative to the scenario file that names it.
     pub path: String,
-    /// Its dimensions; must equal the grid's.
-    pub dims: [u32; 3],
-    /// Its voxel edge; must equal the grid's.
-    pub voxel_um: f64,
+    /// Its dimensions; must equal the grid's. Needed for a raw file; a headered file's
+    /// own dimensions are checked against the grid's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dims: Option<[u32; 3]>,
+    /// Its voxel edge; must equal the grid's. Needed for a raw file; a headered file's
+    /// own voxel size, where it gives one, is checked against the grid's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voxel_um: Option<f64>,
     /// Domain faces bathed in medium (Dirichlet for the chemicals): `x-`, `x+`, `y-`, `y+`, `z-`, `z+`.
     #[serde(default)]
     pub bath_faces: Vec<String>,
@@ -190,6 +197,54 @@ pub struct Volume {
     /// (`tumor`, as in the slice) or everything but liver and outside (`mass`, as in vivo).
     #[serde(default = "default_volume_boundary")]
     pub boundary: String,
+    /// The file's label values (whole numbers, written as TOML keys) mapped to class
+    /// names (`outside`, `liver`, `tumor`, `stroma`, `vessel`). When given, every value
+    /// the file holds must be listed (the background too); absent, the values must be
+    /// the class codes 0 … 4.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A volume file's format, from its extension (`docs/tissue.md`); read by
+/// `crate::geometry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeFormat {
+    Raw,
+    Nifti { gzip: bool },
+    Tiff,
+    Nrrd,
+}
+
+impl VolumeFormat {
+    /// The format a path's extension names (case does not matter); raw otherwise.
+    pub fn of(path: &std::path::Path) -> VolumeFormat {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name.ends_with(".nii.gz") {
+            VolumeFormat::Nifti { gzip: true }
+        } else if name.ends_with(".nii") {
+            VolumeFormat::Nifti { gzip: false }
+        } else if name.ends_with(".tif") || name.ends_with(".tiff") {
+            VolumeFormat::Tiff
+        } else if name.ends_with(".nrrd") {
+            VolumeFormat::Nrrd
+        } else {
+            VolumeFormat::Raw
+        }
+    }
+
+    /// The format in words, for messages.
+    pub fn words(self) -> &'static str {
+        match self {
+            VolumeFormat::Raw => "raw u8",
+            VolumeFormat::Nifti { gzip: false } => "NIfTI-1",
+            VolumeFormat::Nifti { gzip: true } => "gzipped NIfTI-1",
+            VolumeFormat::Tiff => "TIFF",
+            VolumeFormat::Nrrd => "NRRD",
+        }
+    }
 }
 
 fn default_volume_boundary() -> String {
@@ -961,10 +1016,11 @@ pub fn full_example() -> Scenario {
             slice: Slice::default(),
             volume: Some(Volume {
                 path: "tissue.raw".into(),
-                dims: [1, 1, 1],
-                voxel_um: 1.0,
+                dims: Some([1, 1, 1]),
+                voxel_um: Some(1.0),
                 bath_faces: vec!["z-".into()],
                 boundary: default_volume_boundary(),
+                labels: [("1".to_string(), "tumor".to_string())].into(),
             }),
             lamellae: Lamellae::default(),
             vessels: Vessels::default(),

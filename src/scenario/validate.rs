@@ -352,18 +352,54 @@ fn check_geometry(c: &mut Checker, g: &Geometry, grid: &Grid) {
             ),
             Some(v) => {
                 let dims = [grid.nx, grid.ny, grid.nz];
-                c.require(
-                    v.dims == dims,
-                    "geometry.volume.dims",
-                    format!("{:?}", v.dims),
-                    &format!("the grid's [nx, ny, nz] = {dims:?}"),
-                );
-                c.require(
-                    (v.voxel_um - grid.voxel_um).abs() <= 1e-9 * grid.voxel_um.abs(),
-                    "geometry.volume.voxel_um",
-                    v.voxel_um,
-                    &format!("the grid's voxel_um = {}", grid.voxel_um),
-                );
+                let raw = super::VolumeFormat::of(std::path::Path::new(&v.path))
+                    == super::VolumeFormat::Raw;
+                match v.dims {
+                    Some(d) => c.require(
+                        d == dims,
+                        "geometry.volume.dims",
+                        format!("{d:?}"),
+                        &format!("the grid's [nx, ny, nz] = {dims:?}"),
+                    ),
+                    None => c.require(
+                        !raw,
+                        "geometry.volume.dims",
+                        "absent",
+                        &format!(
+                            "[nx, ny, nz] = {dims:?} for a raw file (one without a .nii, \
+                             .nii.gz, .tif, .tiff or .nrrd extension, which has no header)"
+                        ),
+                    ),
+                }
+                match v.voxel_um {
+                    Some(h) => c.require(
+                        (h - grid.voxel_um).abs() <= 1e-9 * grid.voxel_um.abs(),
+                        "geometry.volume.voxel_um",
+                        h,
+                        &format!("the grid's voxel_um = {}", grid.voxel_um),
+                    ),
+                    None => c.require(
+                        !raw,
+                        "geometry.volume.voxel_um",
+                        "absent",
+                        &format!("the grid's voxel_um = {} for a raw file", grid.voxel_um),
+                    ),
+                }
+                for (k, name) in &v.labels {
+                    let key = format!("geometry.volume.labels.{k}");
+                    c.require(
+                        k.trim().parse::<u32>().is_ok(),
+                        &key,
+                        format!("{k:?}"),
+                        "a label value as a whole number 0 … 4294967295 (labels = { 7 = \"tumor\" })",
+                    );
+                    c.require(
+                        super::ClassValues::KEYS.contains(&name.as_str()),
+                        &key,
+                        format!("{name:?}"),
+                        "a class name: outside, liver, tumor, stroma or vessel",
+                    );
+                }
                 for (i, f) in v.bath_faces.iter().enumerate() {
                     c.require(
                         FACE_NAMES.contains(&f.as_str()),
