@@ -381,15 +381,23 @@ fn snapshots_can_be_listed_and_follow_doses() {
     ));
 }
 
+/// MINIMAL with `keys` written into its [time] table.
+fn with_time_keys(keys: &str) -> String {
+    MINIMAL.replace(
+        "snapshot_every_h = 1.0\n",
+        &format!("snapshot_every_h = 1.0\n{keys}\n"),
+    )
+}
+
 /// The snapshot times (h) of MINIMAL (2 h, a snapshot every hour) with `time_keys`
 /// written into its [time] table and `rest` appended.
 fn snapshot_times_h_in(time_keys: &str, rest: &str) -> Vec<f64> {
-    let text = MINIMAL.replace(
-        "snapshot_every_h = 1.0\n",
-        &format!("snapshot_every_h = 1.0\n{time_keys}\n"),
-    );
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "s.toml", &format!("{text}\n{rest}"));
+    let p = write(
+        dir.path(),
+        "s.toml",
+        &format!("{}\n{rest}", with_time_keys(time_keys)),
+    );
     let prep = infiltrate::run::prepare(&p, Default::default()).unwrap();
     let times: Vec<f64> = prep
         .plan
@@ -409,13 +417,7 @@ fn snapshot_times_h_in(time_keys: &str, rest: &str) -> Vec<f64> {
 /// scenario that lists it) is left out with a warning naming the key.
 #[test]
 fn snapshot_times_out_of_range_are_refused_or_left_out() {
-    let keys = |keys: &str| {
-        MINIMAL.replace(
-            "snapshot_every_h = 1.0\n",
-            &format!("snapshot_every_h = 1.0\n{keys}\n"),
-        )
-    };
-    let with = |k: &str| error_of(&format!("#bare\n{}", keys(k)));
+    let with = |k: &str| error_of(&format!("#bare\n{}", with_time_keys(k)));
     let m = with("snapshot_times_h = [0.5, 0.0]");
     assert!(
         m.contains("time.snapshot_times_h[1]") && m.contains("a time > 0 h"),
@@ -428,7 +430,11 @@ fn snapshot_times_out_of_range_are_refused_or_left_out() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "s.toml", &keys("snapshot_times_h = [0.5, 3.0]"));
+    let p = write(
+        dir.path(),
+        "s.toml",
+        &with_time_keys("snapshot_times_h = [0.5, 3.0]"),
+    );
     let prep = infiltrate::run::prepare(&p, Default::default()).unwrap();
     let w = prep.warnings().join("\n");
     assert!(
