@@ -248,3 +248,48 @@ fn the_python_example_reads_a_run() {
     let info = reader.next_frame(&mut buf).unwrap();
     assert!(info.width >= 600 && info.height >= 300, "{info:?}");
 }
+
+/// A run stopped by a failed write at any point (every third write of a tiny run) leaves
+/// arrays that read: each field's metadata lists only times whose chunks are all there,
+/// and `time_h` lists no time a field lacks.
+#[test]
+fn a_run_stopped_inside_a_snapshot_leaves_readable_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), [7, 5, 3], "vti = false\n");
+    let mut stopped = 0;
+    for n in (1..=90).step_by(3) {
+        let out = dir.path().join(format!("run-{n}"));
+        let o = bin()
+            .args(["run", "--backend", "cpu", "--quiet", "--threads", "1"])
+            .arg(&s)
+            .arg("--out")
+            .arg(&out)
+            .env(infiltrate::output::FAIL_WRITE_ENV, n.to_string())
+            .output()
+            .unwrap();
+        if o.status.success() {
+            continue;
+        }
+        stopped += 1;
+        let root = out.join("arrays.zarr");
+        let Ok(text) = std::fs::read(root.join("time_h/zarr.json")) else {
+            continue;
+        };
+        let times = serde_json::from_slice::<Value>(&text).unwrap()["shape"][0]
+            .as_u64()
+            .unwrap();
+        for t in 0..times {
+            chunk(&root.join(format!("time_h/c/{t}")));
+        }
+        for name in ["cxcl12_nM", "tcells_per_mm3", "killed_fraction"] {
+            let meta = json(&root.join(name).join("zarr.json"));
+            let len = meta["shape"][0].as_u64().unwrap();
+            assert!(len >= times && len <= times + 1, "write {n}: {name}");
+            for t in 0..len {
+                let raw = chunk(&root.join(format!("{name}/c/{t}/0/0/0")));
+                assert_eq!(raw.len(), 7 * 5 * 3 * 4, "write {n}: {name} at {t}");
+            }
+        }
+    }
+    assert!(stopped >= 20, "only {stopped} runs were stopped");
+}
