@@ -17,6 +17,7 @@ pub mod steady;
 pub mod units;
 
 pub use error::{Error, Result};
+pub mod arrays;
 pub mod budget;
 pub mod output;
 pub mod pictures;

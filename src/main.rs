@@ -284,6 +284,15 @@ struct PictureArgs {
     /// Also write ParaView files every TIME (e.g. 6h), not only at the end.
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     vti_every: Option<f64>,
+    /// Zarr v3 arrays of every field (arrays.zarr/) at the final snapshot.
+    #[arg(long)]
+    arrays: bool,
+    /// Also write the arrays every TIME (e.g. 6h), not only at the end (turns them on).
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    arrays_every: Option<f64>,
+    /// No Zarr arrays.
+    #[arg(long, conflicts_with_all = ["arrays", "arrays_every"])]
+    no_arrays: bool,
     #[command(flatten)]
     tcells: TcellArgs,
 }
@@ -532,6 +541,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                     vti_every_min: pictures.vti_every,
                     tcells_scale: pictures.tcells.scale,
                     tcells_per_frame: pictures.tcells.per_frame,
+                    arrays: pictures.arrays,
+                    no_arrays: pictures.no_arrays,
+                    arrays_every_min: pictures.arrays_every,
                 },
             )?;
             // The picture options of the command line count towards the output too.

@@ -7,6 +7,22 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Which of the snapshots at `times_min` an optional output is written at, if it is
+/// `on`: the last one, and with an interval `every_h` also the first one and each one
+/// that passes a multiple of the interval (the `.vti` files' and the arrays' rule).
+pub fn due_snapshots(on: bool, every_h: Option<f64>, times_min: &[f64]) -> Vec<bool> {
+    let n = times_min.len();
+    (0..n)
+        .map(|i| {
+            on && (i + 1 == n
+                || every_h.is_some_and(|every_h| {
+                    let k = |t: f64| (t / (every_h * 60.0) + 1e-9).floor();
+                    i == 0 || k(times_min[i]) > k(times_min[i - 1])
+                }))
+        })
+        .collect()
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))

@@ -71,6 +71,12 @@ pub struct CliOverrides {
     pub tcells_scale: Option<crate::scenario::TcellScale>,
     /// `--per-frame`: each T-cell frame in its own range.
     pub tcells_per_frame: bool,
+    /// `--arrays`: the Zarr arrays of every field (`arrays.zarr/`).
+    pub arrays: bool,
+    /// `--no-arrays`.
+    pub no_arrays: bool,
+    /// `--arrays-every`: the arrays' interval, min (turns them on).
+    pub arrays_every_min: Option<f64>,
 }
 
 /// Applies command-line overrides to `output`, checking them against the grid `dims`.
@@ -118,6 +124,19 @@ pub fn apply_cli(output: &mut Output, dims: [usize; 3], o: &CliOverrides) -> Res
             )));
         }
         output.vti_every_h = Some(m / 60.0);
+    }
+    if let Some(m) = o.arrays_every_min {
+        if !(m.is_finite() && m > 0.0) {
+            return Err(Error::Other(format!(
+                "--arrays-every {m} min: allowed a time > 0"
+            )));
+        }
+        output.arrays = true;
+        output.arrays_every_h = Some(m / 60.0);
+    }
+    output.arrays |= o.arrays;
+    if o.no_arrays {
+        output.arrays = false;
     }
     if let Some(s) = o.tcells_scale {
         output.tcells_scale = s;
@@ -238,16 +257,8 @@ impl<'a> Pictures<'a> {
             .map_or(dims[axis.dim()] / 2, |i| i as usize)
             .min(dims[axis.dim()].saturating_sub(1));
         let n = snapshot_times_min.len();
-        let vti_at = (0..n)
-            .map(|i| {
-                output.vti
-                    && (i + 1 == n
-                        || output.vti_every_h.is_some_and(|every_h| {
-                            let k = |t: f64| (t / (every_h * 60.0) + 1e-9).floor();
-                            i == 0 || k(snapshot_times_min[i]) > k(snapshot_times_min[i - 1])
-                        }))
-            })
-            .collect();
+        let vti_at =
+            crate::output::due_snapshots(output.vti, output.vti_every_h, snapshot_times_min);
         let mut ortho_at: [usize; 3] = std::array::from_fn(|d| {
             let n = dims[d];
             output

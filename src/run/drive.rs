@@ -135,6 +135,15 @@ pub fn drive(
             undosed: undosed_planes(&dosing),
         },
     );
+    // The Zarr arrays, continued from the checkpoint's snapshots on resume.
+    let mut arrays = crate::arrays::Arrays::new(
+        &s.output,
+        &geometry,
+        &params,
+        &opts.out,
+        &plan.snapshot_times(),
+        at.as_ref().map_or(0, |(h, _)| h.snapshots as usize),
+    )?;
     // The budgets, continued from the checkpoint's state on resume (shared by the
     // snapshot and checkpoint closures).
     let ledger = std::cell::RefCell::new(budget::Ledger::new(&params, &dosing, capacity));
@@ -248,6 +257,9 @@ pub fn drive(
                 .then(|| solver.read_fields())
                 .transpose()?;
             pictures.snapshot(&mut *solver, fields.as_ref(), 0.0, 0)?;
+            if let Some(a) = &mut arrays {
+                a.snapshot(&mut *solver, fields.as_ref(), 0.0, 0)?;
+            }
             n0 = first.0.sum_n;
             last = Some(first);
             snapshots = 1;
@@ -292,6 +304,9 @@ pub fn drive(
                 if m == seg.steps {
                     last = Some(snap(&sums, snapshots, t, Some(n0))?);
                     pictures.snapshot(&mut *solver, fields.as_ref(), t, snapshots)?;
+                    if let Some(a) = &mut arrays {
+                        a.snapshot(&mut *solver, fields.as_ref(), t, snapshots)?;
+                    }
                     snapshots += 1;
                 }
                 if let Some(fields) = fields {
@@ -381,6 +396,7 @@ fn begin_fresh(
     let lock = prepare_dir(&opts.out, opts.force)?;
     crate::checkpoint::clear(&opts.out)?;
     crate::pictures::clear(&opts.out)?;
+    crate::arrays::clear(&opts.out)?;
     start_log(&opts.log, &opts.out, false, provenance)?;
     let resolved = toml::to_string(s).map_err(|e| Error::Other(e.to_string()))?;
     write_atomic(

@@ -421,7 +421,8 @@ pub fn check_output(loaded: &Loaded, plan: &StepPlan, limits: &crate::model::Lim
             value: format!("{} of output files", human_bytes(bytes)),
             allowed: format!(
                 "at most {} (--max-output-gib raises the limit): fewer ParaView files \
-                 (output.vti_every_h, --no-vti) or snapshots, or --no-pictures",
+                 (output.vti_every_h, --no-vti) or arrays (output.arrays_every_h, \
+                 --no-arrays) or snapshots, or --no-pictures",
                 human_bytes(limits.output_bytes)
             ),
         }]));
@@ -430,7 +431,8 @@ pub fn check_output(loaded: &Loaded, plan: &StepPlan, limits: &crate::model::Lim
 }
 
 /// Bytes a run writes (ParaView files at 25 B per voxel each, picture planes and frames
-/// at about 64 B per plane voxel per snapshot), and the key that drives the most.
+/// at about 64 B per plane voxel per snapshot, Zarr arrays at 4 B per voxel and field
+/// each, uncompressed), and the key that drives the most.
 pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static str) {
     let g = &s.grid;
     let dims = [f64::from(g.nx), f64::from(g.ny), f64::from(g.nz)];
@@ -456,12 +458,22 @@ pub fn output_bytes(s: &scenario::Scenario, plan: &StepPlan) -> (f64, &'static s
     } else {
         0.0
     };
-    let key = if vti >= pictures {
+    let arrays = if o.arrays {
+        let every = o
+            .arrays_every_h
+            .map_or(0.0, |h| (s.time.duration_h / h).floor());
+        crate::arrays::bytes(voxels, 6 + s.species.len(), 1.0 + every)
+    } else {
+        0.0
+    };
+    let key = if arrays >= vti && arrays >= pictures {
+        "output.arrays_every_h"
+    } else if vti >= pictures {
         "output.vti_every_h"
     } else {
         "time.snapshot_every_h"
     };
-    (vti + pictures, key)
+    (vti + pictures + arrays, key)
 }
 
 /// A species' metrics.csv columns (`NAME_UNIT_tumor`, …) must not repeat another

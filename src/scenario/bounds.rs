@@ -142,6 +142,7 @@ pub const BOUNDS: &[Bound] = &[
     b("numerics.quasi_steady_tolerance", 1e-12, 0.1, ""),
     b("output.plane_index", 0.0, 65535.0, "voxels"),
     b("output.vti_every_h", 1.0 / 3600.0, 1e5, "h"),
+    b("output.arrays_every_h", 1.0 / 3600.0, 1e5, "h"),
     b("output.ortho_at_um[*]", 0.0, 1e7, "µm"),
     b("output.frame_ms", 10.0, 60000.0, "ms"),
     b("output.cxcl12_range_nM[*]", -1e30, 1e30, "nM"),

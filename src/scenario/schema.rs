@@ -913,6 +913,12 @@ pub struct Output {
     /// Interval between ParaView files; absent = the final snapshot only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vti_every_h: Option<f64>,
+    /// Zarr v3 arrays of every field (`arrays.zarr/`, docs/outputs.md); off by default.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub arrays: bool,
+    /// Interval between the arrays' snapshots; absent = the final snapshot only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrays_every_h: Option<f64>,
     /// How long each time-lapse frame shows.
     pub frame_ms: u32,
     /// Fixed colour ranges `[low, high]` of the pictures; absent = the range of the
@@ -945,6 +951,8 @@ impl Default for Output {
             ortho_at_um: None,
             vti: true,
             vti_every_h: None,
+            arrays: false,
+            arrays_every_h: None,
             frame_ms: 400,
             cxcl12_range_nm: None,
             amd3100_range_um: None,
@@ -1101,6 +1109,8 @@ pub fn full_example() -> Scenario {
     o.plane_index = Some(0);
     o.ortho_at_um = Some([0.5, 0.5, 0.5]);
     o.vti_every_h = Some(1.0);
+    o.arrays = true;
+    o.arrays_every_h = Some(1.0);
     o.cxcl12_range_nm = Some([0.0, 1.0]);
     o.amd3100_range_um = Some([0.0, 1.0]);
     o.anti_pd1_range_nm = Some([0.0, 1.0]);

@@ -493,8 +493,9 @@ fn check_tissue(c: &mut Checker, t: &Tissue) {
 /// WebGPU's guaranteed eight), and the GPU's uniform parameters hold this many.
 pub const MAX_SPECIES: usize = 8;
 
-/// Names a species may not take: the built-in fields' and sections' names.
-const RESERVED_NAMES: [&str; 12] = [
+/// Names a species may not take: the built-in fields' and sections' names, and the other
+/// arrays' names in `arrays.zarr` (the built-in fields' output names, the coordinates).
+const RESERVED_NAMES: [&str; 19] = [
     "cxcl12",
     "amd3100",
     "anti_pd1",
@@ -507,6 +508,13 @@ const RESERVED_NAMES: [&str; 12] = [
     "n",
     "k",
     "time",
+    "tcells_per_mm3",
+    "tumor_fraction",
+    "killed_fraction",
+    "time_h",
+    "x_um",
+    "y_um",
+    "z_um",
 ];
 
 fn check_species(c: &mut Checker, s: &Scenario) {
