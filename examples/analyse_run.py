@@ -57,6 +57,7 @@ z = arrays.sizes["z"] // 2
 plane = last.tcells_per_mm3.isel(z=z)
 image = right.pcolormesh(arrays.x_um, arrays.y_um, plane, cmap="magma", shading="nearest")
 right.set_aspect("equal")
+right.invert_yaxis()  # y = 0 at the top, as infiltrate's pictures and image viewers show it
 right.set_xlabel("x (µm)")
 right.set_ylabel("y (µm)")
 right.set_title(f"T cells at z = {float(arrays.z_um[z]):g} µm, {t_h:g} h")

@@ -1,5 +1,5 @@
 //! The test command `.ci/test`: its detection of what the tests need (Vulkan, Slurm,
-//! Chromium, Python with NumPy), the exact message and exit status when something is
+//! Chromium, Python with venv), the exact message and exit status when something is
 //! missing and it cannot install, its installing and starting Slurm as root, and the
 //! `cargo test` it ends with. Each case runs the script with bash under `env -i`, with a
 //! fake root for its file probes (`INFILTRATE_SETUP_ROOT`), a PATH holding only stubs
@@ -386,7 +386,7 @@ fn a_chromium_that_does_not_run_does_not_count() {
 }
 
 #[test]
-fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
+fn missing_python_is_reported_once_the_python_tests_exist() {
     let w = World::linux(1000);
     w.today_tests();
     w.tests(&["arrays.rs"]);
@@ -398,9 +398,9 @@ fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
             VULKAN_FOUND.to_string(),
             SLURM_FOUND.to_string(),
             "python: missing".to_string(),
-            format!("missing Python 3 with NumPy: {what}"),
+            format!("missing Python 3 with venv: {what}"),
             "  needed by tests/arrays.rs".to_string(),
-            "  Debian/Ubuntu: apt-get install python3 python3-numpy python3-venv".to_string(),
+            "  Debian/Ubuntu: apt-get install python3 python3-venv".to_string(),
             NOT_ROOT.to_string(),
         ]
     };
@@ -411,15 +411,19 @@ fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
     assert_run(&r, 2, &want.iter().map(String::as_str).collect::<Vec<_>>());
     assert_did_nothing(&r);
 
-    // A python3 whose `import numpy` fails.
+    // A python3 that cannot make a virtual environment.
     w.stub(
         "python3",
-        "echo \"ModuleNotFoundError: No module named 'numpy'\" >&2; exit 1",
+        "echo \"ModuleNotFoundError: No module named 'ensurepip'\" >&2; exit 1",
     );
     let r = w.run(&[]);
-    let want = block("python3 cannot import numpy");
+    let want = block("python3 cannot make a virtual environment (no venv or ensurepip)");
     assert_run(&r, 2, &want.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(r.calls.contains("python3 -c import numpy\n"), "{}", r.calls);
+    assert!(
+        r.calls.contains("python3 -c import ensurepip, venv\n"),
+        "{}",
+        r.calls
+    );
     assert_did_nothing(&r);
 
     // One that imports it.
@@ -427,7 +431,7 @@ fn missing_python_and_numpy_are_reported_once_the_array_tests_exist() {
     let r = w.run(&["--setup-only"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("python: found python3 with numpy\n"),
+        r.stderr.contains("python: found python3 with venv\n"),
         "{}",
         r.stderr
     );
@@ -451,10 +455,10 @@ fn on_macos_vulkan_is_not_needed_and_missing_slurm_gets_macos_advice() {
             "  needed by tests/sweep_slurm.rs",
             SLURM_APT,
             "  macOS: .ci/test knows no macOS package for Slurm; run these tests on Linux",
-            "missing Python 3 with NumPy: no python3 on PATH",
+            "missing Python 3 with venv: no python3 on PATH",
             "  needed by tests/arrays.rs",
-            "  Debian/Ubuntu: apt-get install python3 python3-numpy python3-venv",
-            "  macOS: brew install numpy",
+            "  Debian/Ubuntu: apt-get install python3 python3-venv",
+            "  macOS: brew install python",
             "cannot install: macOS has no apt-get (install what is missing yourself, as the \
              macOS lines above say)",
         ],
