@@ -475,14 +475,17 @@ pub fn composite_pixels(p: &Planes, ranges: &Ranges) -> Vec<[u8; 3]> {
 /// The composite panel ([`composite_pixels`]) with its legend and scale bar; with
 /// `crosshair`, the picture pixel (column, row) where the other orthogonal planes cut it.
 pub fn composite_panel(p: &Planes, ranges: &Ranges) -> Canvas {
-    composite_with(p, ranges, None, false)
+    composite_with(p, ranges, None, false, PANEL_PX)
 }
 
+/// The composite of `p`; `placed`: titled by where the plane lies, without the legend
+/// (an orthogonal view); its longer side enlarged to about `target_px`.
 fn composite_with(
     p: &Planes,
     ranges: &Ranges,
     crosshair: Option<(u32, u32)>,
     placed: bool,
+    target_px: u32,
 ) -> Canvas {
     let (w, h) = (p.header.width, p.header.height);
     let pixels = composite_pixels(p, ranges);
@@ -521,7 +524,7 @@ fn composite_with(
         pixel_um: Some(p.header.voxel_um),
         footer: footer(p, false),
         legend,
-        target_px: PANEL_PX,
+        target_px,
         crosshair,
     }
     .render()
@@ -547,23 +550,32 @@ pub fn titled(run: &str, what: &str, body: Canvas) -> Canvas {
 
 /// The orthogonal views of the last snapshot: the composite of each plane of
 /// `orthogonal` (across x, y and z through one point), drawn xy, xz, yz, each marked
-/// where the other two cut it.
+/// where the other two cut it, all at one scale (pixels per voxel), so that the views'
+/// lengths compare.
 fn orthogonal_row(orthogonal: &[Planes], ranges: &Ranges) -> Canvas {
     // The point: each plane's own slice index along its axis.
     let mut point = [0usize; 3];
     for o in orthogonal {
         point[o.header.axis.dim()] = o.header.slice;
     }
+    let longest = orthogonal
+        .iter()
+        .map(|o| o.header.width.max(o.header.height) as u32)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let per_voxel = (PANEL_PX / longest).max(1);
     let panels: Vec<Canvas> = orthogonal
         .iter()
         .rev()
         .map(|o| {
+            let target = per_voxel * o.header.width.max(o.header.height) as u32;
             let (u, v) = o.header.axis.in_plane();
             let row = picture_row(
                 point[v].min(o.header.height.saturating_sub(1)),
                 o.header.height,
             );
-            composite_with(o, ranges, Some((point[u] as u32, row as u32)), true)
+            composite_with(o, ranges, Some((point[u] as u32, row as u32)), true, target)
         })
         .collect();
     Canvas::hstack(&panels, 8, WHITE)
