@@ -226,10 +226,7 @@ impl<'a> Arrays<'a> {
         debug_assert_eq!(self.snapshot_times_min.get(index), Some(&t_min));
         let t = self.written_h.len().to_string();
         for f in &self.fields {
-            let values: Vec<f32> = match fields {
-                Some(all) => all.get(f.field).iter().map(|&x| x as f32).collect(),
-                None => solver.read_field(f.field)?,
-            };
+            let values = crate::solver::field_f32(&mut *solver, fields, f.field)?;
             let dir = self.root.join(&f.name);
             for (zi, slab) in self.slabs(&values, f32::NAN).enumerate() {
                 self.write_chunk(&dir, &[&t, &zi.to_string(), "0", "0"], &slab)?;

@@ -85,6 +85,29 @@ pub trait Solver: Resume {
     }
 }
 
+/// One field rounded to f32: from `fields` when the caller holds every field (read
+/// back for a checkpoint), else read back alone from `solver` (no host copy of the
+/// others). The outputs that store whole fields (ParaView files, arrays) take it so.
+pub fn field_f32(solver: &mut dyn Solver, fields: Option<&Fields>, f: Field) -> Result<Vec<f32>> {
+    match fields {
+        Some(all) => Ok(all.get(f).iter().map(|&x| x as f32).collect()),
+        None => solver.read_field(f),
+    }
+}
+
+/// The picture planes at `at`: cut from `fields` when the caller holds them, else by
+/// `solver` (on the GPU only the planes are read back).
+pub fn planes_of(
+    solver: &mut dyn Solver,
+    fields: Option<&Fields>,
+    at: &Slicing,
+) -> Result<Vec<Vec<f32>>> {
+    match fields {
+        Some(all) => Ok(crate::slicing::cut_fields(all, at)),
+        None => solver.planes(at),
+    }
+}
+
 /// A solver's whole state as a checkpoint holds it. Scratch buffers are not part of it:
 /// every step recomputes them before reading them.
 #[derive(Debug, Clone, PartialEq, Default)]

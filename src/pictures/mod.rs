@@ -308,18 +308,7 @@ impl<'a> Pictures<'a> {
                 dims: self.dims,
                 voxel_um: self.voxel_um,
             };
-            let cut = match fields {
-                Some(f) => planes::cut_fields(f, &at),
-                None => solver.planes(&at)?,
-            };
-            let p = self.caption(Planes::assemble(
-                cut,
-                self.class,
-                &at,
-                &self.species,
-                index,
-                t_min,
-            ));
+            let p = self.cut(solver, fields, &at, index, t_min)?;
             let pic = self.run_dir.join("pictures");
             let dir = pic.join("planes");
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -342,10 +331,21 @@ impl<'a> Pictures<'a> {
         Ok(())
     }
 
-    fn caption(&self, mut p: Planes) -> Planes {
+    /// The planes of snapshot `index` at `t_min` at `at` (cut from `fields` or by the
+    /// solver), with the run's captions.
+    fn cut(
+        &self,
+        solver: &mut dyn Solver,
+        fields: Option<&Fields>,
+        at: &Slicing,
+        index: usize,
+        t_min: f64,
+    ) -> Result<Planes> {
+        let cut = crate::solver::planes_of(solver, fields, at)?;
+        let mut p = Planes::assemble(cut, self.class, at, &self.species, index, t_min);
         p.header.run = self.captions.run.clone();
         p.header.undosed = self.captions.undosed.clone();
-        p
+        Ok(p)
     }
 
     /// Stores the planes of the last snapshot across each axis through the point
@@ -371,13 +371,9 @@ impl<'a> Pictures<'a> {
                 dims: self.dims,
                 voxel_um: self.voxel_um,
             };
-            let cut = match fields {
-                Some(f) => planes::cut_fields(f, &at),
-                None => solver.planes(&at)?,
-            };
-            let p = Planes::assemble(cut, self.class, &at, &self.species, index, t_min);
+            let p = self.cut(solver, fields, &at, index, t_min)?;
             let path = dir.join(format!("{}.plane", axis.name()));
-            write_atomic(&path, &self.caption(p).to_bytes())?;
+            write_atomic(&path, &p.to_bytes())?;
         }
         Ok(())
     }
@@ -394,12 +390,7 @@ impl<'a> Pictures<'a> {
         let dir = self.run_dir.join("paraview");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(format!("snapshot_{index:06}.vti"));
-        let mut field = |k: crate::model::Field| -> Result<Vec<f32>> {
-            match fields {
-                Some(f) => Ok(f.get(k).iter().map(|&x| x as f32).collect()),
-                None => solver.read_field(k),
-            }
-        };
+        let mut field = |k: crate::model::Field| crate::solver::field_f32(&mut *solver, fields, k);
         let species: Vec<&str> = self.species.iter().map(|s| s.key.as_str()).collect();
         crate::output::write_atomic_with(&path, |w| {
             vti::write_snapshot(
