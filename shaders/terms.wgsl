@@ -84,11 +84,21 @@ fn inv_log_mean(a: f32, b: f32) -> f32 {
     return log(hi / lo) / (hi - lo);
 }
 
+// The reciprocal face motility across a class boundary, (1/a + 1/b)/2: the integral
+// of 1/μ over the face's two halves (symmetric; 0, standing for "none", when either is
+// ≤ 0).
+fn inv_face_across(a: f32, b: f32) -> f32 {
+    if a <= 0.0 || b <= 0.0 {
+        return 0.0;
+    }
+    return 0.5 / a + 0.5 / b;
+}
+
 // −F_ij·h of the exponentially fitted (Scharfetter–Gummel) T-cell flux: the upwind drift
 // −χ Δs T_d (d the donor: i when s_j > s_i, else j) plus the motile exchange of μT
-// scaled by β = (μ_f/μ_d) B(χ|Δs|/μ_f), μ_f the logarithmic mean of μ_i and μ_j inside
-// one class, μ_d across classes; β = 1 without drift, 0 when the donor cannot move.
-// Antisymmetric in (i, j).
+// scaled by β = (μ_f/μ_d) B(χ|Δs|/μ_f), 1/μ_f the reciprocal of the logarithmic mean of
+// μ_i and μ_j inside one class and the mean of their reciprocals across classes; β = 1
+// without drift, 0 when the donor cannot move. Antisymmetric in (i, j).
 fn t_face_inflow_fitted(
     w_i: f32,
     w_j: f32,
@@ -107,18 +117,19 @@ fn t_face_inflow_fitted(
     let drift = P.chi * abs(ds);
     var beta = 1.0;
     if drift != 0.0 {
-        if mu_d <= 0.0 {
-            beta = 0.0;
-        } else if same_class {
-            // 1/μ_f (0: a motility ≤ 0, then β = 0): two divisions per face in all.
-            let inv = inv_log_mean(mu_i, mu_j);
+        beta = 0.0;
+        if mu_d > 0.0 {
+            // 1/μ_f (0: a motility ≤ 0, then β = 0): two divisions per face in all
+            // (three across classes).
+            var inv = 0.0;
+            if same_class {
+                inv = inv_log_mean(mu_i, mu_j);
+            } else {
+                inv = inv_face_across(mu_i, mu_j);
+            }
             if inv > 0.0 {
                 beta = bernoulli(drift * inv) / (mu_d * inv);
-            } else {
-                beta = 0.0;
             }
-        } else {
-            beta = bernoulli(drift / mu_d);
         }
     }
     return beta * (w_j - w_i) - P.chi * ds * donor;

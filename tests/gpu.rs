@@ -1449,7 +1449,7 @@ fn a_grid_beyond_device_memory_is_refused_naming_the_largest_that_fits() {
 fn wgsl_terms_match_their_host_twins() {
     use infiltrate::model::{terms, COUPLINGS};
     use wgpu::util::DeviceExt;
-    const PLAIN: usize = 13;
+    const PLAIN: usize = 14;
     const K: f64 = 7.5;
     let terms_n = PLAIN + COUPLINGS.len();
     let p = busy([4, 3, 2]);
@@ -1512,6 +1512,7 @@ fn twins(@builtin(global_invocation_id) id: vec3<u32>) {
     twin_out[o + 10u] = bernoulli(3.0 * a.w);
     twin_out[o + 11u] = t_face_inflow_fitted(a.x, a.y, a.w, b.y, b.x, a.z, b.w, a.x, u32(b.z) % 2u == 0u);
     twin_out[o + 12u] = inv_log_mean(b.w, a.x);
+    twin_out[o + 13u] = inv_face_across(b.w, a.x);
 COUPLINGS}
 "#
     .replace("TERMS_N", &format!("{terms_n}u"))
@@ -1602,6 +1603,7 @@ COUPLINGS}
         "bernoulli",
         "t_face_inflow_fitted",
         "inv_log_mean",
+        "inv_face_across",
     ];
     names.extend(COUPLINGS.iter().map(|c| c.key));
     let mut worst = vec![0.0f64; terms_n];
@@ -1626,6 +1628,7 @@ COUPLINGS}
             terms::bernoulli(3.0 * s),
             terms::t_face_inflow_fitted(c, a, s, nn, t, pab, mu, c, class % 2 == 0, p.chi),
             terms::inv_log_mean(mu, c),
+            terms::inv_face_across(mu, c),
         ];
         host.extend(COUPLINGS.iter().map(|c| (c.factor)(pab, K)));
         // The magnitude each result is made of (a cancellation's error is relative to
@@ -1644,6 +1647,7 @@ COUPLINGS}
             terms::bernoulli(3.0 * s),
             c.abs() + a.abs() + p.chi * (s - nn).abs() * t.max(pab),
             terms::inv_log_mean(mu, c) + f64::MIN_POSITIVE,
+            terms::inv_face_across(mu, c) + f64::MIN_POSITIVE,
         ];
         scale.extend(host[PLAIN..].iter().map(|h| h.abs()));
         for k in 0..terms_n {

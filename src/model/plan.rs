@@ -13,7 +13,7 @@
 
 use super::{ChemParams, Params, CHEMICALS};
 use crate::error::{Error, Invalid, Result};
-use crate::scenario::{Chemical, Loaded, Time};
+use crate::scenario::{Chemical, ChemotaxisFlux, Loaded, Time};
 use crate::units::format_min;
 
 /// What a run may cost before `check` and `run` refuse it; each is raised by an option
@@ -126,7 +126,15 @@ pub fn chem_bound(params: &Params, chem: &ChemParams) -> f64 {
 /// The stability bound of the cell step, min.
 pub fn cell_bound(params: &Params) -> f64 {
     let m_max = params.motility.iter().cloned().fold(0.0, f64::max);
-    let rate = (6.0 * params.mu0 * m_max + 6.0 * params.chi) / (params.h * params.h) + params.death;
+    // Per face, the coefficient of T_i is at most μ + χ|Δs| (|Δs| ≤ 1) where i gives
+    // the drift and, with the fitted flux, at most 2μ where it receives it (across
+    // classes, `terms::t_face_inflow_fitted`).
+    let mu = params.mu0 * m_max;
+    let face = match params.flux {
+        ChemotaxisFlux::Upwind => mu + params.chi,
+        ChemotaxisFlux::Exponential => (mu + params.chi).max(2.0 * mu),
+    };
+    let rate = 6.0 * face / (params.h * params.h) + params.death;
     if rate > 0.0 {
         1.0 / rate
     } else {

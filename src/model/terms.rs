@@ -101,6 +101,17 @@ pub fn inv_log_mean(a: f64, b: f64) -> f64 {
     }
 }
 
+/// The reciprocal face motility across a class boundary, the mean of the reciprocals
+/// `(1/a + 1/b)/2`: the integral of 1/μ over the face's two halves, μ taking each side's
+/// value (symmetric to the bit; 0, standing for "none", when either is ≤ 0).
+#[inline]
+pub fn inv_face_across(a: f64, b: f64) -> f64 {
+    if a <= 0.0 || b <= 0.0 {
+        return 0.0;
+    }
+    0.5 / a + 0.5 / b
+}
+
 /// `−F_ij · h` of the exponentially fitted (Scharfetter–Gummel) T-cell flux: the upwind
 /// drift `−χ Δs T_d` (d the donor: i when `s_j > s_i`, else j) plus the motile exchange
 /// of `w = μ T` scaled by `β = (μ_f/μ_d) B(χ|Δs|/μ_f)`. Its zero-flux ratio is
@@ -132,16 +143,19 @@ pub fn t_face_inflow_fitted(
         1.0
     } else if mu_d <= 0.0 {
         0.0
-    } else if same_class {
-        // 1/μ_f: β = B(χ|Δs|/μ_f) / (μ_d/μ_f), two divisions per face in all.
-        let inv = inv_log_mean(mu_i, mu_j);
+    } else {
+        // 1/μ_f: β = B(χ|Δs|/μ_f) / (μ_d/μ_f), two divisions per face in all (three
+        // across classes).
+        let inv = if same_class {
+            inv_log_mean(mu_i, mu_j)
+        } else {
+            inv_face_across(mu_i, mu_j)
+        };
         if inv > 0.0 {
             bernoulli(drift * inv) / (mu_d * inv)
         } else {
             0.0
         }
-    } else {
-        bernoulli(drift / mu_d)
     };
     beta * (w_j - w_i) - chi * ds * donor
 }
