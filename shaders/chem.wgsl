@@ -38,6 +38,12 @@ fn chem_in(k: u32, i: u32) -> vec4<f32> {
     }
 }
 
+// Class c's row of chemical k's face table (k constant once inlined: one uniform load
+// pair, indexed by the voxel's class).
+fn face_row(k: u32, c: u32) -> FaceRow {
+    return FaceRow(P.chem[k].face[2u * c], P.chem[k].face[2u * c + 1u]);
+}
+
 // The chemicals this pipeline's passes step (bit k for chemical k, as `S.chems`), and
 // whether CXCL12 is taken up by T cells: pipeline constants, so that each pipeline holds
 // the code of its own chemicals only (a branch on a uniform value made lavapipe run every

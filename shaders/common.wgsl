@@ -1,6 +1,6 @@
 //! Shared by every kernel (prepended to each kernel file by src/gpu/shaders.rs): the
-//! run's parameters, the per-dispatch step, indexing of the padded grid, class lookup,
-//! the harmonic mean, the receptor terms and the T-cell face flux.
+//! run's parameters, the per-dispatch step, indexing of the padded grid and class
+//! lookup.
 //!
 //! Grid: fields are f32, split along z into slabs (one or more); each slab's field is one
 //! storage buffer holding its own planes z0 … z0 + planes − 1 between two halo planes
@@ -16,7 +16,13 @@
 // Keep in sync with `GpuChem` in src/gpu/params.rs (tests/shaders.rs checks the layout).
 // Per-class values: class c sits in component (c & 3) of vec4 (c >> 2); 8 slots, 5 used.
 struct Chem {
-    diffusion: array<vec4<f32>, 2>,
+    // The face diffusivity between classes i and j (harmonic mean, 0 for a closed face),
+    // built on the host: row i is face[2i] (classes 0–3) and face[2i + 1] (4–7). A
+    // kernel reads a voxel's row once (the kernel file's `face_row`) and picks each
+    // neighbour's entry by selects: no division or branch per face.
+    face: array<vec4<f32>, 16>,
+    // 2 max(D, 0) per class: the conductance of a bath face (the bath half a voxel away).
+    bath_d: array<vec4<f32>, 2>,
     decay: array<vec4<f32>, 2>,
     secretion: array<vec4<f32>, 2>,
     exchange: array<vec4<f32>, 2>,
@@ -177,28 +183,6 @@ fn influx_of(c: u32) -> f32 {
 
 fn is_bath_face(f: u32) -> bool {
     return ((P.bath_faces >> f) & 1u) != 0u;
-}
-
-// Harmonic mean of two diffusivities, 0 if either is 0 (the face is closed). Symmetric
-// in its arguments to the bit (so face fluxes are antisymmetric and mass is conserved).
-fn harmonic_mean(a: f32, b: f32) -> f32 {
-    if a <= 0.0 || b <= 0.0 {
-        return 0.0;
-    }
-    if a == b {
-        return a;
-    }
-    return 2.0 * a * b / (a + b);
-}
-
-// Diffusivity of the face between voxel i (class ci, diffusivity di, d_ii =
-// harmonic_mean(di, di)) and a neighbour of class cj, with the chemical's table (lo, hi):
-// harmonic_mean(di, D(cj)) to the bit, without its division when the classes are equal.
-fn face_diffusion(lo: vec4<f32>, hi: vec4<f32>, ci: u32, di: f32, d_ii: f32, cj: u32) -> f32 {
-    if cj == ci {
-        return d_ii;
-    }
-    return harmonic_mean(di, per_class(lo, hi, cj));
 }
 
 // A class admits T cells when its motility factor is not 0.

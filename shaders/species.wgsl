@@ -25,6 +25,11 @@ fn chem_in(k: u32, i: u32) -> vec4<f32> {
     return sp_in[i];
 }
 
+// Class c's row of the species' face table.
+fn face_row(k: u32, c: u32) -> FaceRow {
+    return FaceRow(SP.chem.face[2u * c], SP.chem.face[2u * c + 1u]);
+}
+
 // One thread per quad: x = 4·id.x … 4·id.x + 3 (those < nx), y = id.y, z = id.z.
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn species_step(@builtin(global_invocation_id) id: vec3<u32>) {

@@ -3,7 +3,11 @@
 //! `cpu::kernels::chem_step`: `u_i += Δt [Σ_f D_f (u_j − u_i)/h² + σ − λ u_i + κ
 //! (u_plasma − u_i)]`, a bath face adding `2 D_i (u_bath − u_i)/h²`, less an uptake (or
 //! plus a secretion by cells). The kernel file that includes it defines `chem_in(k, i)`,
-//! vec4 i of the field of its buffer k.
+//! vec4 i of the field of its buffer k, and `face_row(k, c)`, the row of class c of
+//! chemical k's face table (`Chem.face`).
+//!
+//! D_f is read from the class-pair table the host builds (`GpuChem::face`, the twin of
+//! the CPU's `ChemTables`): one row per voxel, then a select per face.
 //!
 //! Each thread steps four consecutive x-voxels (a quad, one vec4 of a padded row): u and
 //! the y±1, z±1 neighbours as vec4 loads, the four class codes as one u32, only the two
@@ -16,18 +20,20 @@ struct Neighbour {
     u: f32,
 }
 
-// What the faces of voxel i need, in registers: the chemical's bath level and
-// diffusivities (two vec4), the voxel's class, D_i, harmonic_mean(D_i, D_i), u_i and
-// bath_d = 2 max(D_i, 0) (a bath face adds bath_d (u_bath − u_i)).
+// A class's row of a chemical's face table: the face diffusivity to each class
+// (classes 0–3 in lo, 4–7 in hi).
+struct FaceRow {
+    lo: vec4<f32>,
+    hi: vec4<f32>,
+}
+
+// What the faces of voxel i need, in registers: the chemical's bath level, the voxel's
+// row of the face table, its bath-face conductance 2 max(D_i, 0), and u_i.
 struct ChemVoxel {
     bath: f32,
-    d_lo: vec4<f32>,
-    d_hi: vec4<f32>,
-    ci: u32,
-    di: f32,
-    d_ii: f32,
-    ui: f32,
+    row: FaceRow,
     bath_d: f32,
+    ui: f32,
 }
 
 // The contribution to the Laplacian sum (times h²) of face f (0–5: x−, x+, y−, y+, z−,
@@ -35,7 +41,7 @@ struct ChemVoxel {
 // uj), else the bath term on a bath face, else nothing.
 fn chem_face(v: ChemVoxel, f: u32, n: Neighbour) -> f32 {
     if n.inside {
-        return face_diffusion(v.d_lo, v.d_hi, v.ci, v.di, v.d_ii, n.c) * (n.u - v.ui);
+        return per_class(v.row.lo, v.row.hi, n.c) * (n.u - v.ui);
     }
     if is_bath_face(f) {
         return v.bath_d * (v.bath - v.ui);
@@ -43,12 +49,13 @@ fn chem_face(v: ChemVoxel, f: u32, n: Neighbour) -> f32 {
     return 0.0;
 }
 
-// The rate of change of a chemical (coefficients `coef`, levels `bath` and `plasma`) at
-// one voxel (class ci, value ui) from its six neighbours, in the CPU's order: the faces
+// The rate of change of a chemical (coefficients `coef`, the voxel's face-table `row`,
+// levels `bath` and `plasma`) at one voxel (class ci, value ui) from its six neighbours, in the CPU's order: the faces
 // x−, x+, y−, y+, z−, z+, then the reactions, less `uptake` (a negative `uptake` is a
 // source: a species' secretion by cells).
 fn chem_rate(
     coef: Chem,
+    row: FaceRow,
     bath: f32,
     plasma: f32,
     ci: u32,
@@ -61,11 +68,7 @@ fn chem_rate(
     zp: Neighbour,
     uptake: f32,
 ) -> f32 {
-    let d_lo = coef.diffusion[0];
-    let d_hi = coef.diffusion[1];
-    let di = per_class(d_lo, d_hi, ci);
-    let d_ii = harmonic_mean(di, di);
-    let v = ChemVoxel(bath, d_lo, d_hi, ci, di, d_ii, ui, 2.0 * max(di, 0.0));
+    let v = ChemVoxel(bath, row, per_class(coef.bath_d[0], coef.bath_d[1], ci), ui);
     var lap = 0.0;
     lap += chem_face(v, 0u, xm);
     lap += chem_face(v, 1u, xp);
@@ -168,28 +171,28 @@ fn chem_quad(
     let c2 = class_byte(w.c, 2u);
     let c3 = class_byte(w.c, 3u);
     let r0 = chem_rate(
-        coef, bath, plasma, c0, u.x,
+        coef, face_row(k, c0), bath, plasma, c0, u.x,
         Neighbour(x > 0u, w.xm, u_xm), Neighbour(x + 1u < P.nx, c1, u.y),
         Neighbour(y_m, class_byte(w.ym, 0u), u_ym.x), Neighbour(y_p, class_byte(w.yp, 0u), u_yp.x),
         Neighbour(z_m, class_byte(w.zm, 0u), u_zm.x), Neighbour(z_p, class_byte(w.zp, 0u), u_zp.x),
         uptake.x,
     );
     let r1 = chem_rate(
-        coef, bath, plasma, c1, u.y,
+        coef, face_row(k, c1), bath, plasma, c1, u.y,
         Neighbour(true, c0, u.x), Neighbour(x + 2u < P.nx, c2, u.z),
         Neighbour(y_m, class_byte(w.ym, 1u), u_ym.y), Neighbour(y_p, class_byte(w.yp, 1u), u_yp.y),
         Neighbour(z_m, class_byte(w.zm, 1u), u_zm.y), Neighbour(z_p, class_byte(w.zp, 1u), u_zp.y),
         uptake.y,
     );
     let r2 = chem_rate(
-        coef, bath, plasma, c2, u.z,
+        coef, face_row(k, c2), bath, plasma, c2, u.z,
         Neighbour(true, c1, u.y), Neighbour(x + 3u < P.nx, c3, u.w),
         Neighbour(y_m, class_byte(w.ym, 2u), u_ym.z), Neighbour(y_p, class_byte(w.yp, 2u), u_yp.z),
         Neighbour(z_m, class_byte(w.zm, 2u), u_zm.z), Neighbour(z_p, class_byte(w.zp, 2u), u_zp.z),
         uptake.z,
     );
     let r3 = chem_rate(
-        coef, bath, plasma, c3, u.w,
+        coef, face_row(k, c3), bath, plasma, c3, u.w,
         Neighbour(true, c2, u.z), Neighbour(x + 4u < P.nx, w.xp, u_xp),
         Neighbour(y_m, class_byte(w.ym, 3u), u_ym.w), Neighbour(y_p, class_byte(w.yp, 3u), u_yp.w),
         Neighbour(z_m, class_byte(w.zm, 3u), u_zm.w), Neighbour(z_p, class_byte(w.zp, 3u), u_zp.w),

@@ -291,3 +291,51 @@ fn probe_constants_match_the_host() {
         "the region bits probe.wgsl tests"
     );
 }
+
+/// The face table the chem kernels read (`GpuChem::face`, built on the host once) is the
+/// CPU's table in f32: for diffusivities 50, 100, 300, 30 and 0 µm²/min (the last closes
+/// its faces) and a large pair, entry (i, j) equals entry (j, i) to the bit (so face
+/// fluxes stay antisymmetric and mass is conserved), is D_i itself on the diagonal, 0
+/// where either class is closed, and within 2 ulp of f32 (2.4e-7 relative: two roundings
+/// of the f32 products and one of the quotient) of the f64 harmonic mean
+/// (`terms::harmonic_mean`, what `cpu::kernels::ChemTables` holds). The bath-face
+/// conductance is `2 max(D, 0)` exactly; unused class slots hold 0.
+#[test]
+fn face_table_is_the_cpu_table_in_f32() {
+    use infiltrate::model::{terms::harmonic_mean, ChemParams, N_CLASSES};
+    for d in [
+        [50.0, 100.0, 300.0, 30.0, 0.0],
+        [1.0e4, 3.7, 3.7, 2.9e5, 8.0],
+    ] {
+        let chem = ChemParams {
+            diffusion: d,
+            decay: [0.0; N_CLASSES],
+            secretion: [0.0; N_CLASSES],
+            exchange: [0.0; N_CLASSES],
+        };
+        let g = GpuChem::new(&chem);
+        for i in 0..8 {
+            for j in 0..8 {
+                let f = g.face_d(i, j);
+                assert_eq!(f.to_bits(), g.face_d(j, i).to_bits(), "({i}, {j})");
+                if i >= N_CLASSES || j >= N_CLASSES {
+                    assert_eq!(f, 0.0, "unused slot ({i}, {j})");
+                    continue;
+                }
+                if i == j {
+                    assert_eq!(f, d[i] as f32, "diagonal {i}");
+                }
+                let want = harmonic_mean(d[i], d[j]);
+                if want == 0.0 {
+                    assert_eq!(f, 0.0, "closed face ({i}, {j})");
+                } else {
+                    let rel = (f64::from(f) - want).abs() / want;
+                    assert!(rel <= 2.4e-7, "({i}, {j}): {f} against {want} ({rel:e})");
+                }
+            }
+            if i < N_CLASSES {
+                assert_eq!(g.bath_d[i / 4][i % 4], (2.0 * d[i]) as f32, "bath {i}");
+            }
+        }
+    }
+}

@@ -21,12 +21,19 @@ pub fn per_class(v: &[f64; N_CLASSES]) -> PerClass {
     out
 }
 
-/// One chemical's per-class coefficients.
+/// One chemical's per-class coefficients, and its face conductances per class pair.
 // Keep in sync with `struct Chem` in shaders/common.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
 pub struct GpuChem {
-    pub diffusion: PerClass,
+    /// The diffusivity of the face between classes i and j (µm²/min): the harmonic mean
+    /// of theirs, 0 where either is 0 (a closed face), as f32 arithmetic gives it; the
+    /// twin of `cpu::kernels::ChemTables::face_d`. Row i is entries `2i` (classes 0–3)
+    /// and `2i + 1` (classes 4–7).
+    pub face: [[f32; 4]; 16],
+    /// `2 max(D, 0)` per class: a bath face's conductance (the bath is half a voxel
+    /// away), the twin of `ChemTables::bath_d`.
+    pub bath_d: PerClass,
     pub decay: PerClass,
     pub secretion: PerClass,
     pub exchange: PerClass,
@@ -34,13 +41,39 @@ pub struct GpuChem {
 
 impl GpuChem {
     pub fn new(c: &ChemParams) -> Self {
+        let d = c.diffusion.map(|x| x as f32);
+        let mut face = [[0.0; 4]; 16];
+        for (i, &di) in d.iter().enumerate() {
+            for (j, &dj) in d.iter().enumerate() {
+                face[2 * i + j / 4][j % 4] = harmonic_mean_f32(di, dj);
+            }
+        }
         GpuChem {
-            diffusion: per_class(&c.diffusion),
+            face,
+            bath_d: per_class(&c.diffusion.map(|x| 2.0 * x.max(0.0))),
             decay: per_class(&c.decay),
             secretion: per_class(&c.secretion),
             exchange: per_class(&c.exchange),
         }
     }
+
+    /// The face diffusivity between classes i and j, as the kernels read it.
+    pub fn face_d(&self, i: usize, j: usize) -> f32 {
+        self.face[2 * i + j / 4][j % 4]
+    }
+}
+
+/// The harmonic mean of two diffusivities in f32, `2ab/(a + b)` (`a` when they are
+/// equal, 0 when either is ≤ 0), in the operation order the kernels once evaluated it per
+/// face; symmetric to the bit (`2a` is exact, so `(2a)b` and `(2b)a` round alike).
+pub fn harmonic_mean_f32(a: f32, b: f32) -> f32 {
+    if a <= 0.0 || b <= 0.0 {
+        return 0.0;
+    }
+    if a == b {
+        return a;
+    }
+    2.0 * a * b / (a + b)
 }
 
 /// The run's parameters as the kernels see them (f32, reciprocals taken in f64).
@@ -175,10 +208,11 @@ impl GpuParams {
 
 impl GpuChem {
     /// Field names and byte offsets, in declaration order (for the layout test).
-    pub const FIELDS: [(&'static str, usize); 4] = {
+    pub const FIELDS: [(&'static str, usize); 5] = {
         use std::mem::offset_of;
         [
-            ("diffusion", offset_of!(GpuChem, diffusion)),
+            ("face", offset_of!(GpuChem, face)),
+            ("bath_d", offset_of!(GpuChem, bath_d)),
             ("decay", offset_of!(GpuChem, decay)),
             ("secretion", offset_of!(GpuChem, secretion)),
             ("exchange", offset_of!(GpuChem, exchange)),
