@@ -1,13 +1,17 @@
-//! The cell step, the twin of `cpu::kernels::cell_step`, after the receptor pass of
-//! signal.wgsl: T cells (motile exchange of μT, upwind chemotaxis, sources, death) into
-//! the next T buffer; tumour cells N and killed K updated in place (pointwise).
+//! The cell step, the twin of `cpu::kernels::signal_step` and `cpu::kernels::cell_step`
+//! in one pass: T cells (motile exchange of μT, chemotaxis, sources, death) into the next
+//! T buffer; tumour cells N and killed K updated in place (pointwise). The receptor
+//! terms, the signal s and the motile potential w = μT, are computed here from C, A and
+//! T for each voxel and neighbour the quad reads (about 5.5 signals per voxel), instead
+//! of in a pass of their own that wrote s and w for this kernel to read back: that pass
+//! moved 21 bytes per voxel, and these loads are the ones it made.
 //!
-//! Each thread steps four consecutive x-voxels (a quad, one vec4 of a padded row): s, w,
+//! Each thread steps four consecutive x-voxels (a quad, one vec4 of a padded row): C, A,
 //! T and the y±1, z±1 neighbours as vec4 loads, the four class codes as one u32, only the
 //! two outer x-neighbours as scalars; the inner x-neighbours come from registers.
 
-@group(1) @binding(0) var<storage, read> cell_s: array<vec4<f32>>;
-@group(1) @binding(1) var<storage, read> cell_w: array<vec4<f32>>;
+@group(1) @binding(0) var<storage, read> cell_c: array<vec4<f32>>;
+@group(1) @binding(1) var<storage, read> cell_a: array<vec4<f32>>;
 @group(1) @binding(2) var<storage, read> t_in: array<vec4<f32>>;
 @group(1) @binding(3) var<storage, read> anti_pd1: array<vec4<f32>>;
 @group(1) @binding(4) var<storage, read_write> t_out: array<vec4<f32>>;
@@ -38,7 +42,7 @@ struct CellNeighbour {
 }
 
 // The vec4s of s, w and T and the class word of a row of the quad (zero outside the
-// domain, where they are never used).
+// domain, where they are never used); s and w computed from the row's C, A and T.
 struct CellRow {
     s: vec4<f32>,
     w: vec4<f32>,
@@ -46,9 +50,24 @@ struct CellRow {
     c: u32,
 }
 
+// The receptor terms of one voxel (class c, C, A, T): s = signal(C, A) and w = μ(c, s) T,
+// as `cpu::kernels::signal_step` writes them.
+fn receptor(c: u32, conc: f32, a: f32, t: f32) -> vec2<f32> {
+    let s = signal(conc, a);
+    return vec2<f32>(s, motility(c, s) * t);
+}
+
 fn cell_row(inside: bool, i: u32) -> CellRow {
     if inside {
-        return CellRow(cell_s[i], cell_w[i], t_in[i], classes[i]);
+        let cw = classes[i];
+        let c = cell_c[i];
+        let a = cell_a[i];
+        let t = t_in[i];
+        let r0 = receptor(class_byte(cw, 0u), c.x, a.x, t.x);
+        let r1 = receptor(class_byte(cw, 1u), c.y, a.y, t.y);
+        let r2 = receptor(class_byte(cw, 2u), c.z, a.z, t.z);
+        let r3 = receptor(class_byte(cw, 3u), c.w, a.w, t.w);
+        return CellRow(vec4<f32>(r0.x, r1.x, r2.x, r3.x), vec4<f32>(r0.y, r1.y, r2.y, r3.y), t, cw);
     }
     return CellRow(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), 0u);
 }
@@ -163,12 +182,18 @@ fn cell_step(@builtin(global_invocation_id) id: vec3<u32>) {
     var xm = CellNeighbour(false, 0u, 0.0, 0.0, 0.0);
     if x > 0u {
         let j = q.i - 1u;
-        xm = CellNeighbour(true, class_byte(classes[j], 3u), cell_w[j].w, cell_s[j].w, t_in[j].w);
+        let c = class_byte(classes[j], 3u);
+        let t = t_in[j].w;
+        let r = receptor(c, cell_c[j].w, cell_a[j].w, t);
+        xm = CellNeighbour(true, c, r.y, r.x, t);
     }
     var xp = CellNeighbour(false, 0u, 0.0, 0.0, 0.0);
     if x + 4u < P.nx {
         let j = q.i + 1u;
-        xp = CellNeighbour(true, class_byte(classes[j], 0u), cell_w[j].x, cell_s[j].x, t_in[j].x);
+        let c = class_byte(classes[j], 0u);
+        let t = t_in[j].x;
+        let r = receptor(c, cell_c[j].x, cell_a[j].x, t);
+        xp = CellNeighbour(true, c, r.y, r.x, t);
     }
     let own0 = row_neighbour(true, o, 0u);
     let own1 = row_neighbour(true, o, 1u);

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use super::resources::{CHEM_KEYS, SIGNAL_KEYS};
+use super::resources::CHEM_KEYS;
 use super::{bind, read_mapped, storage_layout, GpuError, GpuSolver, GpuStep};
 use crate::scenario::Chemical;
 use crate::solver::SubStep;
@@ -43,10 +43,10 @@ enum Kernel {
     ChemCxcl12,
     /// One chem pass stepping C, A and P together.
     ChemFused,
-    Signal,
+    /// The cell step, the receptor terms computed in it from C and A.
     Cell,
-    /// One sub-step of C, A and P in one fused pass, the receptor pass and the cell
-    /// step: as `advance` runs them when the sub-step counts coincide.
+    /// One sub-step of C, A and P in one fused pass and the cell step: as `advance`
+    /// runs them when the sub-step counts coincide.
     Unit,
     /// The same with a pass per chemical.
     UnitUnfused,
@@ -54,7 +54,7 @@ enum Kernel {
 
 /// The kernels timed with their names and the fewest bytes per voxel each must move;
 /// `uptake`: CXCL12 steps with uptake (which reads T and A).
-fn kernels(uptake: bool) -> [(Kernel, &'static str, f64); 8] {
+fn kernels(uptake: bool) -> [(Kernel, &'static str, f64); 7] {
     // C, class (T, A) → C'
     let (cxcl12, c) = if uptake {
         ("chem_step_uptake", 17.0)
@@ -63,16 +63,15 @@ fn kernels(uptake: bool) -> [(Kernel, &'static str, f64); 8] {
     };
     // The CXCL12 pass, and A and P in and out (A read once, the classes once).
     let fused = c + 16.0 - if uptake { 4.0 } else { 0.0 };
-    // C, A, T, class → s, μT; s, μT, T, N, K, P, class → T', N, K.
-    let cell = 21.0 + 37.0;
+    // C, A, T, N, K, P, class → T', N, K.
+    let cell = 37.0;
     [
         (Kernel::Copy, "copy_vec4", 8.0),
         // u, class → u'
         (Kernel::Chem, "chem_step", 9.0),
         (Kernel::ChemCxcl12, cxcl12, c),
         (Kernel::ChemFused, "chem_fused", fused),
-        (Kernel::Signal, "signal_step", 21.0),
-        (Kernel::Cell, "cell_step", 37.0),
+        (Kernel::Cell, "cell_step", cell),
         (Kernel::Unit, "unit_step", fused + cell),
         (
             Kernel::UnitUnfused,
@@ -167,7 +166,7 @@ impl GpuSolver {
                 source: wgpu::ShaderSource::Wgsl(super::shaders::COPY.into()),
             });
         let layout = storage_layout(&self.device, "copy", &[true, false]);
-        let fixed_layout = self.pipelines.signal.get_bind_group_layout(0);
+        let fixed_layout = self.pipelines.cell.get_bind_group_layout(0);
         let pipeline_layout = self
             .device
             .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -303,7 +302,7 @@ impl GpuSolver {
             .collect())
     }
 
-    /// Encodes one dispatch (or, for the unit step, five) of `kernel`; `flip` alternates
+    /// Encodes one dispatch (or, for the unit step, two or four) of `kernel`; `flip` alternates
     /// the ping-pong buffers between repetitions.
     fn encode(
         &self,
@@ -315,10 +314,8 @@ impl GpuSolver {
         copy_groups: [u32; 2],
     ) {
         let p = &self.pipelines;
-        // Scalar kernels (signal) one thread per voxel, the vec4 stencil kernels (chem,
-        // cell) one per quad of four x-voxels; each over every slab (no halo copies: the
-        // values do not matter here).
-        let [gx, gy] = self.groups;
+        // The vec4 stencil kernels (chem, cell) one thread per quad of four x-voxels, each
+        // over every slab (no halo copies: the values do not matter here).
         let [qx, qy] = self.quad_groups;
         let mut cur = self.cur.clone();
         if flip == 1 {
@@ -335,14 +332,6 @@ impl GpuSolver {
                 pass.set_bind_group(0, &g.fixed, &offset(slot));
                 pass.set_bind_group(1, &g.chem[key], &[]);
                 pass.dispatch_workgroups(qx, qy, slab.planes as u32);
-            }
-        };
-        let signal = |pass: &mut wgpu::ComputePass| {
-            pass.set_pipeline(&p.signal);
-            for (slab, g) in slabs() {
-                pass.set_bind_group(0, &g.fixed, &offset(SLOT_CELL));
-                pass.set_bind_group(1, &g.signal[cur.key(&SIGNAL_KEYS)], &[]);
-                pass.dispatch_workgroups(gx, gy, slab.planes as u32 + 2);
             }
         };
         let cell = |pass: &mut wgpu::ComputePass| {
@@ -365,18 +354,15 @@ impl GpuSolver {
             Kernel::Chem => chem(pass, SLOT_A, A),
             Kernel::ChemCxcl12 => chem(pass, SLOT_C, C),
             Kernel::ChemFused => chem(pass, SLOT_FUSED, C | A | P),
-            Kernel::Signal => signal(pass),
             Kernel::Cell => cell(pass),
             Kernel::Unit => {
                 chem(pass, SLOT_FUSED, C | A | P);
-                signal(pass);
                 cell(pass);
             }
             Kernel::UnitUnfused => {
                 for (slot, chems) in [(SLOT_C, C), (SLOT_A, A), (SLOT_P, P)] {
                     chem(pass, slot, chems);
                 }
-                signal(pass);
                 cell(pass);
             }
         }

@@ -9,9 +9,8 @@ use super::{adapter::required_limits, padded_nx, shaders, GpuError};
 /// chemical sub-steps and cell steps.
 pub const BATCH: usize = 4096;
 
-/// Field buffers per slab without species: C, A, P, T twice; N, K, s, w once (classes
-/// aside).
-pub const FIELD_BUFFERS: u64 = 12;
+/// Field buffers per slab without species: C, A, P, T twice; N, K once (classes aside).
+pub const FIELD_BUFFERS: u64 = 10;
 
 /// Field buffers per slab with `species` species: two more each.
 pub const fn field_buffers(species: usize) -> u64 {
@@ -239,8 +238,8 @@ pub(super) fn check_memory(
 /// `min_uniform_buffer_offset_alignment`, which every adapter meets).
 pub(super) const STEP_STRIDE: usize = 256;
 
-/// Workgroups of a dispatch of a scalar field kernel (`signal_step`, `block_change`:
-/// one thread per voxel) for a grid: nx threads in x.
+/// Workgroups of a dispatch of a scalar field kernel (one thread per voxel) for a grid:
+/// nx threads in x.
 pub(super) fn workgroups(dims: [usize; 3]) -> [u32; 3] {
     let [wx, wy, _] = shaders::WORKGROUP;
     let d = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);

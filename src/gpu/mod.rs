@@ -19,8 +19,6 @@
 //!   every slab) and binds prebuilt bind groups chosen by those parities (wgpu's boids
 //!   pattern). N and K are updated in place by the cell
 //!   kernel (pointwise; their halos are never read).
-//! - Scratch: `s` (signal) and `w` (μT); the receptor
-//!   pass fills their halo planes too, from the halos of C, A and T.
 //! - Tissue classes: four u8 codes per u32, halo planes included.
 //! - Parameters: one uniform buffer ([`GpuParams`]); per slab a uniform [`GpuSlab`] (its
 //!   first plane and plane count); per-dispatch values (which chemicals a chem pass
@@ -30,8 +28,7 @@
 //!   dispatches, uploads them with one `write_buffer` and encodes the whole batch into
 //!   one submission, in the order [`crate::solver::advance_steps_from`] gives for both
 //!   backends: per cell step the chemicals' sub-steps (the j-th sub-step of every
-//!   chemical that has one fused into one chem pass), then the receptor pass and the
-//!   cell step. With one slab the batch is one compute pass; with several, each step's
+//!   chemical that has one fused into one chem pass), then the cell step. With one slab the batch is one compute pass; with several, each step's
 //!   dispatches (one per slab) are a pass, followed by the halo copies of the fields it
 //!   wrote.
 //!
@@ -42,16 +39,14 @@
 //! pass binds all three pairs and T, by a bind group chosen by the four parities),
 //! `species_step` (species.wgsl: a sub-step of one species, a pass of its own binding its
 //! coefficients, its pair, T and N; the quad stencil is stencil.wgsl's, shared with
-//! chem.wgsl), `signal_step` (signal.wgsl),
-//! `cell_step` (cell.wgsl), `probe_sums` and
+//! chem.wgsl), `cell_step` (cell.wgsl: the receptor terms s and μT computed in it from
+//! C, A and T, for each voxel and neighbour it reads), `probe_sums` and
 //! `probe_planes` (probe.wgsl: the snapshot sums and picture planes). The stencil kernels
 //! (chem, cell) run one thread per quad: thread (qx, y, k) steps x = 4·qx … 4·qx + 3
 //! (those < nx) of row y of the slab's own plane k, with `vec4` loads of its own and its
 //! y±1, z±1 neighbours, one class word, and scalar loads of only the two outer
 //! x-neighbours; their dispatch covers nxp/4 threads in x (`quad_workgroups`).
-//! `signal_step` stays one thread per voxel (nx threads in x,
-//! `workgroups`; the receptor pass over the halo planes too). Workgroups of 64 × 4
-//! threads for all (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel
+//! Workgroups of 64 × 4 threads for all (measured best of 16×4, 32×4, 64×4, 128×1 on an H200 with one voxel
 //! per thread; with quads a workgroup spans 256 x-voxels).
 //!
 //! # Reading back
@@ -107,7 +102,7 @@ pub use layout::{
 };
 pub use upload::Initial;
 
-use layout::{check_memory, quad_workgroups, workgroups, STEP_STRIDE};
+use layout::{check_memory, quad_workgroups, STEP_STRIDE};
 use pipelines::Pipelines;
 use readback::read_mapped;
 use recorder::Op;
@@ -142,9 +137,6 @@ pub struct GpuSolver {
     nxp: usize,
     plane: usize,
     slabs: Vec<Slab>,
-    /// Workgroups in x and y of a scalar field kernel (signal, reduce); in z it takes
-    /// the slab's planes.
-    groups: [u32; 2],
     /// Workgroups in x and y of a vec4 stencil kernel (chem, cell).
     quad_groups: [u32; 2],
     /// Bytes between step entries.
@@ -241,7 +233,6 @@ impl GpuSolver {
         let info = adapter.get_info();
         let nxp = padded_nx(nx);
         let plane = nxp * ny;
-        let [gx, gy, _] = workgroups(params.dims);
         let [qx, qy, _] = quad_workgroups(params.dims);
         let stride = STEP_STRIDE;
         let (limits, slabs) = check_grid(adapter, params.dims, options)?;
@@ -318,7 +309,6 @@ impl GpuSolver {
             nxp,
             plane,
             slabs,
-            groups: [gx, gy],
             quad_groups: [qx, qy],
             stride,
             pipelines,

@@ -8,7 +8,6 @@ use crate::model::Params;
 pub(super) struct Pipelines {
     pub(super) chem: ChemPipelines,
     pub(super) species: wgpu::ComputePipeline,
-    pub(super) signal: wgpu::ComputePipeline,
     pub(super) cell: wgpu::ComputePipeline,
 }
 
@@ -109,12 +108,6 @@ impl Pipelines {
                 "species_step",
                 &module("species.wgsl", shaders::SPECIES),
                 &layouts.species,
-                &[],
-            ),
-            signal: pipeline(
-                "signal_step",
-                &module("signal.wgsl", shaders::SIGNAL),
-                &layouts.signal,
                 &[],
             ),
             cell: pipeline(

@@ -4,14 +4,14 @@
 //! quasi-steady solves encode through [`GpuSolver::encode_op`] too.
 
 use super::layout::{Slab, BATCH};
-use super::resources::{species_keys, Parities, PingPong, CHEM_KEYS, SIGNAL_KEYS};
+use super::resources::{species_keys, Parities, PingPong, CHEM_KEYS};
 use super::{GpuError, GpuSolver, GpuStep};
 use crate::model::{chem_index, Field, Params, CHEMICALS};
 use crate::scenario::Chemical;
 use crate::solver::{SteadyState, Stepper, SubStep};
 
 /// One step entry: a chem pass (one dispatch per slab stepping the chemicals of its
-/// `chems`) or a cell step (the receptor pass and the cell kernel).
+/// `chems`) or a cell step (the cell kernel, the receptor terms computed in it).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Op {
     Chem(GpuStep),
@@ -108,7 +108,7 @@ impl GpuSolver {
     }
 
     /// Encodes the dispatches of one step entry (`slot`) over every slab: a chem pass, a
-    /// species sub-step, or the receptor pass and the cell step. Advances `cur` and
+    /// species sub-step, or the cell step. Advances `cur` and
     /// returns the fields it wrote ([`written_bit`]), whose halos are then stale.
     pub(super) fn encode_op(
         &self,
@@ -118,7 +118,6 @@ impl GpuSolver {
         cur: &mut Parities,
     ) -> u64 {
         let p = &self.pipelines;
-        let [gx, gy] = self.groups;
         let [qx, qy] = self.quad_groups;
         let offset = [(slot * self.stride) as u32];
         let planes = |s: &Slab| s.planes as u32;
@@ -154,13 +153,6 @@ impl GpuSolver {
                 written_bit(f)
             }
             Op::Cell(_) => {
-                pass.set_pipeline(&p.signal);
-                for (slab, g) in self.slabs.iter().zip(&self.groups_) {
-                    pass.set_bind_group(0, &g.fixed, &offset);
-                    pass.set_bind_group(1, &g.signal[cur.key(&SIGNAL_KEYS)], &[]);
-                    // Own planes and both halos.
-                    pass.dispatch_workgroups(gx, gy, planes(slab) + 2);
-                }
                 pass.set_pipeline(&p.cell);
                 let key = cur.key(&self.cell_keys);
                 for (slab, g) in self.slabs.iter().zip(&self.groups_) {

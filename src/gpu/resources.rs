@@ -24,8 +24,6 @@ pub(super) struct SlabBuffers {
     pub(super) t: [wgpu::Buffer; 2],
     pub(super) n: wgpu::Buffer,
     pub(super) k: wgpu::Buffer,
-    pub(super) s: wgpu::Buffer,
-    pub(super) w: wgpu::Buffer,
     pub(super) classes: wgpu::Buffer,
     /// Its [`GpuSlab`].
     pub(super) slab: wgpu::Buffer,
@@ -135,8 +133,6 @@ pub(super) struct BindGroups {
     pub(super) fixed: wgpu::BindGroup,
     /// By [`CHEM_KEYS`]: every chem pass.
     pub(super) chem: Vec<wgpu::BindGroup>,
-    /// By [`SIGNAL_KEYS`].
-    pub(super) signal: Vec<wgpu::BindGroup>,
     /// By [`cell_keys`].
     pub(super) cell: Vec<wgpu::BindGroup>,
     /// Per species k, by [`species_keys`].
@@ -217,13 +213,10 @@ pub(super) fn bind(
 pub(super) const CHEM_KEYS: [Field; 4] =
     [Field::Cxcl12, Field::Amd3100, Field::AntiPd1, Field::TCells];
 
-/// The receptor pass reads C, A and T.
-pub(super) const SIGNAL_KEYS: [Field; 3] = [Field::Cxcl12, Field::Amd3100, Field::TCells];
-
-/// The cell step reads T and anti-PD-1, and the species coupled to the kill rate if
-/// one is.
+/// The cell step reads C and A (for the signal), T and anti-PD-1, and the species
+/// coupled to the kill rate if one is.
 pub(super) fn cell_keys(kill_by: Option<usize>) -> Vec<Field> {
-    let mut keys = vec![Field::TCells, Field::AntiPd1];
+    let mut keys = vec![Field::Cxcl12, Field::Amd3100, Field::TCells, Field::AntiPd1];
     keys.extend(kill_by.map(|k| Field::Species(k as u8)));
     keys
 }
@@ -309,8 +302,6 @@ impl SlabBuffers {
             species: (0..params.species.len())
                 .map(|k| pair(Field::Species(k as u8)))
                 .collect(),
-            s: empty(device, "s", bytes, FIELD_USAGE),
-            w: empty(device, "w", bytes, wgpu::BufferUsages::STORAGE),
             classes: device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("classes"),
                 contents: bytemuck::cast_slice(&packed_classes(params.dims, slab, class)),
@@ -369,7 +360,6 @@ impl Shared {
 pub(super) struct Layouts {
     pub(super) fixed: wgpu::BindGroupLayout,
     pub(super) chem: wgpu::BindGroupLayout,
-    pub(super) signal: wgpu::BindGroupLayout,
     pub(super) cell: wgpu::BindGroupLayout,
     pub(super) species: wgpu::BindGroupLayout,
 }
@@ -391,7 +381,6 @@ impl Layouts {
                 "chem",
                 &[true, false, true, false, true, false, true],
             ),
-            signal: storage_layout(device, "signal", &[true, true, true, false, false]),
             cell: storage_layout(
                 device,
                 "cell",
@@ -457,17 +446,12 @@ impl BindGroups {
             let buffers = [now(c), next(c), now(a), next(a), now(p), next(p), now(t)];
             bind(device, "chem", &layouts.chem, &buffers)
         });
-        let signal = keyed(&SIGNAL_KEYS, ns, |cur| {
-            let now = |f| b.current(f, cur);
-            let buffers = [now(c), now(a), now(t), &b.s, &b.w];
-            bind(device, "signal", &layouts.signal, &buffers)
-        });
         let coupled = kill_by.map_or(p, |k| Field::Species(k as u8));
         let cell = keyed(&cell_keys(kill_by), ns, |cur| {
             let now = |f| b.current(f, cur);
             let buffers = [
-                &b.s,
-                &b.w,
+                now(c),
+                now(a),
                 now(t),
                 now(p),
                 b.next(t, cur),
@@ -498,7 +482,6 @@ impl BindGroups {
         BindGroups {
             fixed,
             chem,
-            signal,
             cell,
             species,
         }

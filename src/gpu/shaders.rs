@@ -56,8 +56,6 @@ pub fn chem_constants(chems: u32, uptake: bool) -> [(&'static str, f64); 2] {
         ("UPTAKE", f64::from(u8::from(uptake))),
     ]
 }
-/// The receptor pass of the cell step: entry point `signal_step`.
-pub const SIGNAL: &str = kernel!("signal.wgsl");
 /// The cell step: entry point `cell_step`.
 pub const CELL: &str = kernel!("cell.wgsl");
 
@@ -136,7 +134,7 @@ pub struct Shader {
 }
 
 /// Every shader the solver builds, with the entry points it uses.
-pub const ALL: [Shader; 6] = [
+pub const ALL: [Shader; 5] = [
     Shader {
         name: "chem.wgsl",
         source: CHEM,
@@ -147,12 +145,6 @@ pub const ALL: [Shader; 6] = [
         name: "species.wgsl",
         source: SPECIES,
         entry_points: &["species_step"],
-        constants: None,
-    },
-    Shader {
-        name: "signal.wgsl",
-        source: SIGNAL,
-        entry_points: &["signal_step"],
         constants: None,
     },
     Shader {
@@ -176,7 +168,7 @@ pub const ALL: [Shader; 6] = [
 ];
 
 /// Workgroup shape of every field kernel (`WG_X`, `WG_Y` in common.wgsl): 64 threads
-/// in x by 4 rows; a thread steps one voxel (signal, reduce) or a quad of four x-voxels
+/// in x by 4 rows; a thread steps one voxel (reduce) or a quad of four x-voxels
 /// (chem, cell).
 pub const WORKGROUP: [u32; 3] = [64, 4, 1];
 
