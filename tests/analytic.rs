@@ -571,6 +571,64 @@ fn strong_chemotaxis_keeps_t_non_negative_at_the_bound() {
     }
 }
 
+/// Grid 13 × 11 × 7, h = 10 µm; weak chemotaxis (χ = 0.1 μ_0, no arrest) across a
+/// checkerboard of two classes: tumour (m = 1, C = 1.5 K_C, s = 0.6) holding T, and
+/// vessel (m = 0.05, C = K_C, s = 0.5) holding none, so every T-holding voxel receives
+/// the drift from six neighbours of far lower motility. There the fitted flux's
+/// coefficient of T_i is `β μ_i = 2 B μ_i / (1 + μ_j/μ_i)` per face, about 1.8 μ_i:
+/// above the upwind flux's μ_i + χ (1.1 μ_i), which is why the cell bound takes
+/// `max(μ + χ, 2μ)` per face with the fitted flux. At that bound 200 steps keep T ≥ 0;
+/// at 1.3 × the bound, and at the upwind flux's bound, the first step makes T negative
+/// (so this test can fail).
+#[test]
+fn weak_chemotaxis_across_a_motility_jump_keeps_t_non_negative_at_the_bound() {
+    let dims = [13, 11, 7];
+    let mut p = uniform(dims, 10.0);
+    p.mu0 = 20.0;
+    p.chi = 0.1 * p.mu0;
+    p.arrest = 0.0;
+    p.motility = [0.0, 1.0, 1.0, 0.05, 0.05];
+    p.k_c = 4.5;
+    assert_eq!(p.flux, ChemotaxisFlux::Exponential);
+    let n = p.voxels();
+    let even = |i: usize| coords(dims, i).iter().sum::<usize>() % 2 == 0;
+    let class: Vec<u8> = (0..n)
+        .map(|i| if even(i) { TUMOR } else { VESSEL })
+        .collect();
+    let k_c = p.k_c;
+    let init = |f: &mut Fields| {
+        f.c = (0..n)
+            .map(|i| if even(i) { 1.5 * k_c } else { k_c })
+            .collect();
+        f.t = (0..n).map(|i| if even(i) { 1e4 } else { 0.0 }).collect();
+        f.n = vec![0.5; n];
+    };
+    let bound = cell_bound(&p);
+    let upwind_bound = {
+        let mut q = p.clone();
+        q.flux = ChemotaxisFlux::Upwind;
+        cell_bound(&q)
+    };
+    assert!(bound < upwind_bound, "{bound} against {upwind_bound}");
+    for (what, dt) in [
+        ("1.3 × the bound", 1.3 * bound),
+        ("the upwind bound", upwind_bound),
+    ] {
+        let mut over = solver(p.clone(), class.clone(), init);
+        over.cell_step(dt);
+        assert!(
+            over.fields().t.iter().any(|&t| t < 0.0),
+            "{what} should break positivity"
+        );
+    }
+    let mut s = solver(p, class, init);
+    for k in 0..200 {
+        s.cell_step(bound);
+        let min = s.fields().t.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(min >= 0.0, "step {k}: T = {min}");
+    }
+}
+
 /// Grid 15 × 11 × 7, h = 10 µm; χ = 0, arrest 0.9, motility 1 (tumour) and 0.5
 /// (stroma) in random classes, a smooth signal (s 0.1–0.75); no sources. The discrete
 /// steady state is exactly `μ T` uniform, so with total T conserved
