@@ -2,9 +2,10 @@
 # One prepared run on a lent GPU machine (the `device` tool; no Vulkan loader, Rust or
 # network there): the GPU tests on the GPU, `infiltrate bench` at 256³ and 512³
 # (kernels against a vec4 copy, among them a chem pass of one chemical and one of three
-# fused, and the unit step fused and not; a snapshot reduced on the device against one
-# read back; the CPU solver on the same grid), quick.toml on both backends, and a 1024³ run
-# through the driver. Results go to $OUT. About 6 minutes on an H200.
+# fused, the cell step, and the unit step fused and not; a snapshot reduced on the device
+# against one read back; the CPU solver on the same grid), quick.toml on both backends,
+# the in-vivo combination arm on the GPU (dispatch-bound), and a 1024³ run through the
+# driver. Results go to $OUT. About 6–7 minutes on an H200.
 #
 # Prepare here (once per checkout: the .deb files of ../shared/GPU.md in .gl/, and
 # /.gl/ and /.devbin/ in .git/info/exclude):
@@ -40,6 +41,13 @@ for b in vulkan cpu; do
   echo "quick.toml $b rc=$? wall $(( ($(date +%s%N) - t) / 1000000 )) ms"
   cp /tmp/q_$b/metrics.csv "$OUT/quick_$b.csv" 2>/dev/null
 done
+# The in-vivo combination arm, AMD3100 stepped explicitly (84 sub-steps per cell step on
+# 15,360 voxels): bound by dispatches, 8.0 s on an H200 on 2026-11-26.
+t=$(date +%s%N)
+timeout 90 "$B/infiltrate" run scenarios/flc/combination.toml --backend vulkan \
+  --out /tmp/flc_comb --force --quiet --no-vti
+echo "flc/combination.toml vulkan rc=$? wall $(( ($(date +%s%N) - t) / 1000000 )) ms"
+cp /tmp/flc_comb/metrics.csv "$OUT/flc_combination_vulkan.csv" 2>/dev/null
 # 1024³: a few cell steps with anti-PD-1 in the bath, snapshots at 0 and 6 min, no
 # ParaView file (it would read every field back).
 cat > /tmp/big1024.toml <<'TOML'
