@@ -118,10 +118,12 @@ pub fn inv_face_across(a: f64, b: f64) -> f64 {
 /// `w_j/w_i = 1 + χΔs/(μ_d β) = exp(χΔs/μ_f)`: the Boltzmann factor with the face
 /// motility μ_f. Inside one class (`same_class`) μ_f is the logarithmic mean of μ_i and
 /// μ_j, which makes the ratio `exp(∫χ/μ ds)` exact for μ linear in s (arrest); across
-/// classes μ_f = μ_d. Either way `μ_f ≤ μ_d` or μ_f = μ_d, so the coefficients of T_i
-/// and T_j stay within the upwind flux's `μ + χ|Δs|` and its stability bound holds. No
-/// drift: β = 1; a donor that cannot move (`μ_d = 0`): β = 0. Antisymmetric in (i, j)
-/// to the bit.
+/// classes, where μ jumps with the class's factor, μ_f is their harmonic mean
+/// ([`inv_face_across`]), second order in h. The donor's coefficient, `μ_f B + χ|Δs|`,
+/// stays within the upwind flux's `μ_max + χ|Δs|`; the receiver's, `β μ_i`, within μ_i
+/// inside a class and below `2 μ_i` across classes: the bound of
+/// [`crate::model::cell_bound`]. No drift: β = 1; a donor that cannot move (`μ_d = 0`):
+/// β = 0. Antisymmetric in (i, j) to the bit.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn t_face_inflow_fitted(
