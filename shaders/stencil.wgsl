@@ -50,9 +50,9 @@ fn chem_face(v: ChemVoxel, f: u32, n: Neighbour) -> f32 {
 }
 
 // The rate of change of a chemical (coefficients `coef`, the voxel's face-table `row`,
-// levels `bath` and `plasma`) at one voxel (class ci, value ui) from its six neighbours, in the CPU's order: the faces
-// x−, x+, y−, y+, z−, z+, then the reactions, less `uptake` (a negative `uptake` is a
-// source: a species' secretion by cells).
+// levels `bath` and `plasma`) at one voxel (class ci, value ui) from its six
+// neighbours, in the CPU's order: the faces x−, x+, y−, y+, z−, z+, then the reactions,
+// less `uptake` (a negative `uptake` is a source: a species' secretion by cells).
 fn chem_rate(
     coef: Chem,
     row: FaceRow,
